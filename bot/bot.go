@@ -1,0 +1,233 @@
+// Package bot holds casebot's domain types and the small interfaces (ports) the engine needs.
+//
+// It imports only the standard library. Connectors implement the ports; the engine and the
+// playbook language work only with these types, so a change of provider never reaches them.
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Fields holds a record's field values by API name, as Salesforce's JSON carries them:
+// string, float64, bool or nil. Dates are strings "2006-01-02"; datetimes are strings in
+// Salesforce's layout (see DateTimeLayout).
+type Fields map[string]any
+
+// DateLayout and DateTimeLayout are Salesforce's wire layouts. DateTimeLayout is not RFC 3339
+// ("+0000", no colon), which is why it is spelled out here once.
+const (
+	DateLayout     = "2006-01-02"
+	DateTimeLayout = "2006-01-02T15:04:05.000-0700"
+)
+
+// KeyField is the Task field that carries the effect key of every task casebot creates, so a
+// retry after a crash finds the task instead of creating it twice.
+const KeyField = "Casebot_Key__c"
+
+// Case is one case a playbook applies to, with the related records the playbook reads.
+type Case struct {
+	ID      string
+	Fields  Fields   // the Case fields the playbook declares
+	Account *Account // nil when the case has no account
+	Tasks   []Task   // tasks on the case that carry an effect key (created by casebot)
+}
+
+// Account is the account of a case.
+type Account struct {
+	ID     string
+	Fields Fields // the Account fields the playbook declares
+}
+
+// Task is a Salesforce Task created by casebot on a case.
+type Task struct {
+	ID           string
+	Key          string // the effect key casebot stored in KeyField
+	Subject      string
+	Status       string
+	ActivityDate string // due date, DateLayout, "" when none
+	IsClosed     bool
+}
+
+// CaseQuery says which records a playbook applies to and which of their fields it reads.
+// A CRM returns all of them with their account fields and bot tasks in as few calls as the
+// provider allows (for Salesforce one query call per 2,000 cases).
+type CaseQuery struct {
+	Object        string   // the sObject the playbook applies to ("Case")
+	Where         string   // a SOQL condition, as written in the playbook's applies_to
+	Fields        []string // fields of Object, API names, without "Id"
+	AccountFields []string // fields of the related Account, API names, without "Id"
+}
+
+// WriteOp is what a Write does to a record.
+type WriteOp string
+
+const (
+	OpCreate WriteOp = "create"
+	OpUpdate WriteOp = "update"
+)
+
+// Write is one record change. Updates to the same record are merged by the engine before they
+// reach a CRM, so a batch never names a record twice.
+type Write struct {
+	Op     WriteOp
+	Object string // sObject type: "Case", "Account", "Task"
+	ID     string // the record to update; empty for OpCreate
+	Fields Fields
+}
+
+// WriteResult is the outcome of one Write, in the order of the batch.
+type WriteResult struct {
+	ID  string // the record's id (the new id for OpCreate)
+	Err error  // nil on success; a *Error or a transport error otherwise
+}
+
+// CRM is the engine's view of Salesforce.
+type CRM interface {
+	// Cases returns every record that matches q, with its account and its bot tasks.
+	// An error means no cases were read; it is retryable when IsRetryable says so.
+	Cases(ctx context.Context, q CaseQuery) ([]Case, error)
+	// Apply performs ws in as few calls as the provider allows (Salesforce: collections of at
+	// most 200 records) and returns one result per write, in order. A record that fails does
+	// not fail the others. The error is for a failure of the whole batch; the results are
+	// then nil.
+	Apply(ctx context.Context, ws []Write) ([]WriteResult, error)
+	// UserIDs resolves usernames to active user ids. Unknown names are absent from the map.
+	UserIDs(ctx context.Context, usernames []string) (map[string]string, error)
+}
+
+// Message is one chat message about a case.
+type Message struct {
+	Channel string // where to post ("#legal" or a channel id)
+	Text    string // Slack mrkdwn; untrusted values are escaped by the renderer
+	Key     string // the effect key, carried in the message metadata
+}
+
+// Chat posts messages for Legal, Finance and the other teams.
+type Chat interface {
+	// Post posts m and returns the provider's id for it (Slack's ts). Errors are retryable
+	// when IsRetryable says so (rate limits, outages).
+	Post(ctx context.Context, m Message) (string, error)
+}
+
+// EffectKind is what an effect does.
+type EffectKind string
+
+const (
+	KindUpdate EffectKind = "update" // change fields of the case or its account
+	KindStatus EffectKind = "status" // set Case.Status
+	KindTasks  EffectKind = "tasks"  // create tasks from a task template
+	KindSlack  EffectKind = "slack"  // post to the teams' channels
+)
+
+// Effect is one action of a playbook step, due for one case. Evaluate produces effects; the
+// engine renders and performs them and records the outcome in the ledger under Key.
+type Effect struct {
+	Key      string // "playbook/step/action#/case-id", see EffectKey
+	Playbook string
+	Step     string
+	Action   int // 1-based index of the action in its step
+	CaseID   string
+	Due      time.Time // when the step became due
+	Kind     EffectKind
+
+	// KindUpdate and KindStatus: the record and the fields to set.
+	Object   string // "Case" or "Account"
+	RecordID string
+	Fields   Fields
+
+	// KindTasks: the tasks to create, each carrying its own key in KeyField.
+	Tasks []TaskSpec
+
+	// KindSlack: the roles to tell and the template to render.
+	Roles    []string
+	Template string
+}
+
+// TaskSpec is a task to create, from a playbook's task template.
+type TaskSpec struct {
+	Key         string // Effect.Key + "/" + the template entry's id; stored in KeyField
+	Subject     string
+	OwnerRole   string // resolved through config to a user; "" keeps the default owner
+	Due         string // ActivityDate, DateLayout
+	Priority    string // "High", "Normal", "Low"
+	Description string
+}
+
+// EffectKey is the deterministic key of an action of a step for a case.
+func EffectKey(playbook, step string, action int, caseID string) string {
+	return fmt.Sprintf("%s/%s/%d/%s", playbook, step, action, caseID)
+}
+
+// CaseOfKey returns the case id an effect key (or a task key derived from one) belongs to.
+func CaseOfKey(key string) string {
+	parts := strings.Split(key, "/")
+	if len(parts) < 4 {
+		return ""
+	}
+	return parts[3]
+}
+
+// EntryState is the state of a ledger entry.
+type EntryState string
+
+const (
+	StateDone    EntryState = "done"    // performed; Result holds what the provider returned
+	StateSkipped EntryState = "skipped" // decided not to run (condition false); final
+	StateFailed  EntryState = "failed"  // the last attempt failed; retried while Retryable
+)
+
+// LedgerEntry records what became of one effect key.
+type LedgerEntry struct {
+	Key       string
+	CaseID    string
+	Playbook  string
+	Step      string
+	State     EntryState
+	Result    string    // provider result: record ids, Slack ts (comma-separated when several)
+	Detail    string    // why it was skipped, or the last error
+	Attempts  int       // how many times it was tried
+	At        time.Time // when it reached State, on the engine's clock
+	Retryable bool      // for StateFailed: whether a later cycle tries again
+}
+
+// Ledger is the ledger entries of one case by key, as Evaluate reads them.
+type Ledger map[string]LedgerEntry
+
+// Store is the durable ledger.
+type Store interface {
+	// Entries returns the entries of the given cases, by case id and then key. Cases without
+	// entries are absent from the map.
+	Entries(ctx context.Context, caseIDs []string) (map[string]Ledger, error)
+	// Record inserts or replaces the entry with e.Key.
+	Record(ctx context.Context, e LedgerEntry) error
+	// Close releases the store.
+	Close() error
+}
+
+// Error is a classified provider error. Connectors return it (wrapped) so the engine can decide
+// whether to try again without knowing the provider.
+type Error struct {
+	Op         string        // what was being done: "query Case", "update Account 001…"
+	Code       string        // the provider's code: "REQUEST_LIMIT_EXCEEDED", "ratelimited"
+	Message    string        // the provider's message
+	Retryable  bool          // a later attempt may succeed
+	RetryAfter time.Duration // the provider's hint, zero when none
+}
+
+func (e *Error) Error() string {
+	s := e.Op + ": " + e.Code
+	if e.Message != "" {
+		s += ": " + e.Message
+	}
+	return s
+}
+
+// IsRetryable reports whether err, or an error it wraps, is a *Error marked retryable.
+func IsRetryable(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Retryable
+}
