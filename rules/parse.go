@@ -1,0 +1,889 @@
+package rules
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"casebot/bot"
+)
+
+var (
+	// Names that end up in effect keys ("playbook/step/action#/case-id" and task keys after
+	// it) must not contain "/" or spaces.
+	nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]*$`)
+	// Salesforce API names.
+	fieldRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*$`)
+	// Date names have no "-", which `at` uses for "before".
+	dateRE  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	clockRE = regexp.MustCompile(`^([01][0-9]|2[0-3]):([0-5][0-9])$`)
+	// yaml.v3 reports syntax errors as "yaml: line N: problem", without a column.
+	syntaxRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+)
+
+var priorities = []string{"High", "Normal", "Low"}
+
+const defaultPriority = "Normal"
+
+// Load parses every *.yaml and *.yml file at the root of fsys and returns the playbooks sorted
+// by name. Playbook names must be unique across files. On any problem it returns nil and an
+// Errors holding every problem of every file.
+func Load(fsys fs.FS, opts Options) ([]*Playbook, error) {
+	entries, err := fs.ReadDir(fsys, ".")
+	if err != nil {
+		return nil, fmt.Errorf("listing playbooks: %w", err)
+	}
+	var (
+		errs Errors
+		pbs  []*Playbook
+		seen = map[string]*Playbook{}
+	)
+	for _, e := range entries {
+		if ext := path.Ext(e.Name()); e.IsDir() || (ext != ".yaml" && ext != ".yml") {
+			continue
+		}
+		data, err := fs.ReadFile(fsys, e.Name())
+		if err != nil {
+			errs = append(errs, &Error{File: e.Name(), Msg: err.Error()})
+			continue
+		}
+		pb, err := Parse(e.Name(), data, opts)
+		if err != nil {
+			var pe Errors
+			if !errors.As(err, &pe) {
+				return nil, fmt.Errorf("parsing %s: %w", e.Name(), err)
+			}
+			errs = append(errs, pe...)
+			continue
+		}
+		if first, dup := seen[pb.Name]; dup {
+			errs = append(errs, &Error{File: pb.File, Line: pb.line, Col: pb.col,
+				Msg: fmt.Sprintf("playbook %q is also defined in %s", pb.Name, first.File)})
+			continue
+		}
+		seen[pb.Name] = pb
+		pbs = append(pbs, pb)
+	}
+	if len(errs) > 0 {
+		errs.sort()
+		return nil, errs
+	}
+	slices.SortFunc(pbs, func(a, b *Playbook) int { return strings.Compare(a.Name, b.Name) })
+	return pbs, nil
+}
+
+// Parse parses and validates one playbook. file names it in errors. The error, when not nil,
+// is an Errors holding every problem found.
+func Parse(file string, data []byte, opts Options) (*Playbook, error) {
+	p := &parser{
+		file:         file,
+		src:          data,
+		opts:         opts,
+		badFields:    map[FieldRef]bool{},
+		dateNames:    map[string]bool{},
+		templateName: map[string]bool{},
+		taskSteps:    map[string]bool{},
+	}
+	pb := p.parse()
+	if len(p.errs) > 0 {
+		p.errs.sort()
+		return nil, p.errs
+	}
+	return pb, nil
+}
+
+// parser walks the yaml.Node tree itself instead of decoding into structs: that is how every
+// problem gets a line and column, unknown keys included, and how all of them are reported at
+// once.
+type parser struct {
+	file string
+	src  []byte
+	opts Options
+	errs Errors
+	pb   *Playbook
+
+	// Names declared with an error: references to them are not reported again.
+	badFields map[FieldRef]bool
+	// Every name declared under dates and task_templates, valid or not, likewise.
+	dateNames, templateName map[string]bool
+	// Steps with a tasks action, which tasksDone may name.
+	taskSteps map[string]bool
+	// tasksDone('…') calls, checked once every step is known.
+	tasksDone []stepCall
+}
+
+// stepCall is a tasksDone call with a string literal argument.
+type stepCall struct {
+	what      string
+	step      string
+	line, col int
+}
+
+func (p *parser) errorf(n *yaml.Node, format string, args ...any) {
+	p.errorAt(n.Line, n.Column, format, args...)
+}
+
+func (p *parser) errorAt(line, col int, format string, args ...any) {
+	p.errs = append(p.errs, &Error{File: p.file, Line: line, Col: col, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (p *parser) parse() *Playbook {
+	root := p.document()
+	if root == nil {
+		return nil
+	}
+	top := p.object(root, "playbook",
+		[]string{"playbook", "applies_to", "fields", "dates", "steps"},
+		[]string{"title", "timezone", "run_at", "task_templates"})
+	if top == nil {
+		return nil
+	}
+	pb := &Playbook{
+		File:          p.file,
+		Fields:        map[FieldRef]FieldType{},
+		Dates:         map[string]FieldRef{},
+		TaskTemplates: map[string][]TaskEntry{},
+		TimeZone:      TimeZone{Default: time.UTC},
+		RunAt:         Clock{Hour: 9},
+		zones:         newZoneCache(),
+	}
+	p.pb = pb
+	if n := top["playbook"]; n != nil {
+		pb.Name, _ = p.name(n, "playbook")
+		pb.line, pb.col = n.Line, n.Column
+	}
+	if n := top["title"]; n != nil {
+		pb.Title, _ = p.text(n, "title")
+	}
+	if pb.Title == "" {
+		pb.Title = pb.Name
+	}
+	p.appliesTo(top["applies_to"])
+	p.fields(top["fields"])
+	p.query()
+	pb.cond = newCondEnv(pb.Fields)
+	p.timezone(top["timezone"])
+	p.runAt(top["run_at"])
+	p.dates(top["dates"])
+	p.taskTemplates(top["task_templates"])
+	p.steps(top["steps"])
+	p.checkTasksDone()
+	return pb
+}
+
+// document decodes the file into a node tree and returns its root.
+func (p *parser) document() *yaml.Node {
+	dec := yaml.NewDecoder(bytes.NewReader(p.src))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			p.errorAt(0, 0, "empty file: want a playbook")
+		} else {
+			p.syntaxError(err)
+		}
+		return nil
+	}
+	var next yaml.Node
+	switch err := dec.Decode(&next); {
+	case err == nil:
+		p.errorAt(next.Line, next.Column, "one playbook per file: remove this second YAML document")
+	case !errors.Is(err, io.EOF):
+		p.syntaxError(err)
+	}
+	if len(doc.Content) == 0 {
+		p.errorAt(0, 0, "empty file: want a playbook")
+		return nil
+	}
+	return doc.Content[0]
+}
+
+func (p *parser) syntaxError(err error) {
+	if m := syntaxRE.FindStringSubmatch(err.Error()); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		p.errorAt(line, 0, "invalid YAML: %s", m[2])
+		return
+	}
+	p.errorAt(0, 0, "invalid YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+}
+
+func deref(n *yaml.Node) *yaml.Node {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	return n
+}
+
+func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!!null" }
+
+// describe says what a node is, for "want X, got Y" messages.
+func describe(n *yaml.Node) string {
+	switch {
+	case n.Kind == yaml.MappingNode:
+		return "a mapping"
+	case n.Kind == yaml.SequenceNode:
+		return "a list"
+	case isNull(n):
+		return "nothing"
+	default:
+		return strconv.Quote(n.Value)
+	}
+}
+
+type pair struct{ key, val *yaml.Node }
+
+// mapping returns the pairs of a mapping node in order, reporting duplicate keys.
+func (p *parser) mapping(n *yaml.Node, what string) ([]pair, bool) {
+	n = deref(n)
+	if n.Kind != yaml.MappingNode {
+		p.errorf(n, "%s: want a mapping, got %s", what, describe(n))
+		return nil, false
+	}
+	var (
+		pairs = make([]pair, 0, len(n.Content)/2)
+		seen  = map[string]int{}
+	)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := deref(n.Content[i]), n.Content[i+1]
+		if k.Kind != yaml.ScalarNode {
+			p.errorf(k, "%s: want a name as key, got %s", what, describe(k))
+			continue
+		}
+		if line, dup := seen[k.Value]; dup {
+			p.errorf(k, "%s: duplicate key %q (first at line %d)", what, k.Value, line)
+			continue
+		}
+		seen[k.Value] = k.Line
+		pairs = append(pairs, pair{k, v})
+	}
+	return pairs, true
+}
+
+// object returns the values of a mapping with a fixed set of keys, reporting unknown and
+// missing keys. It returns nil when n is not a mapping.
+func (p *parser) object(n *yaml.Node, what string, required, optional []string) map[string]*yaml.Node {
+	pairs, ok := p.mapping(n, what)
+	if !ok {
+		return nil
+	}
+	vals := make(map[string]*yaml.Node, len(pairs))
+	for _, kv := range pairs {
+		if !slices.Contains(required, kv.key.Value) && !slices.Contains(optional, kv.key.Value) {
+			known := slices.Sorted(slices.Values(slices.Concat(required, optional)))
+			p.errorf(kv.key, "%s: unknown key %q; known keys: %s", what, kv.key.Value, strings.Join(known, ", "))
+			continue
+		}
+		vals[kv.key.Value] = kv.val
+	}
+	for _, k := range required {
+		if vals[k] == nil {
+			n := deref(n)
+			p.errorf(n, "%s: missing required key %q", what, k)
+		}
+	}
+	return vals
+}
+
+func (p *parser) sequence(n *yaml.Node, what string) ([]*yaml.Node, bool) {
+	n = deref(n)
+	if n.Kind != yaml.SequenceNode {
+		p.errorf(n, "%s: want a list, got %s", what, describe(n))
+		return nil, false
+	}
+	return n.Content, true
+}
+
+// scalar returns the text of a scalar that is not null.
+func (p *parser) scalar(n *yaml.Node, what string) (string, bool) {
+	n = deref(n)
+	if n.Kind != yaml.ScalarNode || isNull(n) {
+		p.errorf(n, "%s: want a value, got %s", what, describe(n))
+		return "", false
+	}
+	return n.Value, true
+}
+
+// text is a scalar that is not blank.
+func (p *parser) text(n *yaml.Node, what string) (string, bool) {
+	s, ok := p.scalar(n, what)
+	if ok && strings.TrimSpace(s) == "" {
+		p.errorf(n, "%s: must not be empty", what)
+		return "", false
+	}
+	return s, ok
+}
+
+func (p *parser) name(n *yaml.Node, what string) (string, bool) {
+	s, ok := p.scalar(n, what)
+	if ok && !nameRE.MatchString(s) {
+		p.errorf(n, `%s: invalid name %q: use letters, digits, "-" and "_", starting with a letter or digit`, what, s)
+		return s, false
+	}
+	return s, ok
+}
+
+// peek returns the scalar value of key in mapping n, "" when there is none; it reports
+// nothing, so that messages can name what they are about before it is validated.
+func peek(n *yaml.Node, key string) string {
+	n = deref(n)
+	if n.Kind != yaml.MappingNode {
+		return ""
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			if v := deref(n.Content[i+1]); v.Kind == yaml.ScalarNode && !isNull(v) {
+				return v.Value
+			}
+		}
+	}
+	return ""
+}
+
+func (p *parser) appliesTo(n *yaml.Node) {
+	if n == nil {
+		return
+	}
+	m := p.object(n, "applies_to", []string{"object", "where"}, nil)
+	if o := m["object"]; o != nil {
+		if s, ok := p.scalar(o, "applies_to.object"); ok {
+			if s != ObjectCase {
+				p.errorf(o, "applies_to.object: %q is not supported; only Case for now", s)
+			}
+			p.pb.Query.Object = s
+		}
+	}
+	if w := m["where"]; w != nil {
+		p.pb.Query.Where, _ = p.text(w, "applies_to.where")
+	}
+}
+
+func (p *parser) fields(n *yaml.Node) {
+	if n == nil {
+		return
+	}
+	m := p.object(n, "fields", nil, []string{ObjectCase, ObjectAccount})
+	for _, obj := range []string{ObjectCase, ObjectAccount} {
+		on := m[obj]
+		if on == nil {
+			continue
+		}
+		what := "fields." + obj
+		pairs, _ := p.mapping(on, what)
+		for _, kv := range pairs {
+			ref := FieldRef{obj, kv.key.Value}
+			switch {
+			case ref.Name == "Id":
+				p.errorf(kv.key, "%s: Id is implicit; do not declare it", what)
+				continue
+			case !fieldRE.MatchString(ref.Name):
+				p.errorf(kv.key, "%s: invalid field name %q", what, ref.Name)
+				continue
+			}
+			t, ok := p.scalar(kv.val, what+"."+ref.Name)
+			switch {
+			case !ok:
+				p.badFields[ref] = true
+			case !slices.Contains(fieldTypes, FieldType(t)):
+				p.errorf(kv.val, "%s.%s: unknown type %q; want %s", what, ref.Name, t, names(fieldTypes))
+				p.badFields[ref] = true
+			default:
+				p.pb.Fields[ref] = FieldType(t)
+			}
+		}
+	}
+}
+
+// query lists the declared fields in the query, sorted.
+func (p *parser) query() {
+	q := &p.pb.Query
+	for ref := range p.pb.Fields {
+		if ref.Object == ObjectCase {
+			q.Fields = append(q.Fields, ref.Name)
+		} else {
+			q.AccountFields = append(q.AccountFields, ref.Name)
+		}
+	}
+	slices.Sort(q.Fields)
+	slices.Sort(q.AccountFields)
+}
+
+// field reads "Object.Field" and checks that it is declared with one of the types in want
+// (any type when want is empty).
+func (p *parser) field(n *yaml.Node, what string, want ...FieldType) (FieldRef, bool) {
+	s, ok := p.scalar(n, what)
+	if !ok {
+		return FieldRef{}, false
+	}
+	obj, name, _ := strings.Cut(s, ".")
+	if (obj != ObjectCase && obj != ObjectAccount) || !fieldRE.MatchString(name) {
+		p.errorf(n, "%s: invalid field %q: want Case.Name or Account.Name", what, s)
+		return FieldRef{}, false
+	}
+	ref := FieldRef{obj, name}
+	return ref, p.declared(n.Line, n.Column, what, ref, want...)
+}
+
+// declared checks that ref is declared with one of the types in want (any when empty),
+// reporting at line:col.
+func (p *parser) declared(line, col int, what string, ref FieldRef, want ...FieldType) bool {
+	if p.badFields[ref] {
+		return false
+	}
+	t, ok := p.pb.Fields[ref]
+	if !ok {
+		p.errorAt(line, col, "%s: %s is not declared under fields.%s", what, ref, ref.Object)
+		return false
+	}
+	if len(want) > 0 && !slices.Contains(want, t) {
+		p.errorAt(line, col, "%s: %s is %s; want %s", what, ref, t, names(want))
+		return false
+	}
+	return true
+}
+
+func (p *parser) timezone(n *yaml.Node) {
+	if n == nil {
+		return
+	}
+	m := p.object(n, "timezone", []string{"default"}, []string{"field"})
+	if d := m["default"]; d != nil {
+		if s, ok := p.scalar(d, "timezone.default"); ok {
+			if loc := loadZone(s); loc != nil {
+				p.pb.TimeZone.Default = loc
+			} else {
+				p.errorf(d, "timezone.default: unknown time zone %q", s)
+			}
+		}
+	}
+	if f := m["field"]; f != nil {
+		if ref, ok := p.field(f, "timezone.field", TypeString); ok {
+			p.pb.TimeZone.Field = ref
+		}
+	}
+}
+
+func (p *parser) runAt(n *yaml.Node) {
+	if n == nil {
+		return
+	}
+	s, ok := p.scalar(n, "run_at")
+	if !ok {
+		return
+	}
+	m := clockRE.FindStringSubmatch(s)
+	if m == nil {
+		p.errorf(n, "run_at: invalid time %q: want HH:MM, 24-hour", s)
+		return
+	}
+	h, _ := strconv.Atoi(m[1])
+	mi, _ := strconv.Atoi(m[2])
+	p.pb.RunAt = Clock{Hour: h, Minute: mi}
+}
+
+func (p *parser) dates(n *yaml.Node) {
+	if n == nil {
+		return
+	}
+	pairs, _ := p.mapping(n, "dates")
+	for _, kv := range pairs {
+		name := kv.key.Value
+		p.dateNames[name] = true
+		if !dateRE.MatchString(name) {
+			p.errorf(kv.key, `dates: invalid name %q: use letters, digits and "_", starting with a letter or "_"`, name)
+			continue
+		}
+		if ref, ok := p.field(kv.val, "dates."+name, TypeDate, TypeDateTime); ok {
+			p.pb.Dates[name] = ref
+		}
+	}
+}
+
+func (p *parser) taskTemplates(n *yaml.Node) {
+	if n == nil {
+		return
+	}
+	pairs, _ := p.mapping(n, "task_templates")
+	for _, kv := range pairs {
+		name := kv.key.Value
+		p.templateName[name] = true
+		what := fmt.Sprintf("task template %q", name)
+		p.name(kv.key, "task_templates")
+		items, ok := p.sequence(kv.val, what)
+		if ok && len(items) == 0 {
+			p.errorf(kv.val, "%s: want at least one task", what)
+		}
+		ids := map[string]int{}
+		entries := make([]TaskEntry, 0, len(items))
+		for i, it := range items {
+			entries = append(entries, p.taskEntry(it, what, i+1, ids))
+		}
+		p.pb.TaskTemplates[name] = entries
+	}
+}
+
+func (p *parser) taskEntry(n *yaml.Node, template string, i int, ids map[string]int) TaskEntry {
+	what := label(n, template+" task", i)
+	m := p.object(n, what, []string{"id", "subject"}, []string{"owner", "due", "priority", "description"})
+	e := TaskEntry{Priority: defaultPriority}
+	if v := m["id"]; v != nil {
+		e.ID = p.id(v, what, "task", ids)
+	}
+	if v := m["subject"]; v != nil {
+		e.Subject, _ = p.text(v, what+": subject")
+	}
+	if v := m["owner"]; v != nil {
+		e.Owner, _ = p.role(v, what+": owner")
+	}
+	if v := m["due"]; v != nil {
+		if s, ok := p.scalar(v, what+": due"); ok {
+			off, ok := parseOffset(s)
+			if !ok || off.Unit != Days {
+				p.errorf(v, "%s: due: invalid %q: want a number of days, like 7d", what, s)
+			}
+			e.Due = off
+		}
+	}
+	if v := m["priority"]; v != nil {
+		if s, ok := p.scalar(v, what+": priority"); ok {
+			if !slices.Contains(priorities, s) {
+				p.errorf(v, "%s: priority: invalid %q: want %s", what, s, names(priorities))
+			}
+			e.Priority = s
+		}
+	}
+	if v := m["description"]; v != nil {
+		e.Description, _ = p.scalar(v, what+": description")
+	}
+	return e
+}
+
+// label names the i-th item of a list in messages: by its id when it has one.
+func label(n *yaml.Node, kind string, i int) string {
+	if id := peek(n, "id"); id != "" {
+		return fmt.Sprintf("%s %q", kind, id)
+	}
+	return fmt.Sprintf("%s %d", kind, i)
+}
+
+// id reads the id of a list item, which must be unique among ids (id → line).
+func (p *parser) id(n *yaml.Node, what, kind string, ids map[string]int) string {
+	id, ok := p.name(n, what+": id")
+	if !ok {
+		return ""
+	}
+	if line, dup := ids[id]; dup {
+		p.errorf(n, "%s: duplicate %s id (first at line %d)", what, kind, line)
+	}
+	ids[id] = n.Line
+	return id
+}
+
+func (p *parser) role(n *yaml.Node, what string) (string, bool) {
+	s, ok := p.text(n, what)
+	if ok && p.opts.KnownRole != nil && !p.opts.KnownRole(s) {
+		p.errorf(n, "%s: unknown role %q", what, s)
+		return s, false
+	}
+	return s, ok
+}
+
+func (p *parser) steps(n *yaml.Node) {
+	if n == nil {
+		return
+	}
+	items, ok := p.sequence(n, "steps")
+	if ok && len(items) == 0 {
+		p.errorf(n, "steps: want at least one step")
+	}
+	ids := map[string]int{}
+	for i, it := range items {
+		if s := p.step(it, i+1, ids); s != nil {
+			p.pb.Steps = append(p.pb.Steps, s)
+		}
+	}
+}
+
+func (p *parser) step(n *yaml.Node, i int, ids map[string]int) *Step {
+	what := label(n, "step", i)
+	m := p.object(n, what, []string{"id", "at", "do"}, []string{"title", "when", "require"})
+	if m == nil {
+		return nil
+	}
+	s := &Step{Line: deref(n).Line}
+	if v := m["id"]; v != nil {
+		s.ID = p.id(v, what, "step", ids)
+	}
+	if v := m["title"]; v != nil {
+		s.Title, _ = p.text(v, what+": title")
+	}
+	if s.Title == "" {
+		s.Title = s.ID
+	}
+	if v := m["at"]; v != nil {
+		s.At = p.at(v, what+": at")
+	}
+	if v := m["when"]; v != nil {
+		s.When = p.condition(v, what+": when")
+	}
+	if v := m["require"]; v != nil {
+		s.Require = p.condition(v, what+": require")
+	}
+	if v := m["do"]; v != nil {
+		s.Actions = p.actions(v, what)
+	}
+	for _, a := range s.Actions {
+		if a.Kind == bot.KindTasks {
+			p.taskSteps[s.ID] = true
+		}
+	}
+	return s
+}
+
+func (p *parser) at(n *yaml.Node, what string) At {
+	s, ok := p.scalar(n, what)
+	if !ok {
+		return At{}
+	}
+	name, off, err := parseAt(s)
+	if err != nil {
+		line, col := p.inScalar(n, 1, err.col)
+		p.errorAt(line, col, "%s: %s", what, err.msg)
+		return At{}
+	}
+	ref, ok := p.pb.Dates[name]
+	if !ok {
+		if !p.dateNames[name] {
+			line, col := p.inScalar(n, 1, strings.Index(s, name))
+			known := slices.Sorted(func(yield func(string) bool) {
+				for d := range p.dateNames {
+					if !yield(d) {
+						return
+					}
+				}
+			})
+			p.errorAt(line, col, "%s: unknown date %q; dates: %s", what, name, strings.Join(known, ", "))
+		}
+		return At{}
+	}
+	return At{Date: name, Field: ref, Type: p.pb.Fields[ref], Offset: off}
+}
+
+// inScalar maps a position inside a scalar's text (1-based line, 0-based column) to the file.
+// Where YAML folding makes that ambiguous it returns the scalar's own position.
+func (p *parser) inScalar(n *yaml.Node, line, col int) (int, int) {
+	n = deref(n)
+	switch {
+	case n.Style&yaml.LiteralStyle != 0:
+		// The content's indentation is that of its first line; later lines may indent more.
+		return n.Line + line, p.indent(n.Line+1) + col + 1
+	case line != 1 || n.Style&yaml.FoldedStyle != 0:
+		return n.Line, n.Column
+	case n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0:
+		return n.Line, n.Column + 1 + col
+	default:
+		return n.Line, n.Column + col
+	}
+}
+
+// indent returns the number of leading spaces of a 1-based line of the file.
+func (p *parser) indent(line int) int {
+	src := p.src
+	for range line - 1 {
+		i := bytes.IndexByte(src, '\n')
+		if i < 0 {
+			return 0
+		}
+		src = src[i+1:]
+	}
+	return len(src) - len(bytes.TrimLeft(src, " "))
+}
+
+func (p *parser) actions(n *yaml.Node, step string) []Action {
+	items, ok := p.sequence(n, step+": do")
+	if ok && len(items) == 0 {
+		p.errorf(n, "%s: do: want at least one action", step)
+	}
+	var as []Action
+	for i, it := range items {
+		if a, ok := p.action(it, fmt.Sprintf("%s action %d", step, i+1)); ok {
+			as = append(as, a)
+		}
+	}
+	return as
+}
+
+var actionKinds = []bot.EffectKind{bot.KindUpdate, bot.KindStatus, bot.KindTasks, bot.KindSlack}
+
+func (p *parser) action(n *yaml.Node, what string) (Action, bool) {
+	pairs, ok := p.mapping(n, what)
+	if !ok {
+		return Action{}, false
+	}
+	switch len(pairs) {
+	case 0:
+		p.errorf(deref(n), "%s: empty; want %s", what, names(actionKinds))
+		return Action{}, false
+	case 1:
+	default:
+		p.errorf(pairs[1].key, "%s: one action per list item; found %q and %q", what, pairs[0].key.Value, pairs[1].key.Value)
+		return Action{}, false
+	}
+	k, v := pairs[0].key, pairs[0].val
+	kind := bot.EffectKind(k.Value)
+	what += ": " + k.Value
+	a := Action{Kind: kind}
+	switch kind {
+	case bot.KindUpdate:
+		a.Object, a.Fields = p.update(v, what)
+	case bot.KindStatus:
+		a.Status, _ = p.text(v, what)
+	case bot.KindTasks:
+		if s, ok := p.text(v, what); ok {
+			if !p.templateName[s] {
+				p.errorf(v, "%s: unknown task template %q", what, s)
+			}
+			a.Tasks = s
+		}
+	case bot.KindSlack:
+		a.Roles, a.Template = p.slack(v, what)
+	default:
+		p.errorf(k, "%s: unknown action; want %s", what, names(actionKinds))
+		return Action{}, false
+	}
+	return a, true
+}
+
+func (p *parser) update(n *yaml.Node, what string) (string, bot.Fields) {
+	pairs, ok := p.mapping(n, what)
+	if !ok {
+		return "", nil
+	}
+	switch {
+	case len(pairs) == 0:
+		p.errorf(deref(n), "%s: nothing to update; want Case or Account", what)
+		return "", nil
+	case len(pairs) > 1:
+		// One effect writes one record.
+		p.errorf(pairs[1].key, "%s: one object per update; use another action for %s", what, pairs[1].key.Value)
+		return "", nil
+	}
+	obj := pairs[0].key.Value
+	if obj != ObjectCase && obj != ObjectAccount {
+		p.errorf(pairs[0].key, "%s: unknown object %q; want Case or Account", what, obj)
+		return "", nil
+	}
+	fieldPairs, ok := p.mapping(pairs[0].val, what+"."+obj)
+	if !ok {
+		return "", nil
+	}
+	if len(fieldPairs) == 0 {
+		p.errorf(deref(pairs[0].val), "%s: nothing to update", what)
+	}
+	fields := make(bot.Fields, len(fieldPairs))
+	for _, kv := range fieldPairs {
+		ref := FieldRef{obj, kv.key.Value}
+		if !p.declared(kv.key.Line, kv.key.Column, what, ref) {
+			continue
+		}
+		if v, ok := p.value(kv.val, what, ref); ok {
+			fields[ref.Name] = v
+		}
+	}
+	return obj, fields
+}
+
+// value converts a YAML scalar to the wire value of a field of the declared type (see
+// bot.Fields); null clears the field.
+func (p *parser) value(n *yaml.Node, what string, ref FieldRef) (any, bool) {
+	n = deref(n)
+	t := p.pb.Fields[ref]
+	if n.Kind != yaml.ScalarNode {
+		p.errorf(n, "%s: %s is %s; got %s", what, ref, t, describe(n))
+		return nil, false
+	}
+	if isNull(n) {
+		return nil, true
+	}
+	bad := func() (any, bool) {
+		p.errorf(n, "%s: %s is %s; got %s", what, ref, t, describe(n))
+		return nil, false
+	}
+	switch t {
+	case TypeBool:
+		var b bool
+		if n.Tag != "!!bool" || n.Decode(&b) != nil {
+			return bad()
+		}
+		return b, true
+	case TypeNumber:
+		var f float64
+		if (n.Tag != "!!int" && n.Tag != "!!float") || n.Decode(&f) != nil {
+			return bad()
+		}
+		return f, true
+	case TypeString:
+		if n.Tag != "!!str" {
+			// `Type: 2024` or `Type: true` would otherwise reach Salesforce as a number or
+			// a boolean.
+			p.errorf(n, "%s: %s is string; got %s (write %q to make it a string)", what, ref, n.Value, n.Value)
+			return nil, false
+		}
+		return n.Value, true
+	case TypeDate:
+		if _, err := time.Parse(bot.DateLayout, n.Value); err != nil {
+			return bad()
+		}
+		return n.Value, true
+	default: // TypeDateTime
+		tm, err := parseDateTime(n.Value)
+		if err != nil {
+			return bad()
+		}
+		return tm.UTC().Format(bot.DateTimeLayout), true
+	}
+}
+
+func (p *parser) slack(n *yaml.Node, what string) ([]string, string) {
+	m := p.object(n, what, []string{"to", "template"}, nil)
+	var (
+		roles    []string
+		template string
+	)
+	if v := m["to"]; v != nil {
+		items, ok := p.sequence(v, what+": to")
+		if ok && len(items) == 0 {
+			p.errorf(deref(v), "%s: to: want at least one role", what)
+		}
+		for _, it := range items {
+			if r, ok := p.role(it, what+": to"); ok {
+				roles = append(roles, r)
+			}
+		}
+	}
+	if v := m["template"]; v != nil {
+		if s, ok := p.text(v, what+": template"); ok {
+			if p.opts.KnownTemplate != nil && !p.opts.KnownTemplate(s) {
+				p.errorf(v, "%s: template: unknown template %q", what, s)
+			}
+			template = s
+		}
+	}
+	return roles, template
+}
+
+func (p *parser) checkTasksDone() {
+	for _, c := range p.tasksDone {
+		if !p.taskSteps[c.step] {
+			p.errorAt(c.line, c.col, "%s: tasksDone('%s'): no step %q with a tasks action", c.what, c.step, c.step)
+		}
+	}
+}
