@@ -1,0 +1,319 @@
+// Package config is casebot's daemon configuration: its schema, defaults, loader and the
+// example shipped with it.
+//
+// Parsing is strict and reports every problem at once as file:line:col. Unknown keys are
+// errors (the decoder runs with KnownFields); positions come from a yaml.Node tree parsed
+// alongside, because a struct with its own UnmarshalYAML would silently lose KnownFields.
+// Secrets may be given inline, as ${ENV_VAR} references, or as <name>_file paths, and print
+// as "<secret>". Relative paths are relative to the config file's directory.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the daemon's configuration.
+type Config struct {
+	Salesforce Salesforce `yaml:"salesforce"`
+	Store      Store      `yaml:"store"`
+	// Schedule is when a reconcile cycle runs, as a robfig/cron spec ("*/5 * * * *",
+	// "@every 1m").
+	Schedule string `yaml:"schedule"`
+	// Playbooks are playbook files or directories; empty means the shipped playbooks.
+	Playbooks []string `yaml:"playbooks"`
+	// Roles are the names playbooks use for people and teams.
+	Roles map[string]Role `yaml:"roles"`
+	Slack Slack           `yaml:"slack"`
+	Mail  Mail            `yaml:"mail"`
+	HTTP  HTTP            `yaml:"http"`
+	Log   Log             `yaml:"log"`
+}
+
+// Grant is a Salesforce OAuth 2.0 flow.
+type Grant string
+
+const (
+	GrantPassword          Grant = "password"
+	GrantClientCredentials Grant = "client_credentials"
+)
+
+// Salesforce is how casebot reaches and logs in to the org.
+type Salesforce struct {
+	LoginURL         string   `yaml:"login_url"` // https://login.salesforce.com, or My Domain
+	APIVersion       string   `yaml:"api_version"`
+	Grant            Grant    `yaml:"grant"`
+	ClientID         string   `yaml:"client_id"`
+	ClientSecret     Secret   `yaml:"client_secret"`
+	ClientSecretFile string   `yaml:"client_secret_file"`
+	Username         string   `yaml:"username"` // password grant only
+	Password         Secret   `yaml:"password"` // password grant only, with the security token appended
+	PasswordFile     string   `yaml:"password_file"`
+	Timeout          Duration `yaml:"timeout"` // per HTTP request
+}
+
+// Store is the ledger database.
+type Store struct {
+	Driver string `yaml:"driver"` // "sqlite"
+	Path   string `yaml:"path"`   // SQLite file, or ":memory:"
+}
+
+// Role is who a playbook role reaches: a Salesforce user for task owners, a Slack channel,
+// mail addresses.
+type Role struct {
+	User  string   `yaml:"user"`  // Salesforce username or user id (005…)
+	Slack string   `yaml:"slack"` // "#channel" or a channel id
+	Email []string `yaml:"email"`
+}
+
+// Slack is where messages go. Without a token they are printed to the terminal.
+type Slack struct {
+	Token     Secret `yaml:"token"` // bot token, xoxb-…
+	TokenFile string `yaml:"token_file"`
+	APIURL    string `yaml:"api_url"` // for tests; empty means Slack's own
+}
+
+// Mail is the inbound mailbox and the outbound relay. A server without a host is not used.
+type Mail struct {
+	IMAP IMAP `yaml:"imap"`
+	SMTP SMTP `yaml:"smtp"`
+}
+
+// TLSMode is how a mail connection is protected.
+type TLSMode string
+
+const (
+	TLSImplicit TLSMode = "tls"      // TLS from the first byte (IMAPS 993, SMTPS 465)
+	TLSStartTLS TLSMode = "starttls" // plain connection upgraded with STARTTLS, which is required
+	TLSNone     TLSMode = "none"     // only to a loopback host
+)
+
+// Server is what IMAP and SMTP have in common.
+type Server struct {
+	Host         string  `yaml:"host"`
+	Port         int     `yaml:"port"` // 0: the standard port of the TLS mode
+	Username     string  `yaml:"username"`
+	Password     Secret  `yaml:"password"`
+	PasswordFile string  `yaml:"password_file"`
+	TLS          TLSMode `yaml:"tls"`
+}
+
+// IMAP is the mailbox inbound requests arrive in.
+type IMAP struct {
+	Server  `yaml:",inline"`
+	Mailbox string `yaml:"mailbox"`
+}
+
+// SMTP is the relay casebot sends mail through.
+type SMTP struct {
+	Server `yaml:",inline"`
+	From   string `yaml:"from"`
+}
+
+// Addr is host:port, with the standard IMAP port of the TLS mode when Port is 0.
+func (i IMAP) Addr() string { return i.addr(993, 143) }
+
+// Addr is host:port, with the standard submission port of the TLS mode when Port is 0.
+func (s SMTP) Addr() string { return s.addr(465, 587) }
+
+func (s Server) addr(implicitPort, plainPort int) string {
+	port := s.Port
+	if port == 0 {
+		port = plainPort
+		if s.TLS == TLSImplicit {
+			port = implicitPort
+		}
+	}
+	return net.JoinHostPort(s.Host, strconv.Itoa(port))
+}
+
+// HTTP is the status server (health, metrics).
+type HTTP struct {
+	Listen string `yaml:"listen"`
+}
+
+// Log is the daemon's logging.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text, json
+}
+
+// Default returns a configuration with every default set. Parse decodes a file over it, so
+// this is the one place defaults live.
+func Default() *Config {
+	return &Config{
+		Salesforce: Salesforce{
+			APIVersion: "62.0",
+			Grant:      GrantPassword,
+			Timeout:    Duration(30 * time.Second),
+		},
+		Store:    Store{Driver: "sqlite", Path: "casebot.db"},
+		Schedule: "@every 1m",
+		Mail: Mail{
+			IMAP: IMAP{Server: Server{TLS: TLSImplicit}, Mailbox: "INBOX"},
+			SMTP: SMTP{Server: Server{TLS: TLSStartTLS}},
+		},
+		HTTP: HTTP{Listen: "127.0.0.1:9090"},
+		Log:  Log{Level: "info", Format: "text"},
+	}
+}
+
+// Load reads and parses the config file at path; relative paths in it are relative to its
+// directory.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(path, data, filepath.Dir(path))
+}
+
+// Parse parses a config file. name is used in error messages; baseDir is what relative paths
+// are relative to. The error, when there is one, joins an *Error for every problem found, in
+// file order.
+func Parse(name string, data []byte, baseDir string) (*Config, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, joinErrors(newIndex(name, &doc).yamlErrors(err))
+	}
+	x := newIndex(name, &doc)
+
+	c := Default()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var errs []*Error
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		errs = x.yamlErrors(err)
+	}
+	var extra struct{}
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		errs = append(errs, &Error{File: name, Msg: "more than one YAML document; a config file holds one"})
+	}
+
+	errs = append(errs, c.resolve(x, baseDir, os.LookupEnv)...)
+	errs = append(errs, c.validate(x)...)
+	if len(errs) > 0 {
+		return nil, joinErrors(errs)
+	}
+	return c, nil
+}
+
+// joinErrors puts errs in file order and joins them, one a line.
+func joinErrors(errs []*Error) error {
+	slices.SortStableFunc(errs, func(a, b *Error) int {
+		if a.Line != b.Line {
+			return a.Line - b.Line
+		}
+		return a.Column - b.Column
+	})
+	joined := make([]error, len(errs))
+	for i, e := range errs {
+		joined[i] = e
+	}
+	return errors.Join(joined...)
+}
+
+func (x *index) yamlErrors(err error) []*Error {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return []*Error{x.yamlError(err.Error())}
+	}
+	errs := make([]*Error, len(te.Errors))
+	for i, msg := range te.Errors {
+		errs[i] = x.yamlError(msg)
+	}
+	return errs
+}
+
+// secretField is a secret with its optional _file variant.
+type secretField struct {
+	path   string // "salesforce.client_secret"
+	secret *Secret
+	file   *string
+}
+
+func (c *Config) secrets() []secretField {
+	return []secretField{
+		{"salesforce.client_secret", &c.Salesforce.ClientSecret, &c.Salesforce.ClientSecretFile},
+		{"salesforce.password", &c.Salesforce.Password, &c.Salesforce.PasswordFile},
+		{"slack.token", &c.Slack.Token, &c.Slack.TokenFile},
+		{"mail.imap.password", &c.Mail.IMAP.Password, &c.Mail.IMAP.PasswordFile},
+		{"mail.smtp.password", &c.Mail.SMTP.Password, &c.Mail.SMTP.PasswordFile},
+	}
+}
+
+// envRef is a ${NAME} reference. Only this braced form is expanded, so a password with a bare
+// "$" in it stays as written.
+var envRef = regexp.MustCompile(`\$\{([^}]*)\}`)
+
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// resolve makes relative paths absolute against baseDir and fills secrets from their files
+// and environment references.
+func (c *Config) resolve(x *index, baseDir string, lookupEnv func(string) (string, bool)) []*Error {
+	var errs []*Error
+	for _, s := range c.secrets() {
+		switch {
+		case *s.file != "" && *s.secret != "":
+			errs = append(errs, x.keyErrorf(s.path+"_file", "give either %s or %s_file, not both", lastKey(s.path), lastKey(s.path)))
+		case *s.file != "":
+			*s.file = relativeTo(baseDir, *s.file)
+			data, err := os.ReadFile(*s.file)
+			switch {
+			case err != nil:
+				errs = append(errs, x.errorf(s.path+"_file", "%v", err))
+			case len(strings.TrimRight(string(data), "\r\n")) == 0:
+				errs = append(errs, x.errorf(s.path+"_file", "%s is empty", *s.file))
+			default:
+				*s.secret = Secret(strings.TrimRight(string(data), "\r\n"))
+			}
+		default:
+			var problems []string
+			expanded := envRef.ReplaceAllStringFunc(string(*s.secret), func(ref string) string {
+				name := ref[2 : len(ref)-1]
+				if !envName.MatchString(name) {
+					problems = append(problems, fmt.Sprintf("%q is not an environment variable name", name))
+					return ref
+				}
+				v, ok := lookupEnv(name)
+				if !ok {
+					problems = append(problems, fmt.Sprintf("environment variable %s is not set", name))
+				}
+				return v
+			})
+			for _, p := range problems {
+				errs = append(errs, x.errorf(s.path, "%s", p))
+			}
+			*s.secret = Secret(expanded)
+		}
+	}
+
+	if c.Store.Path != ":memory:" {
+		c.Store.Path = relativeTo(baseDir, c.Store.Path)
+	}
+	for i, p := range c.Playbooks {
+		c.Playbooks[i] = relativeTo(baseDir, p)
+	}
+	return errs
+}
+
+func relativeTo(baseDir, path string) string {
+	if path == "" || filepath.IsAbs(path) {
+		return path
+	}
+	return filepath.Join(baseDir, path)
+}
+
+func lastKey(path string) string { return path[strings.LastIndex(path, ".")+1:] }

@@ -1,0 +1,421 @@
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// minimal is the smallest valid config; cases below start from it.
+const minimal = `salesforce:
+  login_url: https://login.salesforce.com
+  grant: client_credentials
+  client_id: id
+  client_secret: s
+`
+
+func TestParseDefaults(t *testing.T) {
+	got, err := Parse("casebot.yaml", []byte(minimal), "/etc/casebot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Default()
+	want.Salesforce.LoginURL = "https://login.salesforce.com"
+	want.Salesforce.Grant = GrantClientCredentials
+	want.Salesforce.ClientID = "id"
+	want.Salesforce.ClientSecret = "s"
+	want.Store.Path = "/etc/casebot/casebot.db"
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Parse(minimal) =\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+func TestParseGood(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		yaml  string
+		check func(*Config) any // returns the value to compare
+		want  any
+	}{
+		{
+			name: "password grant",
+			yaml: "salesforce: {login_url: 'https://acme.my.salesforce.com', client_id: id, client_secret: s, username: bot@acme.com, password: pw}\n",
+			check: func(c *Config) any {
+				return []any{c.Salesforce.Grant, c.Salesforce.Username, c.Salesforce.Password.Value()}
+			},
+			want: []any{GrantPassword, "bot@acme.com", "pw"},
+		},
+		{
+			name:  "http to loopback",
+			yaml:  strings.Replace(minimal, "https://login.salesforce.com", "http://127.0.0.1:8090", 1),
+			check: func(c *Config) any { return c.Salesforce.LoginURL },
+			want:  "http://127.0.0.1:8090",
+		},
+		{
+			name:  "schedule and timeout",
+			yaml:  minimal + "  timeout: 2m\nschedule: '*/5 * * * *'\n",
+			check: func(c *Config) any { return []any{c.Salesforce.Timeout, c.Schedule} },
+			want:  []any{Duration(2 * time.Minute), "*/5 * * * *"},
+		},
+		{
+			name:  "memory store stays",
+			yaml:  minimal + "store: {path: ':memory:'}\n",
+			check: func(c *Config) any { return c.Store.Path },
+			want:  ":memory:",
+		},
+		{
+			name: "relative and absolute paths",
+			yaml: minimal + "store: {path: data/ledger.db}\nplaybooks: [playbooks/, /opt/casebot/extra.yaml, ../shared/x.yaml]\n",
+			check: func(c *Config) any {
+				return append([]string{c.Store.Path}, c.Playbooks...)
+			},
+			want: []string{"/etc/casebot/data/ledger.db", "/etc/casebot/playbooks", "/opt/casebot/extra.yaml", "/etc/shared/x.yaml"},
+		},
+		{
+			name:  "role by user id and channel id",
+			yaml:  minimal + "roles:\n  legal: {user: 005000000000001AAA, slack: C0123456789}\n",
+			check: func(c *Config) any { return c.Roles["legal"] },
+			want:  Role{User: "005000000000001AAA", Slack: "C0123456789"},
+		},
+		{
+			name: "mail servers and their standard ports",
+			yaml: minimal + `mail:
+  imap: {host: imap.example.com, username: bot, password: pw}
+  smtp: {host: 127.0.0.1, port: 2525, tls: none, from: "casebot <bot@example.com>"}
+`,
+			check: func(c *Config) any {
+				return []any{c.Mail.IMAP.Addr(), c.Mail.IMAP.Mailbox, c.Mail.SMTP.Addr()}
+			},
+			want: []any{"imap.example.com:993", "INBOX", "127.0.0.1:2525"},
+		},
+		{
+			name:  "starttls submission port",
+			yaml:  minimal + "mail:\n  smtp: {host: smtp.example.com, from: bot@example.com}\n",
+			check: func(c *Config) any { return c.Mail.SMTP.Addr() },
+			want:  "smtp.example.com:587",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse("casebot.yaml", []byte(tc.yaml), "/etc/casebot")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := tc.check(c); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("got %#v, want %#v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		yaml string
+		want string
+	}{
+		{
+			name: "syntax",
+			yaml: "salesforce:\n  login_url: x\n client_id: y\n",
+			want: "c.yaml:2: did not find expected key", // the yaml package points at the mapping
+		},
+		{
+			name: "unknown keys everywhere",
+			yaml: minimal + "  clientid: x\nstores: {}\nroles:\n  legal: {slack: '#legal', channel: x}\nmail:\n  imap: {host: h, username: u, password: p, folder: x}\n",
+			want: `c.yaml:6:3: salesforce: unknown key "clientid"
+c.yaml:7:1: unknown key "stores"
+c.yaml:9:28: roles.legal: unknown key "channel"
+c.yaml:11:45: mail.imap: unknown key "folder"`,
+		},
+		{
+			name: "types",
+			yaml: minimal + "  timeout: soon\nplaybooks: x.yaml\nmail:\n  smtp: {host: h, port: abc, from: a@b.c}\nslack: [x]\n",
+			want: `c.yaml:6:12: salesforce.timeout: invalid duration "soon": want a number with a unit, such as 30s or 2m
+c.yaml:7:12: playbooks: want a list, not a string "x.yaml"
+c.yaml:9:25: mail.smtp.port: want an integer, not a string "abc"
+c.yaml:10:1: slack: want a mapping, not a list`,
+		},
+		{
+			name: "duplicate key",
+			yaml: minimal + "roles:\n  legal: {slack: '#legal'}\n  legal: {slack: '#legal2'}\n",
+			want: `c.yaml:8:3: roles: key "legal" already given at line 7`,
+		},
+		{
+			name: "empty file",
+			yaml: "",
+			want: `c.yaml:1:1: salesforce.login_url: required
+c.yaml:1:1: salesforce.client_id: required
+c.yaml:1:1: salesforce.client_secret: required
+c.yaml:1:1: salesforce.username: required
+c.yaml:1:1: salesforce.password: required`,
+		},
+		{
+			name: "salesforce values",
+			yaml: "salesforce:\n  login_url: http://login.salesforce.com\n  api_version: v62\n  grant: jwt\n  client_id: id\n  timeout: 0s\n",
+			want: `c.yaml:1:1: salesforce.client_secret: required
+c.yaml:2:14: salesforce.login_url: plain http is only allowed to a loopback host; use https
+c.yaml:3:16: salesforce.api_version: want a version such as 62.0, not "v62"
+c.yaml:4:10: salesforce.grant: want one of "password", "client_credentials", not "jwt"
+c.yaml:6:12: salesforce.timeout: must be positive, not 0s`,
+		},
+		{
+			name: "password-grant fields with client credentials",
+			yaml: minimal + "  username: u@example.com\n  password: p\n",
+			want: `c.yaml:6:13: salesforce.username: only used with grant password
+c.yaml:7:13: salesforce.password: only used with grant password`,
+		},
+		{
+			name: "store, schedule, http, log",
+			yaml: minimal + "store: {driver: postgres}\nschedule: every minute\nhttp: {listen: ':http'}\nlog: {level: verbose, format: xml}\n",
+			want: `c.yaml:6:17: store.driver: "postgres" is not supported yet; use "sqlite"
+c.yaml:7:11: schedule: invalid schedule "every minute": expected exactly 5 fields, found 2: [every minute]
+c.yaml:8:16: http.listen: invalid port "http"
+c.yaml:9:14: log.level: want one of "debug", "info", "warn", "error", not "verbose"
+c.yaml:9:31: log.format: want one of "text", "json", not "xml"`,
+		},
+		{
+			name: "unknown driver",
+			yaml: minimal + "store:\n  driver: mysql\n",
+			want: `c.yaml:7:11: store.driver: unknown driver "mysql"; want "sqlite"`,
+		},
+		{
+			name: "roles",
+			yaml: minimal + "roles:\n  Legal: {slack: '#legal'}\n  finance: {}\n  ops: {user: bob, slack: legal, email: [ops@example.com, 'not an address']}\n",
+			want: `c.yaml:7:3: roles.Legal: role names are lowercase letters, digits and _, starting with a letter
+c.yaml:8:3: roles.finance: give at least one of user, slack, email
+c.yaml:9:15: roles.ops.user: want a Salesforce username (user@example.com) or user id (005…), not "bob"
+c.yaml:9:27: roles.ops.slack: want a channel such as #legal or a channel id, not "legal"
+c.yaml:9:59: roles.ops.email[1]: invalid address "not an address": mail: no angle-addr`,
+		},
+		{
+			name: "mail",
+			yaml: minimal + "mail:\n  imap: {port: 993}\n  smtp:\n    host: smtp.example.com\n    tls: none\n    port: 70000\n    username: u\n",
+			want: `c.yaml:7:3: mail.imap.host: required
+c.yaml:8:3: mail.smtp: give both username and password, or neither
+c.yaml:8:3: mail.smtp.from: required
+c.yaml:10:10: mail.smtp.tls: none is only allowed to a loopback host; use tls or starttls
+c.yaml:11:11: mail.smtp.port: invalid port 70000`,
+		},
+		{
+			name: "imap needs credentials",
+			yaml: minimal + "mail:\n  imap: {host: localhost, tls: starttls, mailbox: ''}\n",
+			want: `c.yaml:7:3: mail.imap.username: required
+c.yaml:7:3: mail.imap.password: required
+c.yaml:7:51: mail.imap.mailbox: required`,
+		},
+		{
+			name: "slack api url",
+			yaml: minimal + "slack: {api_url: 'localhost:8080'}\n",
+			want: `c.yaml:6:18: slack.api_url: want an http or https URL, not "localhost:8080"`,
+		},
+		{
+			name: "two documents",
+			yaml: minimal + "---\nschedule: x\n",
+			want: `c.yaml: more than one YAML document; a config file holds one`,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("c.yaml", []byte(tc.yaml), "/etc/casebot")
+			if err == nil {
+				t.Fatalf("Parse succeeded, want\n%s", tc.want)
+			}
+			if got := err.Error(); got != tc.want {
+				t.Errorf("Parse error:\n%s\nwant:\n%s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestSecretFiles(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(name)), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("secrets/client", "from-file\n")
+	write("secrets/slack", "xoxb-1\r\n")
+	write("secrets/empty", "\n")
+	write("casebot.yaml", `salesforce:
+  login_url: https://login.salesforce.com
+  grant: client_credentials
+  client_id: id
+  client_secret_file: secrets/client
+slack:
+  token_file: `+filepath.Join(dir, "secrets/slack")+"\n")
+
+	c, err := Load(filepath.Join(dir, "casebot.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Salesforce.ClientSecret.Value(); got != "from-file" {
+		t.Errorf("client secret = %q, want %q", got, "from-file")
+	}
+	if got := c.Salesforce.ClientSecretFile; got != filepath.Join(dir, "secrets/client") {
+		t.Errorf("client_secret_file = %q, want it made absolute", got)
+	}
+	if got := c.Slack.Token.Value(); got != "xoxb-1" {
+		t.Errorf("slack token = %q, want %q", got, "xoxb-1")
+	}
+
+	bad := `salesforce:
+  login_url: https://login.salesforce.com
+  grant: client_credentials
+  client_id: id
+  client_secret: inline
+  client_secret_file: secrets/client
+slack:
+  token_file: secrets/missing
+mail:
+  imap: {host: h, username: u, password_file: secrets/empty}
+`
+	_, err = Parse("c.yaml", []byte(bad), dir)
+	want := fmt.Sprintf(`c.yaml:6:3: salesforce.client_secret_file: give either client_secret or client_secret_file, not both
+c.yaml:8:15: slack.token_file: open %[1]s/secrets/missing: no such file or directory
+c.yaml:10:47: mail.imap.password_file: %[1]s/secrets/empty is empty`, dir)
+	if err == nil || err.Error() != want {
+		t.Errorf("Parse error:\n%v\nwant:\n%s", err, want)
+	}
+}
+
+func TestSecretEnv(t *testing.T) {
+	t.Setenv("CASEBOT_TEST_SECRET", "from-env")
+	t.Setenv("CASEBOT_TEST_EMPTY", "")
+	c, err := Parse("c.yaml", []byte(minimal+`slack: {token: "xoxb-${CASEBOT_TEST_SECRET}-$HOME-${CASEBOT_TEST_EMPTY}"}
+log: {format: "${CASEBOT_TEST_SECRET}"}
+`), "")
+	if want := `c.yaml:7:15: log.format: want one of "text", "json", not "${CASEBOT_TEST_SECRET}"`; err == nil || err.Error() != want {
+		t.Fatalf("error %v, want %q: ${} is only expanded in secrets", err, want)
+	}
+
+	c, err = Parse("c.yaml", []byte(minimal+`slack: {token: "xoxb-${CASEBOT_TEST_SECRET}-$HOME-${CASEBOT_TEST_EMPTY}"}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.Slack.Token.Value(), "xoxb-from-env-$HOME-"; got != want {
+		t.Errorf("token = %q, want %q", got, want)
+	}
+
+	_, err = Parse("c.yaml", []byte(minimal+"slack: {token: '${CASEBOT_TEST_UNSET} ${not-a-name}'}\n"), "")
+	want := `c.yaml:6:16: slack.token: environment variable CASEBOT_TEST_UNSET is not set
+c.yaml:6:16: slack.token: "not-a-name" is not an environment variable name`
+	if err == nil || err.Error() != want {
+		t.Errorf("Parse error:\n%v\nwant:\n%s", err, want)
+	}
+}
+
+// TestHideConfigSecrets checks that no way of printing or encoding a config shows a secret.
+func TestHideConfigSecrets(t *testing.T) {
+	t.Setenv("CASEBOT_TEST_TOKEN", "xoxb-env-token-5")
+	c, err := Parse("c.yaml", []byte(`salesforce:
+  login_url: https://login.salesforce.com
+  client_id: id
+  client_secret: hunter2-client-1
+  username: bot@example.com
+  password: hunter2-password-2
+slack: {token: "${CASEBOT_TEST_TOKEN}"}
+mail:
+  imap: {host: h, username: u, password: hunter2-imap-3}
+  smtp: {host: h, username: u, password: hunter2-smtp-4, from: a@example.com}
+`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets := []string{"hunter2-client-1", "hunter2-password-2", "hunter2-imap-3", "hunter2-smtp-4", "xoxb-env-token-5"}
+
+	outputs := map[string]string{}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%10.3s"} {
+		outputs["fmt "+verb+" config"] = fmt.Sprintf(verb, c)
+		outputs["fmt "+verb+" secret"] = fmt.Sprintf(verb, c.Slack.Token)
+	}
+	y, err := yaml.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outputs["yaml"] = string(y)
+	j, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outputs["json"] = string(j)
+	var text, js bytes.Buffer
+	slog.New(slog.NewTextHandler(&text, nil)).Info("config", "config", c, "token", c.Slack.Token)
+	slog.New(slog.NewJSONHandler(&js, nil)).Info("config", "config", c, "token", c.Slack.Token)
+	outputs["slog text"] = text.String()
+	outputs["slog json"] = js.String()
+
+	for name, out := range outputs {
+		for _, s := range secrets {
+			if strings.Contains(out, s) {
+				t.Errorf("%s shows secret %q:\n%s", name, s, out)
+			}
+		}
+	}
+	for _, name := range []string{"fmt %v secret", "yaml", "json", "slog text", "slog json"} {
+		// encoding/json writes < and > as \u003c and \u003e.
+		if !strings.Contains(outputs[name], "<secret>") && !strings.Contains(outputs[name], `\u003csecret\u003e`) {
+			t.Errorf("%s does not show <secret>:\n%s", name, outputs[name])
+		}
+	}
+	if got, want := outputs["fmt %#v secret"], `config.Secret("<secret>")`; got != want {
+		t.Errorf("%%#v = %s, want %s", got, want)
+	}
+	if got := fmt.Sprint(Secret("")); got != "" {
+		t.Errorf("an unset secret prints %q, want nothing", got)
+	}
+}
+
+func TestExample(t *testing.T) {
+	c, err := Example("/srv/casebot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.Salesforce.LoginURL, "http://127.0.0.1:8090"; got != want {
+		t.Errorf("login_url = %q, want %q", got, want)
+	}
+	if got, want := c.Store.Path, "/srv/casebot/casebot.db"; got != want {
+		t.Errorf("store path = %q, want %q", got, want)
+	}
+	wantRoles := map[string]Role{
+		"account_team":     {User: "ae@example.test", Slack: "#account-team"},
+		"cs_ops":           {User: "csops@example.test", Slack: "#cs-ops"},
+		"sales_ops":        {User: "salesops@example.test", Slack: "#sales-ops"},
+		"legal":            {User: "legal@example.test", Slack: "#legal"},
+		"finance":          {User: "finance@example.test", Slack: "#finance"},
+		"sec_ops":          {User: "secops@example.test", Slack: "#sec-ops"},
+		"customer_ops":     {User: "customerops@example.test", Slack: "#customer-ops"},
+		"marketing":        {User: "marketing@example.test", Slack: "#marketing"},
+		"order_management": {User: "om@example.test", Slack: "#order-management"},
+		"infrastructure":   {User: "infra@example.test", Slack: "#infra-provisioning"},
+	}
+	for name, want := range wantRoles {
+		want.Email = []string{want.User}
+		if got := c.Roles[name]; !reflect.DeepEqual(got, want) {
+			t.Errorf("role %s = %+v, want %+v", name, got, want)
+		}
+	}
+	if len(c.Roles) != len(wantRoles) {
+		t.Errorf("%d roles, want %d", len(c.Roles), len(wantRoles))
+	}
+
+	// The file on disk is the one embedded, and loads the same way.
+	loaded, err := Load("example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if loaded.Store.Path != "casebot.db" {
+		t.Errorf("Load(example.yaml) store path = %q, want casebot.db", loaded.Store.Path)
+	}
+}

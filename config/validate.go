@@ -1,0 +1,213 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/mail"
+	"net/url"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/robfig/cron/v3"
+)
+
+var (
+	apiVersionRe = regexp.MustCompile(`^[1-9][0-9]*\.0$`)
+	roleNameRe   = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+	channelRe    = regexp.MustCompile(`^(#[a-z0-9][a-z0-9._-]{0,79}|[CGD][A-Z0-9]{8,})$`)
+	userIDRe     = regexp.MustCompile(`^005[A-Za-z0-9]{12}([A-Za-z0-9]{3})?$`)
+)
+
+// validate checks the decoded, resolved config and returns every problem.
+func (c *Config) validate(x *index) []*Error {
+	v := &validator{x: x}
+	c.Salesforce.validate(v)
+
+	switch c.Store.Driver {
+	case "sqlite":
+	case "postgres":
+		v.errorf("store.driver", `"postgres" is not supported yet; use "sqlite"`)
+	default:
+		v.errorf("store.driver", `unknown driver %q; want "sqlite"`, c.Store.Driver)
+	}
+	v.required("store.path", c.Store.Path)
+
+	if _, err := cron.ParseStandard(c.Schedule); err != nil {
+		v.errorf("schedule", "invalid schedule %q: %v", c.Schedule, err)
+	}
+	for i, p := range c.Playbooks {
+		v.required(fmt.Sprintf("playbooks[%d]", i), p)
+	}
+
+	names := make([]string, 0, len(c.Roles))
+	for name := range c.Roles {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		c.Roles[name].validate(v, name)
+	}
+
+	if c.Slack.APIURL != "" {
+		if u, err := url.Parse(c.Slack.APIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			v.errorf("slack.api_url", "want an http or https URL, not %q", c.Slack.APIURL)
+		}
+	}
+
+	c.Mail.IMAP.Server.validate(v, "mail.imap")
+	if c.Mail.IMAP.Host != "" {
+		v.required("mail.imap.username", c.Mail.IMAP.Username)
+		v.requiredSecret("mail.imap.password", c.Mail.IMAP.Password, c.Mail.IMAP.PasswordFile)
+		v.required("mail.imap.mailbox", c.Mail.IMAP.Mailbox)
+	}
+	c.Mail.SMTP.Server.validate(v, "mail.smtp")
+	if c.Mail.SMTP.Host != "" {
+		if (c.Mail.SMTP.Username == "") != (c.Mail.SMTP.Password == "" && c.Mail.SMTP.PasswordFile == "") {
+			v.errorf("mail.smtp", "give both username and password, or neither")
+		}
+		if v.required("mail.smtp.from", c.Mail.SMTP.From) {
+			if _, err := mail.ParseAddress(c.Mail.SMTP.From); err != nil {
+				v.errorf("mail.smtp.from", "invalid address %q: %v", c.Mail.SMTP.From, err)
+			}
+		}
+	}
+
+	// Any host is accepted: listening beyond loopback is the operator's decision.
+	if _, port, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
+		v.errorf("http.listen", "want host:port, not %q", c.HTTP.Listen)
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		v.errorf("http.listen", "invalid port %q", port)
+	}
+
+	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
+	v.oneOf("log.format", c.Log.Format, "text", "json")
+	return v.errs
+}
+
+func (s *Salesforce) validate(v *validator) {
+	if v.required("salesforce.login_url", s.LoginURL) {
+		u, err := url.Parse(s.LoginURL)
+		switch {
+		case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+			v.errorf("salesforce.login_url", "want an https URL such as https://login.salesforce.com, not %q", s.LoginURL)
+		case u.Scheme == "http" && !isLoopback(u.Hostname()):
+			v.errorf("salesforce.login_url", "plain http is only allowed to a loopback host; use https")
+		}
+	}
+	if !apiVersionRe.MatchString(s.APIVersion) {
+		v.errorf("salesforce.api_version", "want a version such as 62.0, not %q", s.APIVersion)
+	}
+	v.required("salesforce.client_id", s.ClientID)
+	v.requiredSecret("salesforce.client_secret", s.ClientSecret, s.ClientSecretFile)
+	switch s.Grant {
+	case GrantPassword:
+		v.required("salesforce.username", s.Username)
+		v.requiredSecret("salesforce.password", s.Password, s.PasswordFile)
+	case GrantClientCredentials:
+		if s.Username != "" {
+			v.errorf("salesforce.username", "only used with grant password")
+		}
+		if s.Password != "" {
+			v.errorf("salesforce.password", "only used with grant password")
+		}
+	default:
+		v.oneOf("salesforce.grant", string(s.Grant), string(GrantPassword), string(GrantClientCredentials))
+	}
+	if s.Timeout <= 0 {
+		v.errorf("salesforce.timeout", "must be positive, not %s", s.Timeout)
+	}
+}
+
+func (r Role) validate(v *validator, name string) {
+	path := "roles." + name
+	if !roleNameRe.MatchString(name) {
+		v.keyErrorf(path, "role names are lowercase letters, digits and _, starting with a letter")
+	}
+	if r.User == "" && r.Slack == "" && len(r.Email) == 0 {
+		v.errorf(path, "give at least one of user, slack, email")
+	}
+	if r.User != "" && !userIDRe.MatchString(r.User) && !strings.Contains(r.User, "@") {
+		v.errorf(path+".user", "want a Salesforce username (user@example.com) or user id (005…), not %q", r.User)
+	}
+	if r.Slack != "" && !channelRe.MatchString(r.Slack) {
+		v.errorf(path+".slack", "want a channel such as #legal or a channel id, not %q", r.Slack)
+	}
+	for i, addr := range r.Email {
+		if _, err := mail.ParseAddress(addr); err != nil {
+			v.errorf(fmt.Sprintf("%s.email[%d]", path, i), "invalid address %q: %v", addr, err)
+		}
+	}
+}
+
+// validate checks what IMAP and SMTP share. A section left out of the file is not used; one
+// that is there needs a host.
+func (s Server) validate(v *validator, path string) {
+	if s.Host == "" {
+		if _, given := v.x.lookup(path); given {
+			v.errorf(path+".host", "required")
+		}
+		return
+	}
+	if v.oneOf(path+".tls", string(s.TLS), string(TLSImplicit), string(TLSStartTLS), string(TLSNone)) &&
+		s.TLS == TLSNone && !isLoopback(s.Host) {
+		v.errorf(path+".tls", "none is only allowed to a loopback host; use tls or starttls")
+	}
+	if s.Port < 0 || s.Port > 65535 {
+		v.errorf(path+".port", "invalid port %d", s.Port)
+	}
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// validator collects errors with the positions of the values they are about.
+type validator struct {
+	x    *index
+	errs []*Error
+}
+
+func (v *validator) errorf(path, format string, args ...any) {
+	v.errs = append(v.errs, v.x.errorf(path, format, args...))
+}
+
+func (v *validator) keyErrorf(path, format string, args ...any) {
+	v.errs = append(v.errs, v.x.keyErrorf(path, format, args...))
+}
+
+// required reports an empty value and says whether the value is there.
+func (v *validator) required(path, value string) bool {
+	if value == "" {
+		v.errorf(path, "required")
+		return false
+	}
+	return true
+}
+
+// requiredSecret is required for a secret that may come from a file: a file that could not be
+// read has been reported already.
+func (v *validator) requiredSecret(path string, s Secret, file string) {
+	if file == "" {
+		v.required(path, s.Value())
+	}
+}
+
+// oneOf reports a value outside allowed and says whether the value is allowed.
+func (v *validator) oneOf(path, value string, allowed ...string) bool {
+	if slices.Contains(allowed, value) {
+		return true
+	}
+	quoted := make([]string, len(allowed))
+	for i, a := range allowed {
+		quoted[i] = strconv.Quote(a)
+	}
+	v.errorf(path, "want one of %s, not %q", strings.Join(quoted, ", "), value)
+	return false
+}
