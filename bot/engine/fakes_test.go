@@ -1,0 +1,217 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"strings"
+	"sync"
+
+	"casebot/bot"
+)
+
+// fakeCRM keeps cases, accounts and tasks in memory and records every call.
+type fakeCRM struct {
+	mu        sync.Mutex
+	cases     []*bot.Case
+	queries   int
+	applies   [][]bot.Write
+	userCalls [][]string
+	users     map[string]string
+	// fail makes the next write to a record (by "Object/ID") fail with the error.
+	fail   map[string]error
+	nextID int
+}
+
+var _ bot.CRM = (*fakeCRM)(nil)
+
+func (f *fakeCRM) Cases(ctx context.Context, q bot.CaseQuery) ([]bot.Case, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.queries++
+	var out []bot.Case
+	for _, c := range f.cases {
+		if c.Fields["Status"] == "Closed" {
+			continue
+		}
+		cp := bot.Case{ID: c.ID, Fields: maps.Clone(c.Fields), Tasks: append([]bot.Task(nil), c.Tasks...)}
+		if c.Account != nil {
+			cp.Account = &bot.Account{ID: c.Account.ID, Fields: maps.Clone(c.Account.Fields)}
+		}
+		out = append(out, cp)
+	}
+	return out, nil
+}
+
+func (f *fakeCRM) Apply(ctx context.Context, ws []bot.Write) ([]bot.WriteResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.applies = append(f.applies, ws)
+	res := make([]bot.WriteResult, len(ws))
+	for i, w := range ws {
+		if err, ok := f.fail[w.Object+"/"+w.ID]; ok {
+			delete(f.fail, w.Object+"/"+w.ID)
+			res[i].Err = err
+			continue
+		}
+		switch {
+		case w.Op == bot.OpCreate && w.Object == "Task":
+			f.nextID++
+			id := fmt.Sprintf("00T%015d", f.nextID)
+			c := f.caseByID(w.Fields["WhatId"].(string))
+			c.Tasks = append(c.Tasks, bot.Task{ID: id, Key: w.Fields[bot.KeyField].(string),
+				Subject: w.Fields["Subject"].(string), Status: "Not Started"})
+			res[i].ID = id
+		case w.Op == bot.OpUpdate && w.Object == "Task":
+			t := f.task(w.ID)
+			if t == nil {
+				res[i].Err = &bot.Error{Op: "update", Code: "NOT_FOUND"}
+				continue
+			}
+			t.Status = w.Fields["Status"].(string)
+			t.IsClosed = t.Status == "Completed"
+			res[i].ID = w.ID
+		case w.Op == bot.OpUpdate:
+			fields := f.record(w.Object, w.ID)
+			if fields == nil {
+				res[i].Err = &bot.Error{Op: "update", Code: "NOT_FOUND"}
+				continue
+			}
+			maps.Copy(fields, w.Fields)
+			res[i].ID = w.ID
+		default:
+			res[i].Err = &bot.Error{Op: "apply", Code: "UNSUPPORTED", Message: string(w.Op) + " " + w.Object}
+		}
+	}
+	return res, nil
+}
+
+func (f *fakeCRM) UserIDs(ctx context.Context, names []string) (map[string]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.userCalls = append(f.userCalls, names)
+	out := map[string]string{}
+	for _, n := range names {
+		if id, ok := f.users[n]; ok {
+			out[n] = id
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeCRM) caseByID(id string) *bot.Case {
+	for _, c := range f.cases {
+		if c.ID == id {
+			return c
+		}
+	}
+	return nil
+}
+
+func (f *fakeCRM) record(object, id string) bot.Fields {
+	for _, c := range f.cases {
+		switch {
+		case object == "Case" && c.ID == id:
+			return c.Fields
+		case object == "Account" && c.Account != nil && c.Account.ID == id:
+			return c.Account.Fields
+		}
+	}
+	return nil
+}
+
+func (f *fakeCRM) task(id string) *bot.Task {
+	for _, c := range f.cases {
+		for i := range c.Tasks {
+			if c.Tasks[i].ID == id {
+				return &c.Tasks[i]
+			}
+		}
+	}
+	return nil
+}
+
+// writes returns the writes of all Apply calls, in order.
+func (f *fakeCRM) writes() []bot.Write {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var all []bot.Write
+	for _, ws := range f.applies {
+		all = append(all, ws...)
+	}
+	return all
+}
+
+// memStore is an in-memory ledger.
+type memStore struct {
+	mu      sync.Mutex
+	entries map[string]bot.LedgerEntry
+}
+
+var _ bot.Store = (*memStore)(nil)
+
+func newMemStore() *memStore { return &memStore{entries: map[string]bot.LedgerEntry{}} }
+
+func (s *memStore) Entries(ctx context.Context, ids []string) (map[string]bot.Ledger, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]bot.Ledger{}
+	for _, id := range ids {
+		for k, e := range s.entries {
+			if e.CaseID == id {
+				if out[id] == nil {
+					out[id] = bot.Ledger{}
+				}
+				out[id][k] = e
+			}
+		}
+	}
+	return out, nil
+}
+
+func (s *memStore) Record(ctx context.Context, e bot.LedgerEntry) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.entries[e.Key] = e
+	return nil
+}
+
+func (s *memStore) Close() error { return nil }
+
+func (s *memStore) get(key string) bot.LedgerEntry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.entries[key]
+}
+
+// fakeChat records posts; fail makes the next post to a channel fail.
+type fakeChat struct {
+	mu    sync.Mutex
+	posts []bot.Message
+	fail  map[string]error
+}
+
+var _ bot.Chat = (*fakeChat)(nil)
+
+func (c *fakeChat) Post(ctx context.Context, m bot.Message) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err, ok := c.fail[m.Channel]; ok {
+		delete(c.fail, m.Channel)
+		return "", err
+	}
+	c.posts = append(c.posts, m)
+	return fmt.Sprintf("ts-%d", len(c.posts)), nil
+}
+
+func (c *fakeChat) channels(keySuffix string) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for _, p := range c.posts {
+		if strings.Contains(p.Key, keySuffix) {
+			out = append(out, p.Channel)
+		}
+	}
+	return out
+}

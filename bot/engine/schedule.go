@@ -1,0 +1,52 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/robfig/cron/v3"
+)
+
+// Run runs a cycle at once and then on schedule (a robfig/cron spec such as "@every 1m") until
+// ctx is done. Cycles never overlap: a tick that comes while a cycle runs is skipped. When ctx
+// is done, the cycle in flight finishes the effect it is performing and stops before the next
+// phase; Run returns once it has.
+func (e *Engine) Run(ctx context.Context, schedule string) error {
+	sched, err := cron.ParseStandard(schedule)
+	if err != nil {
+		return fmt.Errorf("schedule %q: %w", schedule, err)
+	}
+	for {
+		e.runCycle(ctx)
+		next := sched.Next(time.Now())
+		t := time.NewTimer(time.Until(next))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// runCycle runs one cycle whose I/O is not cut off by ctx: an effect that has started is
+// finished and recorded, and the cycle stops between phases once ctx is done.
+func (e *Engine) runCycle(ctx context.Context) {
+	start := time.Now()
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() { e.stopping.Store(true) })
+	defer stop()
+	rep, err := e.Cycle(cctx)
+	log := e.log.With("cases", rep.Cases, "done", rep.Done, "skipped", rep.Skipped,
+		"failed", rep.Failed, "took", time.Since(start).Round(time.Millisecond))
+	if !rep.Next.IsZero() {
+		log = log.With("next", rep.Next)
+	}
+	if err != nil {
+		log.Error("cycle failed", "err", err)
+		return
+	}
+	log.Info("cycle done")
+}
