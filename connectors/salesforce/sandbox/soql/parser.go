@@ -106,7 +106,9 @@ func (p *parser) query(sub bool) (*Query, error) {
 	if err != nil {
 		return nil, err
 	}
-	if reserved[strings.ToUpper(from.text)] || strings.Contains(from.text, ".") {
+	// GROUP is reserved (GROUP BY) but also names the Group object: SELECT Id FROM Group.
+	isGroup := strings.EqualFold(from.text, "GROUP") && !p.peek().is("BY")
+	if (reserved[strings.ToUpper(from.text)] && !isGroup) || strings.Contains(from.text, ".") {
 		return nil, p.unexpected(from)
 	}
 	q.From, q.FromPos = from.text, from.pos
