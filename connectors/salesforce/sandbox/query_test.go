@@ -1,0 +1,197 @@
+package sandbox
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// createTasks creates n tasks through sObject Collections, 200 at a time.
+func (o *org) createTasks(n int, fields func(i int) map[string]any) []string {
+	o.t.Helper()
+	var ids []string
+	for start := 0; start < n; start += maxCollection {
+		var recs []map[string]any
+		for i := start; i < min(n, start+maxCollection); i++ {
+			rec := fields(i)
+			rec["attributes"] = map[string]any{"type": "Task"}
+			recs = append(recs, rec)
+		}
+		var results []saveResult
+		o.do("POST", "/composite/sobjects", map[string]any{"allOrNone": true, "records": recs}).ok(o.t, http.StatusOK, &results)
+		for _, r := range results {
+			if !r.Success {
+				o.t.Fatalf("creating tasks: %+v", r)
+			}
+			ids = append(ids, r.ID)
+		}
+	}
+	return ids
+}
+
+func TestQueryPaging(t *testing.T) {
+	o := newOrg(t, Options{})
+	o.createTasks(450, func(i int) map[string]any { return map[string]any{"Subject": fmt.Sprintf("task %03d", i)} })
+	q := "/query?q=" + url.QueryEscape("SELECT Id, Subject FROM Task ORDER BY Subject")
+	locator := regexp.MustCompile(`^/services/data/v62\.0/query/01g[A-Za-z0-9]{15}-(\d+)$`)
+
+	var first queryResult
+	o.do("GET", q, nil, "Sforce-Query-Options", "batchSize=200").ok(t, http.StatusOK, &first)
+	if first.TotalSize != 450 || first.Done || len(first.Records) != 200 || !locator.MatchString(first.NextRecordsURL) {
+		t.Fatalf("first page: total %d done %v records %d next %q", first.TotalSize, first.Done, len(first.Records), first.NextRecordsURL)
+	}
+	if m := locator.FindStringSubmatch(first.NextRecordsURL); m[1] != "200" {
+		t.Errorf("next locator offset %s, want 200", m[1])
+	}
+
+	// A write between pages does not change the pages still to come.
+	var del []saveResult
+	o.do("DELETE", "/composite/sobjects?ids="+first.Records[0]["Id"].(string), nil).ok(t, http.StatusOK, &del)
+	var subjects []string
+	for _, r := range first.Records {
+		subjects = append(subjects, r["Subject"].(string))
+	}
+	next := first.NextRecordsURL
+	pages := 1
+	for next != "" {
+		var page queryResult
+		o.do("GET", next, nil).ok(t, http.StatusOK, &page)
+		pages++
+		if page.TotalSize != 450 {
+			t.Errorf("page %d totalSize %d", pages, page.TotalSize)
+		}
+		for _, r := range page.Records {
+			subjects = append(subjects, r["Subject"].(string))
+		}
+		if page.Done != (page.NextRecordsURL == "") {
+			t.Errorf("page %d: done %v with next %q", pages, page.Done, page.NextRecordsURL)
+		}
+		next = page.NextRecordsURL
+	}
+	if pages != 3 || len(subjects) != 450 {
+		t.Fatalf("%d pages, %d records; want 3 pages, 450 records", pages, len(subjects))
+	}
+	for i, s := range subjects {
+		if want := fmt.Sprintf("task %03d", i); s != want {
+			t.Fatalf("record %d is %q, want %q", i, s, want)
+		}
+	}
+	// The deleted record is gone from a new query.
+	if got := o.query("SELECT COUNT() FROM Task").TotalSize; got != 449 {
+		t.Errorf("COUNT() after a delete = %d, want 449", got)
+	}
+
+	// The default batch is 2000; batch sizes outside 200..2000 are clamped.
+	for _, tt := range []struct {
+		header string
+		want   int
+	}{{"", 450}, {"batchSize=10", 200}, {"batchSize=300", 300}, {"batchSize=5000", 450}} {
+		var page queryResult
+		o.do("GET", q, nil, "Sforce-Query-Options", tt.header).ok(t, http.StatusOK, &page)
+		if len(page.Records) != min(tt.want, 449) {
+			t.Errorf("Sforce-Query-Options %q: %d records, want %d", tt.header, len(page.Records), min(tt.want, 449))
+		}
+	}
+
+	for _, bad := range []string{"/query/01gSb0000000000AAA-200", strings.Replace(first.NextRecordsURL, "-200", "-9999", 1), strings.TrimSuffix(first.NextRecordsURL, "-200")} {
+		o.do("GET", bad, nil).wantError(t, http.StatusBadRequest, "INVALID_QUERY_LOCATOR")
+	}
+}
+
+func TestQueryAll(t *testing.T) {
+	o := newOrg(t, Options{})
+	ids := o.createTasks(3, func(i int) map[string]any { return map[string]any{"Subject": fmt.Sprint("t", i)} })
+	o.do("DELETE", "/sobjects/Task/"+ids[1], nil).ok(t, http.StatusNoContent, nil)
+	if got := o.query("SELECT Id FROM Task").TotalSize; got != 2 {
+		t.Errorf("query sees %d tasks, want 2", got)
+	}
+	var all queryResult
+	o.do("GET", "/queryAll?q="+url.QueryEscape("SELECT Id, IsDeleted FROM Task WHERE IsDeleted = true"), nil).ok(t, http.StatusOK, &all)
+	if all.TotalSize != 1 || all.Records[0]["Id"] != ids[1] || all.Records[0]["IsDeleted"] != true {
+		t.Errorf("queryAll of deleted tasks: %+v", all)
+	}
+}
+
+// TestQueryShape runs the soql package through the REST endpoint: parent relationship fields
+// nest with their own attributes (or are null), subqueries are query results (or null), and
+// fields come in SELECT order with the schema's spelling.
+func TestQueryShape(t *testing.T) {
+	o := seededOrg(t)
+	acme := o.query("SELECT Id FROM Case WHERE Subject = 'Termination: Acme Corp'").Records[0]["Id"].(string)
+	o.create("Task", map[string]any{"Subject": "Confirm attrition", "WhatId": acme, "Casebot_Key__c": "k1"})
+	orphan := o.create("Case", map[string]any{"Subject": "no account", "Type": "Question"})
+
+	r := o.do("GET", "/query?q="+url.QueryEscape(
+		`select id, CASENUMBER, Account.Name, Account.Customer_Attrition__c, Owner.Name,
+		   (SELECT Subject, Casebot_Key__c FROM Tasks WHERE Casebot_Key__c != null)
+		 FROM Case WHERE (Type = 'Termination' AND IsClosed = false) OR Id = '`+orphan[:15]+`'
+		 ORDER BY CaseNumber LIMIT 10`), nil)
+	r.ok(t, http.StatusOK, nil)
+	body := string(r.body)
+	// Salesforce's key order: attributes first, then the SELECT list.
+	wantPrefix := `{"totalSize":4,"done":true,"records":[{"attributes":{"type":"Case","url":"/services/data/v62.0/sobjects/Case/` + acme + `"},"Id":"` + acme + `","CaseNumber":"00001001","Account":{"attributes":{"type":"Account","url":"/services/data/v62.0/sobjects/Account/`
+	if !strings.HasPrefix(body, wantPrefix) {
+		t.Fatalf("body does not start as Salesforce's would:\n%s\nwant prefix\n%s", body, wantPrefix)
+	}
+	var res queryResult
+	mustUnmarshal(t, r.body, &res)
+	if len(res.Records) != 4 {
+		t.Fatalf("%d records, want 4", len(res.Records))
+	}
+	first := res.Records[0]
+	account := first["Account"].(map[string]any)
+	if account["Name"] != "Acme Corp" || account["Customer_Attrition__c"] != false {
+		t.Errorf("Account: %v", account)
+	}
+	if owner := first["Owner"].(map[string]any); owner["Name"] != "Olivia Mendes" || owner["attributes"].(map[string]any)["type"] != "User" {
+		t.Errorf("Owner: %v", owner)
+	}
+	tasks := first["Tasks"].(map[string]any)
+	if tasks["totalSize"] != 1.0 || tasks["done"] != true {
+		t.Errorf("Tasks: %v", tasks)
+	}
+	task := tasks["records"].([]any)[0].(map[string]any)
+	if task["Subject"] != "Confirm attrition" || task["attributes"].(map[string]any)["type"] != "Task" {
+		t.Errorf("task: %v", task)
+	}
+	if res.Records[1]["Tasks"] != nil {
+		t.Errorf("a case without tasks has Tasks %v, want null", res.Records[1]["Tasks"])
+	}
+	last := res.Records[3]
+	if last["Id"] != orphan {
+		t.Fatalf("last record %v, want the case without account", last["Id"])
+	}
+	if v, ok := last["Account"]; !ok || v != nil {
+		t.Errorf("a case without account has Account %v (present %v), want null", v, ok)
+	}
+
+	if got := o.query("SELECT COUNT() FROM Case WHERE Account.Name LIKE 'Umbrella%'"); got.TotalSize != 2 || len(got.Records) != 0 {
+		t.Errorf("COUNT(): %+v", got)
+	}
+	if got := o.query("SELECT Name FROM Account WHERE Name IN ('Acme Corp', 'Globex GmbH') ORDER BY Name DESC"); got.TotalSize != 2 || got.Records[0]["Name"] != "Globex GmbH" {
+		t.Errorf("IN and ORDER BY DESC: %+v", got)
+	}
+	if got := o.query("SELECT Id FROM Case WHERE Termination_Confirmed__c = TODAY"); got.TotalSize != 2 {
+		t.Errorf("date literal TODAY: %d cases, want 2", got.TotalSize)
+	}
+}
+
+func TestQueryErrors(t *testing.T) {
+	o := seededOrg(t)
+	tests := []struct{ q, code string }{
+		{"", "MALFORMED_QUERY"},
+		{"SELECT FROM Case", "MALFORMED_QUERY"},
+		{"SELECT Id FROM Nope", "INVALID_TYPE"},
+		{"SELECT Nope FROM Case", "INVALID_FIELD"},
+	}
+	for _, tt := range tests {
+		e := o.do("GET", "/query?q="+url.QueryEscape(tt.q), nil).wantError(t, http.StatusBadRequest, tt.code)
+		if e.Message == "" {
+			t.Errorf("%q: empty message", tt.q)
+		}
+	}
+	o.do("POST", "/query?q=SELECT+Id+FROM+Case", "{}").wantError(t, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED")
+}
