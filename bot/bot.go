@@ -92,8 +92,9 @@ type CRM interface {
 	Cases(ctx context.Context, q CaseQuery) ([]Case, error)
 	// Apply performs ws in as few calls as the provider allows (Salesforce: collections of at
 	// most 200 records) and returns one result per write, in order. A record that fails does
-	// not fail the others. The error is for a failure of the whole batch; the results are
-	// then nil.
+	// not fail the others. When a call fails, the error says so; the results are then nil if
+	// nothing was written, or complete, with that call's error on each write it carried, so
+	// that ids of records already written are not lost.
 	Apply(ctx context.Context, ws []Write) ([]WriteResult, error)
 	// UserIDs resolves usernames to active user ids. Unknown names are absent from the map.
 	UserIDs(ctx context.Context, usernames []string) (map[string]string, error)

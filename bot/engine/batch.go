@@ -57,15 +57,19 @@ func (b *batch) known(effect int, id string) {
 func (b *batch) apply(ctx context.Context, crm bot.CRM, out []outcome) {
 	if len(b.writes) > 0 {
 		results, err := crm.Apply(ctx, b.writes)
-		if err == nil && len(results) != len(b.writes) {
-			err = &bot.Error{Op: "apply writes", Code: "BAD_RESULT", Retryable: true,
-				Message: fmt.Sprintf("%d results for %d writes", len(results), len(b.writes))}
+		if len(results) != len(b.writes) {
+			if err == nil {
+				err = &bot.Error{Op: "apply writes", Code: "BAD_RESULT", Retryable: true,
+					Message: fmt.Sprintf("%d results for %d writes", len(results), len(b.writes))}
+			}
+			results = make([]bot.WriteResult, len(b.writes))
+			for w := range results {
+				results[w].Err = err
+			}
 		}
 		for w, owners := range b.owners {
 			for _, i := range owners {
 				switch {
-				case err != nil:
-					out[i].err = err
 				case results[w].Err != nil:
 					if out[i].err == nil {
 						out[i].err = results[w].Err
