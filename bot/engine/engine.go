@@ -169,7 +169,7 @@ func (e *Engine) cyclePlaybook(ctx context.Context, p *rules.Playbook, rep *Repo
 			}
 			rep.Skipped++
 			e.observe(Event{At: now, Location: loc, Case: *c, Step: s.Step, Title: titles[s.Step],
-				Effect: bot.Effect{Key: s.Key, Step: s.Step, CaseID: c.ID}, Outcome: Skipped, Detail: s.Detail})
+				Effect: bot.Effect{Key: s.Key, Playbook: s.Playbook, Step: s.Step, CaseID: c.ID}, Outcome: Skipped, Detail: s.Detail})
 		}
 		next := nextScheduled(res.Steps)
 		for _, eff := range res.Due {

@@ -8,31 +8,12 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
 
 // testNow is the clock of most tests: a Saturday afternoon in UTC.
 var testNow = time.Date(2026, 11, 21, 15, 0, 0, 0, time.UTC)
-
-// clock is a settable clock for Options.Now.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
 
 // org is a sandbox behind httptest, with a logged-in plain HTTP client.
 type org struct {

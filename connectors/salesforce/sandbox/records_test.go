@@ -1,6 +1,8 @@
 package sandbox
 
 import (
+	"casebot/bot"
+
 	"net/http"
 	"strings"
 	"testing"
@@ -235,7 +237,7 @@ func TestWriteErrors(t *testing.T) {
 }
 
 func TestDerivedFields(t *testing.T) {
-	clk := &clock{t: testNow}
+	clk := bot.NewManualClock(testNow)
 	o := newOrg(t, Options{Now: clk.Now})
 	first := o.create("Case", map[string]any{"Subject": "one"})
 	second := o.create("Case", map[string]any{"Subject": "two"})

@@ -1,6 +1,8 @@
 package sandbox
 
 import (
+	"casebot/bot"
+
 	"context"
 	"net/http"
 	"net/url"
@@ -10,7 +12,7 @@ import (
 )
 
 func TestDailyLimit(t *testing.T) {
-	clk := &clock{t: testNow}
+	clk := bot.NewManualClock(testNow)
 	o := newOrg(t, Options{DailyLimit: 3, Now: clk.Now})
 	for i := 1; i <= 3; i++ {
 		r := o.do("GET", "/limits", nil)

@@ -1,0 +1,405 @@
+// Package cli is casebot's command line: run, once, validate, sandbox and demo.
+//
+// It knows the connectors only through Wiring, which main fills in, so that the commands import
+// the domain, the engine, the rules and the config but no provider.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"casebot/bot"
+	"casebot/bot/engine"
+	"casebot/config"
+	"casebot/rules"
+	"casebot/rules/playbooks"
+	"casebot/templates"
+)
+
+// Sandbox is a running Salesforce-compatible sandbox.
+type Sandbox interface {
+	URL() string
+	APICalls() int
+	Close() error
+}
+
+// SandboxOptions say how to start a sandbox.
+type SandboxOptions struct {
+	Addr     string           // listen address on loopback; "127.0.0.1:0" picks a port
+	DataFile string           // durable storage; "" keeps everything in memory
+	Seed     bool             // seed an empty sandbox with demo accounts and cases
+	Now      func() time.Time // the sandbox's clock
+	Logger   *slog.Logger
+}
+
+// Wiring builds the connectors from their config. main fills it in.
+type Wiring struct {
+	CRM     func(cfg config.Salesforce, log *slog.Logger) (bot.CRM, error)
+	Store   func(ctx context.Context, cfg config.Store) (bot.Store, error)
+	Chat    func(cfg config.Slack, out io.Writer, log *slog.Logger) bot.Chat
+	Sandbox func(ctx context.Context, opts SandboxOptions) (Sandbox, error)
+}
+
+// IO is where a command reads and writes.
+type IO struct {
+	Out, Err io.Writer
+}
+
+const usage = `casebot runs customer-termination playbooks on Salesforce cases.
+
+Usage: casebot <command> [flags]
+
+Commands:
+  demo       run the shipped playbooks end to end against an in-process sandbox on a virtual clock
+  run        run the daemon: a reconcile cycle on the configured schedule
+  once       run one reconcile cycle and exit (for cron jobs)
+  validate   check the config and the playbooks, reporting every error with file:line:col
+  sandbox    serve the Salesforce-compatible sandbox
+
+Run "casebot <command> -h" for a command's flags.
+`
+
+// Main runs the command in args (without the program name) and returns the exit code.
+func Main(ctx context.Context, args []string, std IO, w Wiring) int {
+	if len(args) == 0 {
+		fmt.Fprint(std.Err, usage)
+		return 2
+	}
+	cmds := map[string]func(context.Context, []string, IO, Wiring) error{
+		"demo":     demo,
+		"run":      run,
+		"once":     once,
+		"validate": validate,
+		"sandbox":  sandbox,
+	}
+	cmd, ok := cmds[args[0]]
+	if !ok {
+		if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+			fmt.Fprint(std.Out, usage)
+			return 0
+		}
+		fmt.Fprintf(std.Err, "casebot: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	if err := cmd(ctx, args[1:], std, w); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		var ue usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintf(std.Err, "casebot %s: %v\n", args[0], err)
+			return 2
+		}
+		fmt.Fprintf(std.Err, "casebot %s: %v\n", args[0], err)
+		return 1
+	}
+	return 0
+}
+
+type usageError struct{ error }
+
+func newFlags(name string, std IO) *flag.FlagSet {
+	fs := flag.NewFlagSet("casebot "+name, flag.ContinueOnError)
+	fs.SetOutput(std.Err)
+	return fs
+}
+
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	return nil
+}
+
+// loadConfig reads the config file, or the embedded example config when path is empty.
+func loadConfig(path string, std IO) (*config.Config, error) {
+	if path == "" {
+		fmt.Fprintln(std.Err, "casebot: no -config given: using the example config (the sandbox on 127.0.0.1:8090)")
+		return config.Example(".")
+	}
+	return config.Load(path)
+}
+
+// loadPlaybooks loads the configured playbooks, or the shipped ones when none are configured,
+// reporting every error of every file at once.
+func loadPlaybooks(paths []string, tmpl *templates.Set, roles map[string]config.Role) ([]*rules.Playbook, error) {
+	opts := rules.Options{
+		KnownTemplate: tmpl.Has,
+		KnownRole:     func(r string) bool { _, ok := roles[r]; return ok },
+	}
+	if len(paths) == 0 {
+		return rules.Load(playbooks.FS, opts)
+	}
+	files, err := playbookFiles(paths)
+	if err != nil {
+		return nil, err
+	}
+	var pbs []*rules.Playbook
+	var errs []error
+	seen := map[string]string{}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		p, err := rules.Parse(f, data, opts)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if other, dup := seen[p.Name]; dup {
+			errs = append(errs, fmt.Errorf("%s: playbook %q is also defined in %s", f, p.Name, other))
+			continue
+		}
+		seen[p.Name] = f
+		pbs = append(pbs, p)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return pbs, nil
+}
+
+// playbookFiles expands directories into their *.yaml and *.yml files, sorted.
+func playbookFiles(paths []string) ([]string, error) {
+	var files []string
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, fmt.Errorf("playbooks: %w", err)
+		}
+		if !st.IsDir() {
+			files = append(files, p)
+			continue
+		}
+		var inDir []string
+		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() && path != p {
+				return filepath.SkipDir
+			}
+			if ext := filepath.Ext(path); !d.IsDir() && (ext == ".yaml" || ext == ".yml") {
+				inDir = append(inDir, path)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("playbooks: %w", err)
+		}
+		sort.Strings(inDir)
+		files = append(files, inDir...)
+	}
+	return files, nil
+}
+
+func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Level)) // validated by config
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func engineRoles(roles map[string]config.Role) map[string]engine.Role {
+	out := make(map[string]engine.Role, len(roles))
+	for name, r := range roles {
+		out[name] = engine.Role{User: r.User, Channel: r.Slack}
+	}
+	return out
+}
+
+// daemon is everything run and once need.
+type daemon struct {
+	cfg    *config.Config
+	log    *slog.Logger
+	engine *engine.Engine
+	store  bot.Store
+}
+
+func (d *daemon) Close() error { return d.store.Close() }
+
+func newDaemon(ctx context.Context, configPath string, now func() time.Time, std IO, w Wiring) (*daemon, error) {
+	cfg, err := loadConfig(configPath, std)
+	if err != nil {
+		return nil, err
+	}
+	log := newLogger(cfg.Log, std.Err)
+	tmpl, err := templates.Default()
+	if err != nil {
+		return nil, err
+	}
+	pbs, err := loadPlaybooks(cfg.Playbooks, tmpl, cfg.Roles)
+	if err != nil {
+		return nil, err
+	}
+	crm, err := w.CRM(cfg.Salesforce, log)
+	if err != nil {
+		return nil, err
+	}
+	store, err := w.Store(ctx, cfg.Store)
+	if err != nil {
+		return nil, err
+	}
+	eng, err := engine.New(engine.Options{
+		CRM: crm, Store: store, Chat: w.Chat(cfg.Slack, std.Out, log),
+		Playbooks: pbs, Templates: tmpl, Roles: engineRoles(cfg.Roles), Now: now, Logger: log,
+	})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	return &daemon{cfg: cfg, log: log, engine: eng, store: store}, nil
+}
+
+func run(ctx context.Context, args []string, std IO, w Wiring) error {
+	fs := newFlags("run", std)
+	configPath := fs.String("config", "", "config file (default: the example config)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	d, err := newDaemon(ctx, *configPath, time.Now, std, w)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	d.log.Info("casebot running", "schedule", d.cfg.Schedule, "playbooks", len(d.cfg.Playbooks))
+	return d.engine.Run(ctx, d.cfg.Schedule)
+}
+
+func once(ctx context.Context, args []string, std IO, w Wiring) error {
+	fs := newFlags("once", std)
+	configPath := fs.String("config", "", "config file (default: the example config)")
+	at := fs.String("now", "", "evaluate as if it were this time (RFC 3339, or 2006-01-02T15:04 in UTC); default: now")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	now := time.Now
+	if *at != "" {
+		t, err := parseTime(*at)
+		if err != nil {
+			return usageError{err}
+		}
+		now = func() time.Time { return t }
+	}
+	d, err := newDaemon(ctx, *configPath, now, std, w)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	rep, err := d.engine.Cycle(ctx)
+	fmt.Fprintf(std.Out, "%d open case(s): %d effect(s) done, %d skipped, %d failed", rep.Cases, rep.Done, rep.Skipped, rep.Failed)
+	if !rep.Next.IsZero() {
+		fmt.Fprintf(std.Out, "; next due %s", rep.Next.UTC().Format(time.RFC3339))
+	}
+	fmt.Fprintln(std.Out)
+	if err == nil && rep.Failed > 0 {
+		err = fmt.Errorf("%d effect(s) failed (see the log; retryable ones are retried by the next cycle)", rep.Failed)
+	}
+	return err
+}
+
+func parseTime(s string) (time.Time, error) {
+	for _, layout := range []string{time.RFC3339, "2006-01-02T15:04", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("-now %q: want RFC 3339 (2026-11-21T10:00:00Z), 2026-11-21T10:00 or 2026-11-21", s)
+}
+
+func validate(ctx context.Context, args []string, std IO, w Wiring) error {
+	fs := newFlags("validate", std)
+	configPath := fs.String("config", "", "config file whose roles and playbooks to check")
+	fs.Usage = func() {
+		fmt.Fprintln(std.Err, "usage: casebot validate [-config FILE] [PLAYBOOK_FILE_OR_DIR ...]")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg := config.Default()
+	if *configPath != "" {
+		var err error
+		if cfg, err = config.Load(*configPath); err != nil {
+			return err
+		}
+	} else {
+		var err error
+		if cfg, err = config.Example("."); err != nil {
+			return err
+		}
+	}
+	paths := cfg.Playbooks
+	if fs.NArg() > 0 {
+		paths = fs.Args()
+	}
+	tmpl, err := templates.Default()
+	if err != nil {
+		return err
+	}
+	pbs, err := loadPlaybooks(paths, tmpl, cfg.Roles)
+	if err != nil {
+		fmt.Fprintln(std.Out, err)
+		return errors.New("invalid playbooks")
+	}
+	for _, p := range pbs {
+		fmt.Fprintf(std.Out, "ok  %s (%s): %d steps\n", p.Name, p.File, len(p.Steps))
+	}
+	return nil
+}
+
+func sandbox(ctx context.Context, args []string, std IO, w Wiring) error {
+	fs := newFlags("sandbox", std)
+	addr := fs.String("addr", "127.0.0.1:8090", "listen address")
+	data := fs.String("data", "sandbox.jsonl", `file that keeps the sandbox's records across restarts ("" keeps them in memory)`)
+	noSeed := fs.Bool("no-seed", false, "start empty instead of with the demo accounts and cases")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(std.Err, nil))
+	sb, err := w.Sandbox(ctx, SandboxOptions{Addr: *addr, DataFile: *data, Seed: !*noSeed, Now: time.Now, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer sb.Close()
+	fmt.Fprintf(std.Out, "Salesforce sandbox on %s\n", sb.URL())
+	fmt.Fprintf(std.Out, "OAuth token endpoint: %s/services/oauth2/token\n", sb.URL())
+	fmt.Fprintln(std.Out, "client id casebot-sandbox, client secret sandbox-secret, user casebot@example.test, password sandbox")
+	if *data != "" {
+		fmt.Fprintf(std.Out, "records kept in %s\n", *data)
+	}
+	<-ctx.Done()
+	return nil
+}
+
+// caseLabel names a case for people: its number and account.
+func caseLabel(c bot.Case) string {
+	label := c.ID
+	if n, ok := c.Fields["CaseNumber"].(string); ok && n != "" {
+		label = n
+	}
+	if c.Account != nil {
+		if n, ok := c.Account.Fields["Name"].(string); ok && n != "" {
+			label += " " + n
+		}
+	}
+	return strings.TrimSpace(label)
+}

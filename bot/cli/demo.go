@@ -1,0 +1,350 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"casebot/bot"
+	"casebot/bot/engine"
+	"casebot/config"
+	"casebot/rules"
+	"casebot/templates"
+)
+
+// demoStart is the virtual clock's start: Monday 2 November 2026, 08:00 in New York. A fixed
+// start makes every run of the demo print the same timeline.
+var demoStart = time.Date(2026, 11, 2, 13, 0, 0, 0, time.UTC)
+
+// demoLimit ends the demo if the cases have not closed by then.
+const demoLimit = 60 * 24 * time.Hour
+
+// demo runs the shipped playbooks against an in-process sandbox on a virtual clock: the engine
+// runs a cycle whenever something is due, and scripted people (Legal, the Termination Team,
+// Infrastructure) do their part in Salesforce in between, until every case is closed.
+func demo(ctx context.Context, args []string, std IO, w Wiring) error {
+	fs := newFlags("demo", std)
+	verbose := fs.Bool("v", false, "log every request and cycle")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	wall := time.Now()
+	clk := bot.NewManualClock(demoStart)
+	logOut := std.Err
+	if !*verbose {
+		logOut = io.Discard
+	}
+	log := newLogger(config.Log{Level: "info"}, logOut)
+
+	sb, err := w.Sandbox(ctx, SandboxOptions{Addr: "127.0.0.1:0", Seed: true, Now: clk.Now, Logger: log})
+	if err != nil {
+		return fmt.Errorf("starting the sandbox: %w", err)
+	}
+	defer sb.Close()
+	cfg, err := config.Example(".")
+	if err != nil {
+		return err
+	}
+	cfg.Salesforce.LoginURL = sb.URL()
+	crm, err := w.CRM(cfg.Salesforce, log)
+	if err != nil {
+		return err
+	}
+	store, err := w.Store(ctx, config.Store{Driver: "sqlite", Path: ":memory:"})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	tmpl, err := templates.Default()
+	if err != nil {
+		return err
+	}
+	pbs, err := loadPlaybooks(nil, tmpl, cfg.Roles)
+	if err != nil {
+		return err
+	}
+	tl := newTimeline(std.Out, w.Chat(config.Slack{}, indent{std.Out}, log), pbs)
+	eng, err := engine.New(engine.Options{
+		CRM: crm, Store: store, Chat: tl,
+		Playbooks: pbs, Templates: tmpl, Roles: engineRoles(cfg.Roles), Now: clk.Now, Logger: log,
+		Observe: tl.event,
+	})
+	if err != nil {
+		return err
+	}
+
+	fmt.Fprintf(std.Out, "casebot demo: %d playbook(s) against a seeded sandbox at %s\n", len(pbs), sb.URL())
+	seen := map[*rules.Playbook][]string{} // the cases each playbook ran, for the summary
+	fmt.Fprintf(std.Out, "virtual clock starts %s; people's actions in Salesforce are scripted\n\n", demoStart.Format("Mon 2 Jan 2006 15:04 MST"))
+	people := &people{crm: crm, out: tl}
+	for {
+		now := clk.Now()
+		if now.Sub(demoStart) > demoLimit {
+			return fmt.Errorf("the cases did not close within %v of virtual time", demoLimit)
+		}
+		if err := people.act(ctx, pbs, now); err != nil {
+			return err
+		}
+		rep, err := eng.Cycle(ctx)
+		if err != nil {
+			return err
+		}
+		if err := tl.flush(ctx); err != nil {
+			return err
+		}
+		open := 0
+		for _, p := range pbs {
+			cs, err := crm.Cases(ctx, p.Query)
+			if err != nil {
+				return err
+			}
+			for _, c := range cs {
+				if !slices.Contains(seen[p], c.ID) {
+					seen[p] = append(seen[p], c.ID)
+				}
+			}
+			open += len(cs)
+		}
+		if open == 0 {
+			break
+		}
+		next := people.next(now)
+		if !rep.Next.IsZero() && rep.Next.Before(next) {
+			next = rep.Next
+		}
+		clk.Set(next)
+	}
+	fmt.Fprintf(std.Out, "\nAll termination cases closed on %s after %.0f virtual days; %d Salesforce API calls; %v of real time.\n",
+		clk.Now().UTC().Format("Mon 2 Jan 2006 15:04 MST"), clk.Now().Sub(demoStart).Hours()/24, sb.APICalls(),
+		time.Since(wall).Round(time.Millisecond))
+	return summary(ctx, std.Out, crm, pbs, seen)
+}
+
+// summary prints where each case the demo ran ended up, read back from Salesforce.
+func summary(ctx context.Context, out io.Writer, crm bot.CRM, pbs []*rules.Playbook, seen map[*rules.Playbook][]string) error {
+	for _, p := range pbs {
+		ids := seen[p]
+		if len(ids) == 0 {
+			continue
+		}
+		q := p.Query
+		q.Where = "Id IN ('" + strings.Join(ids, "', '") + "')" // ids come from Salesforce itself
+		cases, err := crm.Cases(ctx, q)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "\n%s:\n", p.Title)
+		for _, c := range cases {
+			var acct bot.Fields
+			if c.Account != nil {
+				acct = c.Account.Fields
+			}
+			fmt.Fprintf(out, "   %-22s status %-8v attrition box %-5v account type %-16v %d tasks by casebot\n",
+				caseLabel(c), c.Fields["Status"], acct["Customer_Attrition__c"], acct["Type"], len(c.Tasks))
+		}
+	}
+	return nil
+}
+
+// people play the humans of the procedure: Legal confirms the terms of the case it has not
+// confirmed yet, and every team completes its casebot tasks on their due date.
+type people struct {
+	crm            bot.CRM
+	out            *timeline
+	legalConfirmed bool
+}
+
+// legalDelay is when Legal confirms the case that was opened without confirmed terms.
+const legalDelay = 2*24*time.Hour + 3*time.Hour
+
+// next is the next time the people act: each afternoon (15:00 UTC) of the virtual clock.
+func (p *people) next(now time.Time) time.Time {
+	t := time.Date(now.Year(), now.Month(), now.Day(), 15, 0, 0, 0, time.UTC)
+	if !t.After(now) {
+		t = t.AddDate(0, 0, 1)
+	}
+	return t
+}
+
+func (p *people) act(ctx context.Context, pbs []*rules.Playbook, now time.Time) error {
+	if now.Hour() != 15 || now.Minute() != 0 {
+		return nil
+	}
+	var ws []bot.Write
+	var notes []string
+	for _, pb := range pbs {
+		cases, err := p.crm.Cases(ctx, pb.Query)
+		if err != nil {
+			return err
+		}
+		for _, c := range cases {
+			if v, has := c.Fields["Termination_Confirmed__c"]; has && v == nil &&
+				now.Sub(demoStart) >= legalDelay && !p.legalConfirmed {
+				ws = append(ws, bot.Write{Op: bot.OpUpdate, Object: "Case", ID: c.ID,
+					Fields: bot.Fields{"Termination_Confirmed__c": now.In(pb.Zone(c)).Format(bot.DateLayout)}})
+				notes = append(notes, fmt.Sprintf("Legal confirmed the termination terms and dates of %s", caseLabel(c)))
+				p.legalConfirmed = true
+			}
+			today := now.In(pb.Zone(c)).Format(bot.DateLayout)
+			for _, t := range c.Tasks {
+				if t.IsClosed || t.ActivityDate == "" || t.ActivityDate > today {
+					continue
+				}
+				ws = append(ws, bot.Write{Op: bot.OpUpdate, Object: "Task", ID: t.ID, Fields: bot.Fields{"Status": "Completed"}})
+				notes = append(notes, fmt.Sprintf("%s: completed task %q", caseLabel(c), t.Subject))
+			}
+		}
+	}
+	if len(ws) == 0 {
+		return nil
+	}
+	res, err := p.crm.Apply(ctx, ws)
+	if err != nil {
+		return fmt.Errorf("people's updates: %w", err)
+	}
+	var errs []error
+	for i, r := range res {
+		if r.Err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", notes[i], r.Err))
+		}
+	}
+	p.out.people(now, notes)
+	return errors.Join(errs...)
+}
+
+// timeline prints what happens, in order, with each case's local time. It is the demo's
+// bot.Chat too: a message is printed once under the step that sent it, with every channel it
+// went to, through the terminal printer of connectors/slack.
+type timeline struct {
+	mu      sync.Mutex
+	out     io.Writer
+	printer bot.Chat
+	events  []engine.Event   // this cycle's, printed by flush
+	posts   map[string]*post // this cycle's messages by effect key
+	order   map[string]int   // playbook/step → the step's place in its playbook
+	n       int
+	last    string // the last heading printed, so consecutive events share one
+}
+
+func newTimeline(out io.Writer, printer bot.Chat, pbs []*rules.Playbook) *timeline {
+	t := &timeline{out: out, printer: printer, posts: map[string]*post{}, order: map[string]int{}}
+	for _, p := range pbs {
+		for i, s := range p.Steps {
+			t.order[p.Name+"/"+s.ID] = i
+		}
+	}
+	return t
+}
+
+type post struct {
+	channels []string
+	text     string
+}
+
+func (t *timeline) Post(ctx context.Context, m bot.Message) (string, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p := t.posts[m.Key]
+	if p == nil {
+		p = &post{text: m.Text}
+		t.posts[m.Key] = p
+	}
+	p.channels = append(p.channels, m.Channel)
+	t.n++
+	return fmt.Sprintf("demo-%d", t.n), nil
+}
+
+func (t *timeline) event(ev engine.Event) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.events = append(t.events, ev)
+}
+
+// flush prints the cycle's events grouped by case, each case's in step and action order.
+func (t *timeline) flush(ctx context.Context) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	sort.SliceStable(t.events, func(i, j int) bool {
+		a, b := t.events[i], t.events[j]
+		if la, lb := caseLabel(a.Case), caseLabel(b.Case); la != lb {
+			return la < lb
+		}
+		if sa, sb := t.order[a.Effect.Playbook+"/"+a.Step], t.order[b.Effect.Playbook+"/"+b.Step]; sa != sb {
+			return sa < sb
+		}
+		return a.Effect.Action < b.Effect.Action
+	})
+	step := ""
+	for _, ev := range t.events {
+		local := ev.At.In(ev.Location)
+		if t.heading(fmt.Sprintf("── %s (%s) · case %s", local.Format("Mon 2 Jan 15:04 MST"), ev.At.UTC().Format("15:04 UTC"), caseLabel(ev.Case))) {
+			step = ""
+		}
+		if ev.Step != step {
+			title := ev.Title
+			if title == "" {
+				title = ev.Step
+			}
+			fmt.Fprintf(t.out, "   %s: %s\n", ev.Step, title)
+			if ev.Outcome == engine.Skipped {
+				fmt.Fprintf(t.out, "     – skipped: %s\n", ev.Detail)
+			}
+		}
+		step = ev.Step
+		switch ev.Outcome {
+		case engine.Skipped:
+		case engine.Failed:
+			fmt.Fprintf(t.out, "     ✗ %s failed: %s\n", ev.Effect.Kind, ev.Detail)
+		default:
+			fmt.Fprintf(t.out, "     ✓ %s: %s\n", ev.Effect.Kind, ev.Detail)
+		}
+		if p := t.posts[ev.Effect.Key]; p != nil && ev.Outcome == engine.Done {
+			if _, err := t.printer.Post(ctx, bot.Message{Channel: strings.Join(p.channels, " "), Text: p.text, Key: ev.Effect.Key}); err != nil {
+				return err
+			}
+		}
+	}
+	t.events, t.posts = t.events[:0], map[string]*post{}
+	return nil
+}
+
+// heading prints h unless it is the last heading printed, and reports whether it printed it.
+func (t *timeline) heading(h string) bool {
+	if h == t.last {
+		return false
+	}
+	fmt.Fprintf(t.out, "\n%s\n", h)
+	t.last = h
+	return true
+}
+
+func (t *timeline) people(now time.Time, notes []string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	sort.Strings(notes)
+	t.heading(fmt.Sprintf("── %s · people in Salesforce", now.UTC().Format("Mon 2 Jan 15:04 MST")))
+	for _, n := range notes {
+		fmt.Fprintf(t.out, "   ☺ %s\n", n)
+	}
+}
+
+// indent shifts the Slack printer's lines under the event that sent them.
+type indent struct{ w io.Writer }
+
+func (i indent) Write(p []byte) (int, error) {
+	s := strings.TrimRight(string(p), "\n")
+	lines := strings.Split(s, "\n")
+	for j := range lines {
+		lines[j] = "       " + lines[j]
+	}
+	if _, err := io.WriteString(i.w, strings.Join(lines, "\n")+"\n"); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}

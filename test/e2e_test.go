@@ -1,0 +1,174 @@
+// Package test holds casebot's end-to-end tests: they build the real binary and drive it against
+// the sandbox, and run a real Salesforce client (jsforce) against the sandbox.
+package test
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"casebot/connectors/salesforce/sandbox"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// binary is the casebot binary built once for all tests.
+var binary string
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	dir, err := os.MkdirTemp("", "casebot-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "casebot")
+	build := exec.Command("go", "build", "-o", binary, "casebot")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building casebot:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// casebot runs the binary and returns its stdout; it fails the test on a non-zero exit.
+func casebot(t *testing.T, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("casebot %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, stdout.String(), stderr.String())
+	}
+	return stdout.String()
+}
+
+// TestDemo runs `casebot demo` and compares its timeline with the golden file: every seeded
+// termination case goes from opened to closed, each step on its date in the case's zone.
+func TestDemo(t *testing.T) {
+	out := casebot(t, "demo")
+	for _, want := range []string{
+		"Customer Attrition box checked",
+		"Account.Customer_Attrition__c = true",
+		"Case.Status = Closed",
+		"Account.Type = Former Customer",
+		"slack #legal",
+		"completed task",
+		"All termination cases closed",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %q", want)
+		}
+	}
+	normal := regexp.MustCompile(`http://127\.0\.0\.1:\d+`).ReplaceAllString(out, "http://127.0.0.1:PORT")
+	normal = regexp.MustCompile(`; [0-9.]+(µs|ms|s) of real time`).ReplaceAllString(normal, "; TIME of real time")
+	golden(t, "testdata/demo.golden", normal)
+}
+
+// TestOnceTwiceWritesOnce runs `casebot once` twice against the same sandbox at the same
+// virtual time: the first run performs the due effects, the second reads and writes nothing
+// but its one query.
+func TestOnceTwiceWritesOnce(t *testing.T) {
+	start := time.Date(2026, 11, 2, 13, 0, 0, 0, time.UTC)
+	sb, err := sandbox.Start(t.Context(), sandbox.Options{Seed: true, Now: func() time.Time { return start }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sb.Close() })
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "casebot.yaml")
+	example, err := os.ReadFile("../config/example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := string(example)
+	for field, value := range map[string]string{"login_url": sb.URL(), "path": filepath.Join(dir, "ledger.db")} {
+		re := regexp.MustCompile(`(?m)^(\s+` + field + `:).*$`)
+		if !re.MatchString(conf) {
+			t.Fatalf("example.yaml has no %s to point at the test's sandbox", field)
+		}
+		conf = re.ReplaceAllString(conf, "${1} "+value)
+	}
+	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	// Four days in: the SOP's first steps are due for the seeded cases.
+	at := start.Add(4*24*time.Hour + 2*time.Hour).Format(time.RFC3339)
+	out := casebot(t, "once", "-config", cfg, "-now", at)
+	first := sb.Requests()
+	writes := 0
+	for _, r := range first {
+		if r.APICall && r.Method != "GET" {
+			writes++
+		}
+	}
+	if writes == 0 {
+		t.Fatalf("the first run wrote nothing:\n%s", out)
+	}
+	sb.ResetRequests()
+
+	out = casebot(t, "once", "-config", cfg, "-now", at)
+	second := sb.Requests()
+	var calls []string
+	for _, r := range second {
+		if r.APICall {
+			calls = append(calls, r.Method+" "+r.Path)
+		}
+	}
+	if len(calls) != 1 || !strings.HasPrefix(calls[0], "GET ") || !strings.Contains(calls[0], "/query") {
+		t.Errorf("second run at the same time made API calls %q, want exactly the one query", calls)
+	}
+	if !strings.Contains(out, "0 effect(s) done") {
+		t.Errorf("second run did something: %s", out)
+	}
+}
+
+// golden compares got with the file, or rewrites the file with -update.
+func golden(t *testing.T, file, got string) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("%v (run go test ./test -run %s -update to create it)", err, t.Name())
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s (rerun with -update after checking the change):\n%s", file, diff(string(want), got))
+	}
+}
+
+// diff shows the first lines where want and got differ.
+func diff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	for i := 0; i < max(len(w), len(g)); i++ {
+		var wl, gl string
+		if i < len(w) {
+			wl = w[i]
+		}
+		if i < len(g) {
+			gl = g[i]
+		}
+		if wl != gl {
+			return fmt.Sprintf("line %d:\n  want: %q\n  got:  %q", i+1, wl, gl)
+		}
+	}
+	return ""
+}
