@@ -1,4 +1,5 @@
-# Build a static binary, then ship it alone in a minimal image that runs as a non-root user.
+# Build a static binary (pure Go: SQLite is modernc.org/sqlite, no cgo), then ship it alone in a
+# minimal image that runs as a non-root user.
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./
@@ -7,10 +8,11 @@ COPY . .
 RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/casebot .
 
 FROM gcr.io/distroless/static-debian12:nonroot
-COPY --from=build /out/casebot /usr/local/bin/casebot
-# The ledger (SQLite) lives in /data; mount a volume there.
-WORKDIR /data
+COPY --from=build /out/casebot /casebot
 USER nonroot:nonroot
+# Mount the config at /etc/casebot and a volume for the ledger (store.path, e.g.
+# /var/lib/casebot/casebot.db). The status server listens on 127.0.0.1 by default: set
+# http.listen to ":9090" in the config to reach /healthz, /readyz and /metrics from outside.
 EXPOSE 9090
-ENTRYPOINT ["/usr/local/bin/casebot"]
+ENTRYPOINT ["/casebot"]
 CMD ["run", "-config", "/etc/casebot/casebot.yaml"]

@@ -24,6 +24,8 @@ import (
 	"casebot/rules"
 	"casebot/rules/playbooks"
 	"casebot/templates"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Sandbox is a running Salesforce-compatible sandbox.
@@ -236,7 +238,7 @@ type daemon struct {
 
 func (d *daemon) Close() error { return d.store.Close() }
 
-func newDaemon(ctx context.Context, configPath string, now func() time.Time, std IO, w Wiring) (*daemon, error) {
+func newDaemon(ctx context.Context, configPath string, now func() time.Time, reg prometheus.Registerer, std IO, w Wiring) (*daemon, error) {
 	cfg, err := loadConfig(configPath, std)
 	if err != nil {
 		return nil, err
@@ -261,6 +263,7 @@ func newDaemon(ctx context.Context, configPath string, now func() time.Time, std
 	eng, err := engine.New(engine.Options{
 		CRM: crm, Store: store, Chat: w.Chat(cfg.Slack, std.Out, log),
 		Playbooks: pbs, Templates: tmpl, Roles: engineRoles(cfg.Roles), Now: now, Logger: log,
+		Registerer: reg,
 	})
 	if err != nil {
 		store.Close()
@@ -275,13 +278,24 @@ func run(ctx context.Context, args []string, std IO, w Wiring) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	d, err := newDaemon(ctx, *configPath, time.Now, std, w)
+	reg := newRegistry()
+	d, err := newDaemon(ctx, *configPath, time.Now, reg, std, w)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	d.log.Info("casebot running", "schedule", d.cfg.Schedule, "playbooks", len(d.cfg.Playbooks))
-	return d.engine.Run(ctx, d.cfg.Schedule)
+	sctx, stopStatus := context.WithCancel(ctx)
+	defer stopStatus()
+	stopped, err := serveStatus(sctx, d.cfg.HTTP.Listen, statusHandler(d.engine, reg), d.log)
+	if err != nil {
+		return err
+	}
+	d.log.Info("casebot running", "schedule", d.cfg.Schedule)
+	err = d.engine.Run(ctx, d.cfg.Schedule)
+	stopStatus()
+	<-stopped
+	d.log.Info("casebot stopped")
+	return err
 }
 
 func once(ctx context.Context, args []string, std IO, w Wiring) error {
@@ -299,7 +313,7 @@ func once(ctx context.Context, args []string, std IO, w Wiring) error {
 		}
 		now = func() time.Time { return t }
 	}
-	d, err := newDaemon(ctx, *configPath, now, std, w)
+	d, err := newDaemon(ctx, *configPath, now, nil, std, w)
 	if err != nil {
 		return err
 	}

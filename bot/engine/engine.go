@@ -16,12 +16,15 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"casebot/bot"
 	"casebot/rules"
 	"casebot/templates"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Role is what a playbook role resolves to.
@@ -42,6 +45,8 @@ type Options struct {
 	Logger    *slog.Logger     // default discards
 	// Observe, when set, is told of every decision the cycle makes (the demo prints them).
 	Observe func(Event)
+	// Registerer, when set, receives the engine's Prometheus metrics.
+	Registerer prometheus.Registerer
 }
 
 // Outcome is what became of an effect in a cycle.
@@ -80,6 +85,11 @@ type Engine struct {
 	users map[string]string // username → user id, resolved lazily and kept for the engine's life
 	// stopping is set when Run's context is done: the cycle in flight stops between phases.
 	stopping atomic.Bool
+	metrics  *metrics
+
+	mu      sync.Mutex
+	lastEnd time.Time // when the last cycle ended (wall clock)
+	lastErr error     // and how
 }
 
 // New checks opts and returns an Engine.
@@ -107,13 +117,21 @@ func New(opts Options) (*Engine, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Engine{opts: opts, log: log, users: map[string]string{}}, nil
+	return &Engine{opts: opts, log: log, users: map[string]string{}, metrics: newMetrics(opts.Registerer)}, nil
+}
+
+// LastCycle reports when the last cycle ended and its error; a zero time means none has run.
+func (e *Engine) LastCycle() (time.Time, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.lastEnd, e.lastErr
 }
 
 // Cycle runs one reconcile cycle over every playbook. A playbook whose cases cannot be read is
 // reported in the error and the others still run; effects that fail are recorded in the ledger
 // and retried by later cycles when retryable.
 func (e *Engine) Cycle(ctx context.Context) (Report, error) {
+	start := time.Now()
 	var rep Report
 	var errs []error
 	for _, p := range e.opts.Playbooks {
@@ -124,7 +142,13 @@ func (e *Engine) Cycle(ctx context.Context) (Report, error) {
 			errs = append(errs, fmt.Errorf("playbook %s: %w", p.Name, err))
 		}
 	}
-	return rep, errors.Join(errs...)
+	err := errors.Join(errs...)
+	end := time.Now()
+	e.metrics.cycle(rep, err, end.Sub(start), end)
+	e.mu.Lock()
+	e.lastEnd, e.lastErr = end, err
+	e.mu.Unlock()
+	return rep, err
 }
 
 // pending is a due effect with what the cycle knows of it.
@@ -426,6 +450,11 @@ func nextScheduled(steps []rules.StepState) rules.StepState {
 }
 
 func (e *Engine) observe(ev Event) {
+	kind := string(ev.Effect.Kind)
+	if kind == "" {
+		kind = "step" // a skipped step is decided before any of its actions has a kind
+	}
+	e.metrics.effects.WithLabelValues(kind, string(ev.Outcome)).Inc()
 	if e.opts.Observe != nil {
 		e.opts.Observe(ev)
 	}

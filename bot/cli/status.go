@@ -1,0 +1,70 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"casebot/bot/engine"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// statusHandler serves /healthz (the process answers), /readyz (the last cycle succeeded) and
+// /metrics (Prometheus) for the daemon.
+func statusHandler(eng *engine.Engine, reg *prometheus.Registry) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		end, err := eng.LastCycle()
+		switch {
+		case end.IsZero():
+			http.Error(w, "no reconcile cycle has finished yet", http.StatusServiceUnavailable)
+		case err != nil:
+			http.Error(w, "the last reconcile cycle failed: "+err.Error(), http.StatusServiceUnavailable)
+		default:
+			fmt.Fprintf(w, "ok: last cycle ended %s\n", end.UTC().Format(time.RFC3339))
+		}
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	return mux
+}
+
+// newRegistry returns the daemon's metrics registry with the Go and process collectors.
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// serveStatus listens on addr and serves h until ctx is done. It returns once listening, so a
+// port already in use is an error at start-up rather than a log line later.
+func serveStatus(ctx context.Context, addr string, h http.Handler, log *slog.Logger) (stopped <-chan struct{}, err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("status server: %w", err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("status server", "err", err)
+		}
+	}()
+	context.AfterFunc(ctx, func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	})
+	log.Info("status server listening", "addr", ln.Addr().String())
+	return done, nil
+}

@@ -1,0 +1,176 @@
+package test
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"casebot/connectors/salesforce/sandbox"
+)
+
+// sandboxConfig starts a seeded sandbox and writes a config for it (the example config with
+// the sandbox's URL, a ledger in dir and the status server on a free port).
+func sandboxConfig(t *testing.T, dir string, now func() time.Time) (*sandbox.Server, string) {
+	t.Helper()
+	sb, err := sandbox.Start(t.Context(), sandbox.Options{Seed: true, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sb.Close() })
+	example, err := os.ReadFile("../config/example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := string(example)
+	for field, value := range map[string]string{
+		"login_url": sb.URL(), "path": filepath.Join(dir, "ledger.db"), "listen": "127.0.0.1:0",
+	} {
+		re := regexp.MustCompile(`(?m)^(\s+` + field + `:).*$`)
+		if !re.MatchString(conf) {
+			t.Fatalf("example.yaml has no %s to point at the test's sandbox", field)
+		}
+		conf = re.ReplaceAllString(conf, "${1} "+value)
+	}
+	cfg := filepath.Join(dir, "casebot.yaml")
+	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return sb, cfg
+}
+
+// TestRunServesStatusAndStopsOnSIGTERM runs the daemon against the sandbox: it runs a cycle at
+// start (the seeded cases' first step is due), reports ready with metrics, and on SIGTERM
+// finishes and exits 0.
+func TestRunServesStatusAndStopsOnSIGTERM(t *testing.T) {
+	sb, cfg := sandboxConfig(t, t.TempDir(), time.Now)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, "run", "-config", cfg)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout = io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	var log []string
+	wait := func(pattern string) []string {
+		t.Helper()
+		re := regexp.MustCompile(pattern)
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatalf("casebot run ended before logging %q:\n%s", pattern, strings.Join(log, "\n"))
+				}
+				log = append(log, l)
+				if m := re.FindStringSubmatch(l); m != nil {
+					return m
+				}
+			case <-ctx.Done():
+				t.Fatalf("no log line %q in time:\n%s", pattern, strings.Join(log, "\n"))
+			}
+		}
+	}
+	addr := wait(`msg="status server listening" addr=(\S+)`)[1]
+	wait(`msg="cycle done" cases=3 done=\d+`)
+
+	for path, want := range map[string]string{
+		"/healthz": "ok",
+		"/readyz":  "ok: last cycle ended",
+		"/metrics": `casebot_cycles_total{result="ok"} 1`,
+	} {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), want) {
+			t.Errorf("GET %s: %d, want 200 with %q:\n%s", path, resp.StatusCode, want, body)
+		}
+	}
+	if sb.APICalls() == 0 {
+		t.Error("the daemon made no Salesforce call")
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	wait(`msg="casebot stopped"`)
+	for range lines {
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("casebot run after SIGTERM: %v", err)
+	}
+}
+
+// TestValidate checks the shipped playbooks, then a directory of broken ones: every error is
+// reported at once with file:line:col, and the exit code is 1.
+func TestValidate(t *testing.T) {
+	out := casebot(t, "validate")
+	if !strings.Contains(out, "ok  termination-sop") {
+		t.Errorf("validate on the shipped playbooks:\n%s", out)
+	}
+
+	dir := t.TempDir()
+	bad := `playbook: broken
+applies_to: {object: Case, where: "Type = 'Termination'"}
+fields:
+  Case: {Status: string, Termination_Confirmed__c: date}
+dates:
+  day0: Case.Termination_Confirmed__c
+steps:
+  - id: one
+    at: day0 + 1x
+    when: "Case.Status > 3"
+    do:
+      - slack: {to: [nobody], template: no-such-template}
+  - id: one
+    at: someday + 1d
+    colour: blue
+    do:
+      - status: Closed
+`
+	file := filepath.Join(dir, "broken.yaml")
+	if err := os.WriteFile(file, []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binary, "validate", dir)
+	outb, err := cmd.Output()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("validate on a broken playbook: %v, want exit code 1\n%s", err, outb)
+	}
+	got := string(outb)
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`broken\.yaml:9:\d+: .*unknown unit "x"`),
+		regexp.MustCompile(`broken\.yaml:10:\d+: .*`),
+		regexp.MustCompile(`broken\.yaml:12:\d+: .*nobody`),
+		regexp.MustCompile(`broken\.yaml:12:\d+: .*no-such-template`),
+		regexp.MustCompile(`broken\.yaml:13:\d+: .*one`),
+		regexp.MustCompile(`broken\.yaml:14:\d+: .*someday`),
+		regexp.MustCompile(`broken\.yaml:15:\d+: .*colour`),
+	} {
+		if !want.MatchString(got) {
+			t.Errorf("validate output lacks %s:\n%s", want, got)
+		}
+	}
+}
