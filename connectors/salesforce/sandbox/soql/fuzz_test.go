@@ -14,6 +14,11 @@ func FuzzParse(f *testing.F) {
 			f.Add(q)
 		}
 	}
+	for _, name := range []string{"invalid-salesforce-only.soql", "unsupported.soql"} {
+		for _, q := range queriesOf(annotatedCorpus(f, name)) {
+			f.Add(q)
+		}
+	}
 	d := newTestData()
 	f.Fuzz(func(t *testing.T, query string) {
 		q, err := Parse(query)

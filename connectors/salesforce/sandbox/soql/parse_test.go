@@ -51,11 +51,15 @@ func TestParseValidCorpus(t *testing.T) {
 	}
 }
 
+// TestParseInvalidCorpus needs no Node.js: the refusals of soql-parser-js are checked by
+// TestConformanceWithSoqlParserJS.
 func TestParseInvalidCorpus(t *testing.T) {
 	queries := corpus(t, "invalid.soql")
-	if len(queries) < 40 {
+	if len(queries) < 60 {
 		t.Fatalf("only %d invalid queries", len(queries))
 	}
+	queries = append(queries, queriesOf(annotatedCorpus(t, "invalid-salesforce-only.soql"))...)
+	queries = append(queries, queriesOf(annotatedCorpus(t, "unsupported.soql"))...)
 	for _, q := range queries {
 		_, err := Parse(q)
 		var e *Error
@@ -71,6 +75,10 @@ func TestParseErrorMessages(t *testing.T) {
 			"\nSELECT Id FORM Account\n          ^\nERROR at Row:1:Column:11\nunexpected token: 'FORM'"},
 		{"SELECT Id FROM",
 			"\nSELECT Id FROM\n              ^\nERROR at Row:1:Column:15\nunexpected token: '<EOF>'"},
+		{"SELECT Id Name FROM Account",
+			"\nSELECT Id Name FROM Account\n          ^\nERROR at Row:1:Column:11\nOnly aggregate expressions use field aliasing"},
+		{"SELECT Id, Name n, Industry FROM Account",
+			"\nSELECT Id, Name n, Industry FROM Account\n                ^\nERROR at Row:1:Column:17\nOnly aggregate expressions use field aliasing"},
 		{"SELECT Id FROM Account WHERE a = 1 AND b = 2 OR c = 3",
 			"\nSELECT Id FROM Account WHERE a = 1 AND b = 2 OR c = 3\n                                             ^\nERROR at Row:1:Column:46\nunexpected token: 'OR'"},
 		{"SELECT Id\nFROM Account\nWHERE Name = 'x' OR Name = 'y' AND Id = 'z'",

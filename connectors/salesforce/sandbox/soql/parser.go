@@ -183,6 +183,12 @@ func (p *parser) selectItem() (SelectItem, error) {
 		// A function other than COUNT (SUM, toLabel, FORMAT…): not supported here.
 		return SelectItem{}, p.unexpected(p.peek())
 	}
+	// Salesforce's grammar lets any select item take an alias and refuses it afterwards for a
+	// plain field ("SELECT Id Name FROM Account"), with a message of its own.
+	if a, after := p.peek(), p.toks[min(p.i+1, len(p.toks)-1)]; a.kind == tokIdent && !reserved[strings.ToUpper(a.text)] &&
+		!strings.Contains(a.text, ".") && (after.is("FROM") || after.kind == tokComma) {
+		return SelectItem{}, errAt(p.src, a.pos, CodeMalformedQuery, "Only aggregate expressions use field aliasing")
+	}
 	return SelectItem{Field: &f}, nil
 }
 
