@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -36,10 +37,12 @@ type Config struct {
 	Playbooks []string `yaml:"playbooks"`
 	// Roles are the names playbooks use for people and teams.
 	Roles map[string]Role `yaml:"roles"`
-	Slack Slack           `yaml:"slack"`
-	Mail  Mail            `yaml:"mail"`
-	HTTP  HTTP            `yaml:"http"`
-	Log   Log             `yaml:"log"`
+	// Endpoints are the HTTP services playbooks call by name (tenant deactivation, support).
+	Endpoints map[string]Endpoint `yaml:"endpoints"`
+	Slack     Slack               `yaml:"slack"`
+	Mail      Mail                `yaml:"mail"`
+	HTTP      HTTP                `yaml:"http"`
+	Log       Log                 `yaml:"log"`
 }
 
 // Grant is a Salesforce OAuth 2.0 flow.
@@ -70,12 +73,22 @@ type Store struct {
 	Path   string `yaml:"path"`   // SQLite file, or ":memory:"
 }
 
-// Role is who a playbook role reaches: a Salesforce user for task owners, a Slack channel,
-// mail addresses.
+// Role is who a playbook role reaches: a Salesforce user for task owners, a queue cases are
+// given to, a Slack channel, mail addresses.
 type Role struct {
 	User  string   `yaml:"user"`  // Salesforce username or user id (005…)
+	Queue string   `yaml:"queue"` // Salesforce queue name or id (00G…)
 	Slack string   `yaml:"slack"` // "#channel" or a channel id
 	Email []string `yaml:"email"`
+}
+
+// Endpoint is an HTTP service a playbook's http action calls. Its URL and credentials live
+// here, never in a playbook.
+type Endpoint struct {
+	URL       string   `yaml:"url"`   // base URL; the action's path is appended
+	Token     Secret   `yaml:"token"` // sent as "Authorization: Bearer …" when set
+	TokenFile string   `yaml:"token_file"`
+	Timeout   Duration `yaml:"timeout"` // per call; 30s when not set
 }
 
 // Slack is where messages go. Without a token they are printed to the terminal.
@@ -244,13 +257,26 @@ type secretField struct {
 	file   *string
 }
 
-func (c *Config) secrets() []secretField {
-	return []secretField{
+// secrets lists the secret fields to resolve. Endpoints are map values, which cannot be
+// pointed to: resolve works on copies and done writes them back.
+func (c *Config) secrets() (fields []secretField, done func()) {
+	fields = []secretField{
 		{"salesforce.client_secret", &c.Salesforce.ClientSecret, &c.Salesforce.ClientSecretFile},
 		{"salesforce.password", &c.Salesforce.Password, &c.Salesforce.PasswordFile},
 		{"slack.token", &c.Slack.Token, &c.Slack.TokenFile},
 		{"mail.imap.password", &c.Mail.IMAP.Password, &c.Mail.IMAP.PasswordFile},
 		{"mail.smtp.password", &c.Mail.SMTP.Password, &c.Mail.SMTP.PasswordFile},
+	}
+	copies := map[string]*Endpoint{}
+	for _, name := range slices.Sorted(maps.Keys(c.Endpoints)) {
+		e := c.Endpoints[name]
+		copies[name] = &e
+		fields = append(fields, secretField{"endpoints." + name + ".token", &e.Token, &e.TokenFile})
+	}
+	return fields, func() {
+		for name, e := range copies {
+			c.Endpoints[name] = *e
+		}
 	}
 }
 
@@ -264,7 +290,9 @@ var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // and environment references.
 func (c *Config) resolve(x *index, baseDir string, lookupEnv func(string) (string, bool)) []*Error {
 	var errs []*Error
-	for _, s := range c.secrets() {
+	secrets, done := c.secrets()
+	defer done()
+	for _, s := range secrets {
 		switch {
 		case *s.file != "" && *s.secret != "":
 			errs = append(errs, x.keyErrorf(s.path+"_file", "give either %s or %s_file, not both", lastKey(s.path), lastKey(s.path)))

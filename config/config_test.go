@@ -144,6 +144,14 @@ c.yaml:9:25: mail.smtp.port: want an integer, not a string "abc"
 c.yaml:10:1: slack: want a mapping, not a list`,
 		},
 		{
+			name: "endpoints",
+			yaml: minimal + "endpoints:\n  provisioning: {url: 'http://provisioning.example.com'}\n  support: {token: x}\n  Bad: {url: 'https://x.example.com', timeout: -1s}\n",
+			want: `c.yaml:7:23: endpoints.provisioning.url: plain http is only allowed to a loopback host; use https
+c.yaml:8:3: endpoints.support.url: required
+c.yaml:9:3: endpoints.Bad: endpoint names are lowercase letters, digits and _, starting with a letter
+c.yaml:9:48: endpoints.Bad.timeout: must be positive, not -1s`,
+		},
+		{
 			name: "duplicate key",
 			yaml: minimal + "roles:\n  legal: {slack: '#legal'}\n  legal: {slack: '#legal2'}\n",
 			want: `c.yaml:8:3: roles: key "legal" already given at line 7`,
@@ -190,7 +198,7 @@ c.yaml:9:31: log.format: want one of "text", "json", not "xml"`,
 			name: "roles",
 			yaml: minimal + "roles:\n  Legal: {slack: '#legal'}\n  finance: {}\n  ops: {user: bob, slack: legal, email: [ops@example.com, 'not an address']}\n",
 			want: `c.yaml:7:3: roles.Legal: role names are lowercase letters, digits and _, starting with a letter
-c.yaml:8:3: roles.finance: give at least one of user, slack, email
+c.yaml:8:3: roles.finance: give at least one of user, queue, slack, email
 c.yaml:9:15: roles.ops.user: want a Salesforce username (user@example.com) or user id (005…), not "bob"
 c.yaml:9:27: roles.ops.slack: want a channel such as #legal or a channel id, not "legal"
 c.yaml:9:59: roles.ops.email[1]: invalid address "not an address": mail: no angle-addr`,
@@ -254,7 +262,10 @@ func TestSecretFiles(t *testing.T) {
   client_id: id
   client_secret_file: secrets/client
 slack:
-  token_file: `+filepath.Join(dir, "secrets/slack")+"\n")
+  token_file: `+filepath.Join(dir, "secrets/slack")+`
+endpoints:
+  provisioning: {url: https://provisioning.example.com, token_file: secrets/client}
+`)
 
 	c, err := Load(filepath.Join(dir, "casebot.yaml"))
 	if err != nil {
@@ -268,6 +279,9 @@ slack:
 	}
 	if got := c.Slack.Token.Value(); got != "xoxb-1" {
 		t.Errorf("slack token = %q, want %q", got, "xoxb-1")
+	}
+	if got := c.Endpoints["provisioning"].Token.Value(); got != "from-file" {
+		t.Errorf("endpoint token = %q, want %q", got, "from-file")
 	}
 
 	bad := `salesforce:
@@ -329,11 +343,13 @@ slack: {token: "${CASEBOT_TEST_TOKEN}"}
 mail:
   imap: {host: h, username: u, password: hunter2-imap-3}
   smtp: {host: h, username: u, password: hunter2-smtp-4, from: a@example.com}
+endpoints:
+  provisioning: {url: https://provisioning.example.com/api, token: hunter2-endpoint-6}
 `), "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	secrets := []string{"hunter2-client-1", "hunter2-password-2", "hunter2-imap-3", "hunter2-smtp-4", "xoxb-env-token-5"}
+	secrets := []string{"hunter2-client-1", "hunter2-password-2", "hunter2-imap-3", "hunter2-smtp-4", "xoxb-env-token-5", "hunter2-endpoint-6"}
 
 	outputs := map[string]string{}
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%10.3s"} {
@@ -350,6 +366,7 @@ mail:
 		t.Fatal(err)
 	}
 	outputs["json"] = string(j)
+	outputs["fmt endpoint"] = fmt.Sprintf("%+v", c.Endpoints["provisioning"])
 	var text, js bytes.Buffer
 	slog.New(slog.NewTextHandler(&text, nil)).Info("config", "config", c, "token", c.Slack.Token)
 	slog.New(slog.NewJSONHandler(&js, nil)).Info("config", "config", c, "token", c.Slack.Token)

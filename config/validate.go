@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"net/mail"
 	"net/url"
@@ -49,6 +50,10 @@ func (c *Config) validate(x *index) []*Error {
 	sort.Strings(names)
 	for _, name := range names {
 		c.Roles[name].validate(v, name)
+	}
+
+	for _, name := range slices.Sorted(maps.Keys(c.Endpoints)) {
+		c.Endpoints[name].validate(v, name)
 	}
 
 	if c.Slack.APIURL != "" {
@@ -126,8 +131,8 @@ func (r Role) validate(v *validator, name string) {
 	if !roleNameRe.MatchString(name) {
 		v.keyErrorf(path, "role names are lowercase letters, digits and _, starting with a letter")
 	}
-	if r.User == "" && r.Slack == "" && len(r.Email) == 0 {
-		v.errorf(path, "give at least one of user, slack, email")
+	if r.User == "" && r.Queue == "" && r.Slack == "" && len(r.Email) == 0 {
+		v.errorf(path, "give at least one of user, queue, slack, email")
 	}
 	if r.User != "" && !userIDRe.MatchString(r.User) && !strings.Contains(r.User, "@") {
 		v.errorf(path+".user", "want a Salesforce username (user@example.com) or user id (005…), not %q", r.User)
@@ -139,6 +144,25 @@ func (r Role) validate(v *validator, name string) {
 		if _, err := mail.ParseAddress(addr); err != nil {
 			v.errorf(fmt.Sprintf("%s.email[%d]", path, i), "invalid address %q: %v", addr, err)
 		}
+	}
+}
+
+func (e Endpoint) validate(v *validator, name string) {
+	path := "endpoints." + name
+	if !roleNameRe.MatchString(name) {
+		v.keyErrorf(path, "endpoint names are lowercase letters, digits and _, starting with a letter")
+	}
+	if v.required(path+".url", e.URL) {
+		u, err := url.Parse(e.URL)
+		switch {
+		case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+			v.errorf(path+".url", "want an https URL, not %q", e.URL)
+		case u.Scheme == "http" && !isLoopback(u.Hostname()):
+			v.errorf(path+".url", "plain http is only allowed to a loopback host; use https")
+		}
+	}
+	if e.Timeout < 0 {
+		v.errorf(path+".timeout", "must be positive, not %s", e.Timeout)
 	}
 }
 
