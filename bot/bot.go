@@ -98,6 +98,33 @@ type CRM interface {
 	Apply(ctx context.Context, ws []Write) ([]WriteResult, error)
 	// UserIDs resolves usernames to active user ids. Unknown names are absent from the map.
 	UserIDs(ctx context.Context, usernames []string) (map[string]string, error)
+	// QueueIDs resolves queue names (or developer names) to queue ids. Unknown names are
+	// absent from the map.
+	QueueIDs(ctx context.Context, names []string) (map[string]string, error)
+}
+
+// Mail is one outbound message about a case.
+type Mail struct {
+	To, Cc    []string // addresses
+	Subject   string   // one line
+	Text      string   // plain text
+	MessageID string   // "<…>", derived from the effect key so a resent mail is recognisable
+	Key       string   // the effect key
+}
+
+// Mailer sends mail.
+type Mailer interface {
+	// Send sends m and returns the From address it used. Errors are retryable when
+	// IsRetryable says so (the relay is down or busy); a refused recipient is permanent.
+	Send(ctx context.Context, m Mail) (from string, err error)
+}
+
+// Caller calls the HTTP endpoints playbooks name (tenant deactivation, support cases).
+type Caller interface {
+	// Call performs c, sending key as its Idempotency-Key, and returns the decoded JSON
+	// object the endpoint answered (nil for an empty body). 5xx, 429 and network errors are
+	// retryable; other 4xx are permanent; an unknown endpoint is permanent.
+	Call(ctx context.Context, key string, c HTTPCall) (map[string]any, error)
 }
 
 // Message is one chat message about a case.
@@ -118,10 +145,14 @@ type Chat interface {
 type EffectKind string
 
 const (
-	KindUpdate EffectKind = "update" // change fields of the case or its account
-	KindStatus EffectKind = "status" // set Case.Status
-	KindTasks  EffectKind = "tasks"  // create tasks from a task template
-	KindSlack  EffectKind = "slack"  // post to the teams' channels
+	KindUpdate  EffectKind = "update"  // change fields of the case or its account
+	KindStatus  EffectKind = "status"  // set Case.Status
+	KindTasks   EffectKind = "tasks"   // create tasks from a task template
+	KindSlack   EffectKind = "slack"   // post to the teams' channels
+	KindEmail   EffectKind = "email"   // send a mail and log it on the case as an EmailMessage
+	KindComment EffectKind = "comment" // add a CaseComment
+	KindQueue   EffectKind = "queue"   // give the case to a role's queue (OwnerId)
+	KindHTTP    EffectKind = "http"    // call a configured endpoint; store response fields on the case
 )
 
 // Effect is one action of a playbook step, due for one case. Evaluate produces effects; the
@@ -143,9 +174,31 @@ type Effect struct {
 	// KindTasks: the tasks to create, each carrying its own key in KeyField.
 	Tasks []TaskSpec
 
-	// KindSlack: the roles to tell and the template to render.
+	// KindSlack, KindEmail, KindQueue: the roles to tell (or whose queue takes the case).
+	// KindSlack, KindEmail, KindComment: the template to render.
 	Roles    []string
 	Template string
+
+	// KindEmail: recipients beyond Roles. Cc are roles too; Addresses are mail addresses read
+	// from the case's fields when the effect was built.
+	Cc        []string
+	Addresses []string
+
+	// KindComment: whether the comment is visible to the customer.
+	Public bool
+
+	// KindHTTP: the call to make.
+	HTTP *HTTPCall
+}
+
+// HTTPCall is a call to an endpoint configured by the admin (its base URL and credentials live
+// in the config, never in a playbook).
+type HTTPCall struct {
+	Endpoint string            // the configured endpoint's name
+	Method   string            // GET, POST, PUT, PATCH or DELETE
+	Path     string            // appended to the endpoint's URL; case values already escaped in
+	Body     []byte            // JSON, nil for none
+	Store    map[string]string // Case field → dot path of the value in the JSON response
 }
 
 // TaskSpec is a task to create, from a playbook's task template.
@@ -161,6 +214,12 @@ type TaskSpec struct {
 // EffectKey is the deterministic key of an action of a step for a case.
 func EffectKey(playbook, step string, action int, caseID string) string {
 	return fmt.Sprintf("%s/%s/%d/%s", playbook, step, action, caseID)
+}
+
+// StepKey is the key of an effect or record of a step that is not one of its actions: a
+// reminder ("remind-2"), an escalation ("escalate"), a hold's start or end ("start-1").
+func StepKey(playbook, step, tag, caseID string) string {
+	return playbook + "/" + step + "/" + tag + "/" + caseID
 }
 
 // CaseOfKey returns the case id an effect key (or a task key derived from one) belongs to.
@@ -179,6 +238,9 @@ const (
 	StateDone    EntryState = "done"    // performed; Result holds what the provider returned
 	StateSkipped EntryState = "skipped" // decided not to run (condition false); final
 	StateFailed  EntryState = "failed"  // the last attempt failed; retried while Retryable
+	// StateMarked records a fact the playbook needs later, such as when a hold started or
+	// ended (At); it has no effect of its own.
+	StateMarked EntryState = "marked"
 )
 
 // LedgerEntry records what became of one effect key.

@@ -18,6 +18,8 @@ type fakeCRM struct {
 	applies   [][]bot.Write
 	userCalls [][]string
 	users     map[string]string
+	queues    map[string]string
+	created   []bot.Write // records other than tasks: comments, logged mails
 	// fail makes the next write to a record (by "Object/ID") fail with the error.
 	fail   map[string]error
 	nextID int
@@ -62,6 +64,10 @@ func (f *fakeCRM) Apply(ctx context.Context, ws []bot.Write) ([]bot.WriteResult,
 			c.Tasks = append(c.Tasks, bot.Task{ID: id, Key: w.Fields[bot.KeyField].(string),
 				Subject: w.Fields["Subject"].(string), Status: "Not Started"})
 			res[i].ID = id
+		case w.Op == bot.OpCreate:
+			f.nextID++
+			res[i].ID = fmt.Sprintf("%s%015d", map[string]string{"CaseComment": "00a", "EmailMessage": "02s"}[w.Object], f.nextID)
+			f.created = append(f.created, w)
 		case w.Op == bot.OpUpdate && w.Object == "Task":
 			t := f.task(w.ID)
 			if t == nil {
@@ -93,6 +99,18 @@ func (f *fakeCRM) UserIDs(ctx context.Context, names []string) (map[string]strin
 	out := map[string]string{}
 	for _, n := range names {
 		if id, ok := f.users[n]; ok {
+			out[n] = id
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeCRM) QueueIDs(ctx context.Context, names []string) (map[string]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string]string{}
+	for _, n := range names {
+		if id, ok := f.queues[n]; ok {
 			out[n] = id
 		}
 	}
@@ -214,4 +232,41 @@ func (c *fakeChat) channels(keySuffix string) []string {
 		}
 	}
 	return out
+}
+
+// fakeMailer records mails; fail makes the next send fail.
+type fakeMailer struct {
+	mu    sync.Mutex
+	mails []bot.Mail
+	fail  error
+}
+
+var _ bot.Mailer = (*fakeMailer)(nil)
+
+func (m *fakeMailer) Send(ctx context.Context, mail bot.Mail) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fail != nil {
+		err := m.fail
+		m.fail = nil
+		return "", err
+	}
+	m.mails = append(m.mails, mail)
+	return "casebot@example.test", nil
+}
+
+// fakeCaller answers every call with resp and records the keys it was called with.
+type fakeCaller struct {
+	mu    sync.Mutex
+	calls []string
+	resp  map[string]any
+}
+
+var _ bot.Caller = (*fakeCaller)(nil)
+
+func (c *fakeCaller) Call(ctx context.Context, key string, call bot.HTTPCall) (map[string]any, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.calls = append(c.calls, key+" "+call.Method+" "+call.Endpoint+call.Path)
+	return c.resp, nil
 }

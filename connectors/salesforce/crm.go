@@ -291,38 +291,54 @@ const maxInList = 4000
 // Salesforce compares usernames without regard to case; the map is keyed by the names as
 // given.
 func (m *CRM) UserIDs(ctx context.Context, usernames []string) (map[string]string, error) {
+	return m.resolveNames(ctx, "usernames", usernames, func(in string) string {
+		return "SELECT Id, Username FROM User WHERE IsActive = true AND Username IN (" + in + ")"
+	}, "Username")
+}
+
+// QueueIDs resolves queue names or developer names to queue (Group) ids.
+func (m *CRM) QueueIDs(ctx context.Context, names []string) (map[string]string, error) {
+	return m.resolveNames(ctx, "queue names", names, func(in string) string {
+		return "SELECT Id, Name, DeveloperName FROM Group WHERE Type = 'Queue' AND (Name IN (" + in + ") OR DeveloperName IN (" + in + "))"
+	}, "Name", "DeveloperName")
+}
+
+// resolveNames maps names to the Ids of the records whose match fields equal them (without
+// regard to case), querying in chunks: query builds the SOQL for an IN list of quoted names.
+// The map is keyed by the names as given; unknown names are absent.
+func (m *CRM) resolveNames(ctx context.Context, what string, names []string, query func(in string) string, match ...string) (map[string]string, error) {
 	out := make(map[string]string)
 	asked := make(map[string][]string) // lower-cased name → the spellings asked for
 	var literals []string
-	for _, u := range usernames {
-		k := strings.ToLower(u)
-		if u == "" || slices.Contains(asked[k], u) {
+	for _, n := range names {
+		k := strings.ToLower(n)
+		if n == "" || slices.Contains(asked[k], n) {
 			continue
 		}
 		if len(asked[k]) == 0 {
-			literals = append(literals, Quote(u))
+			literals = append(literals, Quote(n))
 		}
-		asked[k] = append(asked[k], u)
+		asked[k] = append(asked[k], n)
 	}
 	for _, chunk := range chunkByLength(literals, maxInList) {
-		soql := "SELECT Id, Username FROM User WHERE IsActive = true AND Username IN (" + strings.Join(chunk, ", ") + ")"
-		err := m.c.Query(ctx, soql, func(records []json.RawMessage) error {
+		err := m.c.Query(ctx, query(strings.Join(chunk, ", ")), func(records []json.RawMessage) error {
 			for _, raw := range records {
-				var u struct {
-					ID       string `json:"Id"`
-					Username string `json:"Username"`
+				var rec map[string]any
+				if err := json.Unmarshal(raw, &rec); err != nil {
+					return fmt.Errorf("decode record: %w", err)
 				}
-				if err := json.Unmarshal(raw, &u); err != nil {
-					return fmt.Errorf("decode user: %w", err)
-				}
-				for _, name := range asked[strings.ToLower(u.Username)] {
-					out[name] = u.ID
+				id, _ := rec["Id"].(string)
+				for _, f := range match {
+					v, _ := rec[f].(string)
+					for _, name := range asked[strings.ToLower(v)] {
+						out[name] = id
+					}
 				}
 			}
 			return nil
 		})
 		if err != nil {
-			return nil, fmt.Errorf("resolve %d usernames: %w", len(usernames), err)
+			return nil, fmt.Errorf("resolve %d %s: %w", len(names), what, err)
 		}
 	}
 	return out, nil

@@ -376,3 +376,32 @@ func queryOf(t *testing.T, c recorded) string {
 	}
 	return v.Get("q")
 }
+
+func TestQueueIDs(t *testing.T) {
+	org := newOrg(t, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, map[string]any{"totalSize": 2, "done": true, "records": []map[string]any{
+			{"attributes": map[string]string{"type": "Group"}, "Id": "00G000000000001AAA",
+				"Name": "Infrastructure Engineering Provisioning", "DeveloperName": "Infra_Provisioning"},
+			{"attributes": map[string]string{"type": "Group"}, "Id": "00G000000000002AAA",
+				"Name": "Legal", "DeveloperName": "Legal_Queue"},
+		}})
+	})
+	env := newEnv(t, org, nil)
+	ids, err := NewCRM(env.client).QueueIDs(t.Context(), []string{"infrastructure engineering provisioning", "Legal_Queue", "Nobody's queue"})
+	if err != nil {
+		t.Fatalf("QueueIDs: %v", err)
+	}
+	calls := org.dataCalls()
+	if len(calls) != 1 {
+		t.Fatalf("%d calls, want 1", len(calls))
+	}
+	in := `('infrastructure engineering provisioning', 'Legal_Queue', 'Nobody\'s queue')`
+	wantQ := "SELECT Id, Name, DeveloperName FROM Group WHERE Type = 'Queue' AND (Name IN " + in + " OR DeveloperName IN " + in + ")"
+	if got := queryOf(t, calls[0]); got != wantQ {
+		t.Errorf("query:\n got %s\nwant %s", got, wantQ)
+	}
+	want := map[string]string{"infrastructure engineering provisioning": "00G000000000001AAA", "Legal_Queue": "00G000000000002AAA"}
+	if !reflect.DeepEqual(ids, want) {
+		t.Errorf("QueueIDs = %v, want %v", ids, want)
+	}
+}
