@@ -95,7 +95,8 @@ func objectSummary(o *sobject, version string) objectInfo {
 	base := "/services/data/v" + version + "/sobjects/" + o.Name
 	return objectInfo{
 		Name: o.Name, Label: o.Label, LabelPlural: o.LabelPlural, KeyPrefix: o.KeyPrefix,
-		Createable: true, Updateable: true, Deletable: true, Queryable: true, Retrieveable: true,
+		Createable: !o.NotCreateable, Updateable: !o.NotUpdateable, Deletable: !o.NotDeletable,
+		Queryable: true, Retrieveable: true,
 		Searchable: true,
 		URLs:       map[string]string{"sobject": base, "describe": base + "/describe", "rowTemplate": base + "/{ID}"},
 	}
@@ -106,7 +107,7 @@ func describeField(o *sobject, f soql.Field) fieldInfo {
 		Name: f.Name, Label: f.Label, Type: f.Type, SoapType: soapType(f.Type), Length: f.Length,
 		Nillable:           !f.Required && f.Type != soql.TypeBoolean && f.Name != "Id",
 		Createable:         !f.ReadOnly,
-		Updateable:         !f.ReadOnly,
+		Updateable:         !f.ReadOnly && !slices.Contains(o.CreateOnly, f.Name),
 		DefaultedOnCreate:  o.Defaults[f.Name] != nil || f.Type == soql.TypeBoolean || f.Name == "OwnerId" || f.ReadOnly,
 		Custom:             strings.HasSuffix(f.Name, "__c"),
 		ExternalID:         f.ExternalID,

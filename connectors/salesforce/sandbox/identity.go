@@ -11,7 +11,7 @@ func (s *Server) identity(openID bool) http.HandlerFunc {
 			writeError(w, errMethod(r.Method, "GET", "POST"))
 			return
 		}
-		userID, ok := s.authenticate(r)
+		_, userID, ok := s.authenticate(r)
 		if !ok {
 			// Salesforce answers a bad token here with plain text, not the REST error array.
 			w.Header().Set("Content-Type", "text/plain")

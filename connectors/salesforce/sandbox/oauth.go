@@ -18,20 +18,25 @@ type oauthError struct {
 }
 
 type tokenResponse struct {
-	AccessToken string `json:"access_token"`
-	InstanceURL string `json:"instance_url"`
-	ID          string `json:"id"`
-	TokenType   string `json:"token_type"`
-	IssuedAt    string `json:"issued_at"`
-	Signature   string `json:"signature"`
-	Scope       string `json:"scope"`
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	InstanceURL  string `json:"instance_url"`
+	ID           string `json:"id"`
+	TokenType    string `json:"token_type"`
+	IssuedAt     string `json:"issued_at"`
+	Signature    string `json:"signature"`
+	Scope        string `json:"scope"`
 }
 
 func secretEqual(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
 
-// token is POST /services/oauth2/token: the password and client_credentials grants. Tokens
-// stay valid while the server runs: a client that logs in again after a 401 must get a token
-// that works, or clients like jsforce retry forever.
+// jwtBearer is the grant type of the OAuth 2.0 JWT bearer flow (RFC 7523).
+const jwtBearer = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+
+// token is POST /services/oauth2/token: the password, client_credentials, refresh_token and
+// JWT bearer grants. Tokens stay valid while the server runs (unless an expire_session fault
+// revokes one): a client that logs in again after a 401 must get a token that works, or
+// clients like jsforce retry forever.
 func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		writeJSON(w, http.StatusMethodNotAllowed, oauthError{"invalid_request", "must use HTTP POST"})
@@ -46,63 +51,127 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	if id, secret, ok := r.BasicAuth(); ok && clientID == "" {
 		clientID, clientSecret = id, secret
 	}
+	clientOK := secretEqual(clientID, s.opts.ClientID) && secretEqual(clientSecret, s.opts.ClientSecret)
+	var (
+		user    string
+		failure *oauthError
+	)
 	grant := form.Get("grant_type")
-	if grant != "password" && grant != "client_credentials" {
-		writeJSON(w, http.StatusBadRequest, oauthError{"unsupported_grant_type", "grant type not supported"})
-		return
-	}
-	if !secretEqual(clientID, s.opts.ClientID) || !secretEqual(clientSecret, s.opts.ClientSecret) {
-		writeJSON(w, http.StatusBadRequest, oauthError{"invalid_client", "invalid client credentials"})
-		return
-	}
-	username := s.opts.Username // client_credentials runs as the connected app's API user
-	if grant == "password" {
-		username = form.Get("username")
-		if !secretEqual(form.Get("password"), s.opts.Password) {
-			username = ""
+	switch grant {
+	case "password", "client_credentials":
+		if !clientOK {
+			failure = &oauthError{"invalid_client", "invalid client credentials"}
+			break
 		}
+		username := s.opts.Username // client_credentials runs as the connected app's API user
+		if grant == "password" {
+			username = form.Get("username")
+			if !secretEqual(form.Get("password"), s.opts.Password) {
+				username = ""
+			}
+		}
+		user = s.apiUser(username)
+		if user == "" {
+			failure = &oauthError{"invalid_grant", "authentication failure"}
+		}
+	case "refresh_token":
+		user, failure = s.refreshGrant(form.Get("refresh_token"), clientID, clientOK)
+	case jwtBearer:
+		user, failure = s.jwtGrant(form.Get("assertion"), "http://"+r.Host)
+	default:
+		failure = &oauthError{"unsupported_grant_type", "grant type not supported"}
 	}
+	if failure != nil {
+		writeJSON(w, http.StatusBadRequest, *failure)
+		return
+	}
+	// Salesforce gives refresh tokens only in flows a user approves (web server, user
+	// agent), never in the JWT bearer or client credentials flows; RefreshTokens lets the
+	// password grant stand in for those, so that clients can exercise the refresh grant.
+	withRefresh := grant == "password" && s.opts.RefreshTokens
+	access, refresh := newToken(s.orgID), ""
 	s.mu.Lock()
-	user := ""
-	if username != "" && strings.EqualFold(username, s.opts.Username) {
-		user = s.userByUsername(username)
-	}
-	var token string
-	if user != "" {
-		token = s.orgID[:15] + "!" + rand.Text() + rand.Text()
-		s.tokens[token] = user
+	s.tokens[access] = user
+	if withRefresh {
+		refresh = newToken(s.orgID)
+		s.refresh[refresh] = user
 	}
 	s.mu.Unlock()
-	if user == "" {
-		writeJSON(w, http.StatusBadRequest, oauthError{"invalid_grant", "authentication failure"})
-		return
-	}
 	instance := "http://" + r.Host
 	id := instance + "/id/" + s.orgID + "/" + user
 	issued := strconv.FormatInt(s.opts.Now().UnixMilli(), 10)
 	// Salesforce signs id+issued_at with the consumer secret so a client can check the id URL.
 	mac := hmac.New(sha256.New, []byte(s.opts.ClientSecret))
 	mac.Write([]byte(id + issued))
+	scope := "api"
+	if withRefresh || grant == "refresh_token" {
+		scope = "refresh_token api"
+	}
 	writeJSON(w, http.StatusOK, tokenResponse{
-		AccessToken: token,
-		InstanceURL: instance,
-		ID:          id,
-		TokenType:   "Bearer",
-		IssuedAt:    issued,
-		Signature:   base64.StdEncoding.EncodeToString(mac.Sum(nil)),
-		Scope:       "api",
+		AccessToken:  access,
+		RefreshToken: refresh,
+		InstanceURL:  instance,
+		ID:           id,
+		TokenType:    "Bearer",
+		IssuedAt:     issued,
+		Signature:    base64.StdEncoding.EncodeToString(mac.Sum(nil)),
+		Scope:        scope,
 	})
 }
 
-// authenticate returns the user id of a request's bearer token.
-func (s *Server) authenticate(r *http.Request) (string, bool) {
-	auth := r.Header.Get("Authorization")
-	scheme, token, ok := strings.Cut(auth, " ")
-	if !ok || (!strings.EqualFold(scheme, "Bearer") && !strings.EqualFold(scheme, "OAuth")) {
-		return "", false
+// newToken returns a fresh opaque token in Salesforce's shape: the org id, "!", random text.
+func newToken(orgID string) string { return orgID[:15] + "!" + rand.Text() + rand.Text() }
+
+// apiUser returns the id of the API user when username names it, or "".
+func (s *Server) apiUser(username string) string {
+	if username == "" || !strings.EqualFold(username, s.opts.Username) {
+		return ""
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	user, ok := s.tokens[strings.TrimSpace(token)]
-	return user, ok
+	return s.userByUsername(username)
+}
+
+// refreshGrant checks a refresh token grant and returns the user it logs in. The response
+// carries a new access token and no new refresh token: the old one stays valid, as in
+// Salesforce.
+func (s *Server) refreshGrant(token, clientID string, clientOK bool) (string, *oauthError) {
+	switch {
+	case !secretEqual(clientID, s.opts.ClientID):
+		return "", &oauthError{"invalid_client_id", "client identifier invalid"}
+	case !clientOK: // "Require Secret for Refresh Token Flow", on by default
+		return "", &oauthError{"invalid_client", "invalid client credentials"}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	user, ok := s.refresh[token]
+	if ok {
+		_, rec := (view{s: s.store}).ByID(user)
+		ok = rec != nil && rec["IsActive"] == true
+	}
+	if !ok {
+		return "", &oauthError{"invalid_grant", "expired access/refresh token"}
+	}
+	return user, nil
+}
+
+// authenticate returns a request's bearer token and the id of the user it belongs to.
+func (s *Server) authenticate(r *http.Request) (token, user string, ok bool) {
+	auth := r.Header.Get("Authorization")
+	scheme, token, found := strings.Cut(auth, " ")
+	if !found || (!strings.EqualFold(scheme, "Bearer") && !strings.EqualFold(scheme, "OAuth")) {
+		return "", "", false
+	}
+	token = strings.TrimSpace(token)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	user, ok = s.tokens[token]
+	return token, user, ok
+}
+
+// revoke ends an access token's session.
+func (s *Server) revoke(token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.tokens, token)
 }

@@ -87,7 +87,7 @@ func (s *Server) queryHandler(all bool) dataHandler {
 		if err == nil {
 			records = make([][]byte, len(res.Records))
 			for i, row := range res.Records {
-				records[i] = encodeRow(row, c.version)
+				records[i] = s.schema.encodeRow(row, c.version)
 			}
 		}
 		s.mu.Unlock()
@@ -162,14 +162,15 @@ func (s *Server) writePage(w http.ResponseWriter, version string, cur *cursor, t
 }
 
 // encodeRow writes a result row as Salesforce does: "attributes" first, then the fields in
-// SELECT order, parents nested with their own attributes, subqueries as query results.
-func encodeRow(row *soql.Row, version string) []byte {
+// SELECT order, parents nested with their own attributes, subqueries as query results. A blob
+// field (ContentVersion.VersionData) is the URL its bytes are read from, not the bytes.
+func (sc *schema) encodeRow(row *soql.Row, version string) []byte {
 	var b bytes.Buffer
-	writeRow(&b, row, version)
+	sc.writeRow(&b, row, version)
 	return b.Bytes()
 }
 
-func writeRow(b *bytes.Buffer, row *soql.Row, version string) {
+func (sc *schema) writeRow(b *bytes.Buffer, row *soql.Row, version string) {
 	b.WriteString(`{"attributes":{"type":`)
 	writeString(b, row.Object)
 	if row.ID != "" {
@@ -185,7 +186,7 @@ func writeRow(b *bytes.Buffer, row *soql.Row, version string) {
 		case v.IsParent && v.Parent == nil, v.IsChild && v.Children == nil:
 			b.WriteString("null")
 		case v.IsParent:
-			writeRow(b, v.Parent, version)
+			sc.writeRow(b, v.Parent, version)
 		case v.IsChild:
 			b.WriteString(`{"totalSize":`)
 			b.WriteString(strconv.Itoa(v.Children.TotalSize))
@@ -194,9 +195,11 @@ func writeRow(b *bytes.Buffer, row *soql.Row, version string) {
 				if i > 0 {
 					b.WriteByte(',')
 				}
-				writeRow(b, child, version)
+				sc.writeRow(b, child, version)
 			}
 			b.WriteString("]}")
+		case v.Scalar != nil && sc.isBlob(row.Object, v.Name) && row.ID != "":
+			writeString(b, recordURL(version, row.Object, row.ID)+"/"+v.Name)
 		default:
 			writeValue(b, v.Scalar)
 		}

@@ -15,6 +15,15 @@ type sobject struct {
 	// Derive sets read-only fields computed from the others (Case.IsClosed from Status). old is
 	// nil on create; now is the write's timestamp in the wire layout.
 	Derive func(rec, old soql.Record, now string)
+	// Created runs in the transaction of a create once rec is valid, before it is stored,
+	// to write the records Salesforce creates with it (a ContentVersion's document).
+	Created func(t *tx, rec soql.Record) *apiError
+	// Deleted runs in the transaction of a delete, to delete the records that go with it.
+	Deleted func(t *tx, rec soql.Record)
+	// What clients may not do with the object's records (describe's createable, updateable,
+	// deletable), and the fields that can be set on create only.
+	NotCreateable, NotUpdateable, NotDeletable bool
+	CreateOnly                                 []string
 }
 
 // schema is the org's set of objects. It implements soql.Schema.
@@ -154,6 +163,7 @@ func newSchema() *schema {
 				{Name: "Contacts", Object: "Contact", Field: "AccountId"},
 				{Name: "Cases", Object: "Case", Field: "AccountId"},
 				{Name: "Tasks", Object: "Task", Field: "WhatId"},
+				{Name: "ContentDocumentLinks", Object: "ContentDocumentLink", Field: "LinkedEntityId"},
 			}},
 			LabelPlural: "Accounts"},
 		{Object: soql.Object{Name: "Contact", Label: "Contact", KeyPrefix: "003",
@@ -209,6 +219,7 @@ func newSchema() *schema {
 				{Name: "CaseComments", Object: "CaseComment", Field: "ParentId"},
 				{Name: "EmailMessages", Object: "EmailMessage", Field: "ParentId"},
 				{Name: "Cases", Object: "Case", Field: "ParentId"},
+				{Name: "ContentDocumentLinks", Object: "ContentDocumentLink", Field: "LinkedEntityId"},
 			}},
 			LabelPlural: "Cases",
 			Defaults:    map[string]any{"Status": "New", "Priority": "Medium"},
@@ -282,15 +293,8 @@ func newSchema() *schema {
 				typed("MessageDate", soql.TypeDateTime),
 			)},
 			LabelPlural: "Email Messages"},
-		{Object: soql.Object{Name: "ContentVersion", Label: "Content Version", KeyPrefix: "068",
-			Fields: withAudit(
-				required(text("Title", 255)),
-				required(text("PathOnClient", 500)),
-				typed("VersionData", soql.TypeBase64),
-				ref("FirstPublishLocationId", "FirstPublishLocation", "Case", "Account"),
-			)},
-			LabelPlural: "Content Versions"},
 	}
+	objects = append(objects, contentObjects()...)
 	s := &schema{objects: objects, byName: map[string]*sobject{}, byKey: map[string]*sobject{}}
 	for _, o := range objects {
 		s.byName[strings.ToLower(o.Name)] = o

@@ -28,6 +28,8 @@ type seedAccount struct {
 // confirmed Initech's), an open problem case and a closed termination case for Umbrella Ltd.
 // It returns ErrNotEmpty when the org holds anything but the API user.
 func (s *Server) Seed(now time.Time) error {
+	s.gate.Lock() // not in the middle of a composite, which could roll the seed back
+	defer s.gate.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, e := range s.store.byID {

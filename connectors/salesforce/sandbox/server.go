@@ -2,15 +2,19 @@
 // org of `casebot demo` and `casebot sandbox`.
 //
 // It speaks Salesforce's wire as documented, so that real clients (jsforce, the sf CLI) work
-// against it unchanged: the OAuth token endpoint, SOQL query with paging, sObject CRUD and
-// upsert, sObject Collections, describe and limits, 18-character ids with checksums, field
-// types and picklists enforced with Salesforce's error codes, and the daily API allowance. It
+// against it unchanged: the OAuth token endpoint (password, client credentials, refresh token
+// and JWT bearer grants), SOQL query with paging, sObject CRUD and upsert, sObject Collections,
+// composite requests, files (ContentVersion with its document and links), describe and
+// limits, 18-character ids with checksums, field types and picklists enforced with
+// Salesforce's error codes, and the daily API allowance. Faults (503s, request limits, row
+// locks, expired sessions, latency) can be given to data calls on demand; see Faults. It
 // shares no code with casebot's Salesforce client, so a misreading of the documentation in one
 // shows up as a failure in the other.
 package sandbox
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -36,7 +40,15 @@ type Options struct {
 	Username     string // the API user; default "casebot@example.test"
 	Password     string // default "sandbox"
 
-	DailyLimit int // API calls allowed per day (UTC, by Now); default 15000
+	// JWTCertificate is the connected app's X.509 certificate (PEM) that JWT bearer assertions
+	// must be signed for; nil refuses the JWT bearer grant.
+	JWTCertificate []byte
+	// RefreshTokens makes the password grant return a refresh token, as a connected app whose
+	// scopes include refresh_token would in the web-server flow; see Server.token.
+	RefreshTokens bool
+
+	DailyLimit int    // API calls allowed per day (UTC, by Now); default 15000
+	Faults     Faults // faults from the start; see SetFaults
 	Logger     *slog.Logger
 }
 
@@ -67,8 +79,9 @@ type Request struct {
 	Time    time.Time
 	Method  string
 	Path    string
-	Status  int
-	APICall bool // an authenticated data API call, counted against the daily allowance
+	Status  int       // 0 when the client went away before the answer (during added latency)
+	APICall bool      // an authenticated data API call, counted against the daily allowance
+	Fault   FaultKind // the fault the call was given, or ""
 }
 
 // Supported API versions, as /services/data lists them.
@@ -87,6 +100,13 @@ type Server struct {
 	schema  *schema
 	orgID   string
 	handler http.Handler
+	sub     *http.ServeMux // the resources a composite subrequest may reach
+	cert    *x509.Certificate
+
+	// gate orders data calls against composite requests: a call holds it shared, a composite
+	// holds it alone, so that a composite sees no other writes between its subrequests and
+	// its rollback undoes only its own.
+	gate sync.RWMutex
 
 	mu       sync.Mutex
 	store    *store
@@ -97,6 +117,9 @@ type Server struct {
 	apiCalls int
 	usageDay string // the UTC date usage counts for
 	usage    int
+	faults   faultState
+	batch    *[]soql.Record    // a running composite's writes, journaled as one line at its end
+	refresh  map[string]string // refresh token → user id
 
 	httpServer *http.Server
 	url        string
@@ -107,11 +130,23 @@ type Server struct {
 func New(opts Options) (*Server, error) {
 	opts.setDefaults()
 	s := &Server{
-		opts:   opts,
-		log:    opts.Logger,
-		schema: newSchema(),
-		orgID:  makeID(orgIDPrefix, orgCounter),
-		tokens: map[string]string{},
+		opts:    opts,
+		log:     opts.Logger,
+		schema:  newSchema(),
+		orgID:   makeID(orgIDPrefix, orgCounter),
+		tokens:  map[string]string{},
+		refresh: map[string]string{},
+	}
+	if err := opts.Faults.Validate(); err != nil {
+		return nil, fmt.Errorf("configuring the sandbox's faults: %w", err)
+	}
+	s.faults.set(opts.Faults)
+	if opts.JWTCertificate != nil {
+		cert, err := parseCertificate(opts.JWTCertificate)
+		if err != nil {
+			return nil, fmt.Errorf("configuring the sandbox's JWT certificate: %w", err)
+		}
+		s.cert = cert
 	}
 	s.store = newStore(s.schema)
 	if opts.DataFile != "" {
@@ -211,8 +246,13 @@ func (s *Server) ResetRequests() {
 	s.requests, s.apiCalls = nil, 0
 }
 
-// persist is the commit hook of a transaction: the journal when durable. Call with mu.
+// persist is the commit hook of a transaction: the journal when durable, or the batch of the
+// running composite. Call with mu.
 func (s *Server) persist(recs []soql.Record) error {
+	if s.batch != nil {
+		*s.batch = append(*s.batch, recs...)
+		return nil
+	}
 	switch {
 	case s.journal != nil:
 		return s.journal.append(recs)
@@ -254,6 +294,7 @@ func (s *Server) userByUsername(username string) string {
 type call struct {
 	version string // "62.0"
 	user    string // the caller's user id
+	lock    *lockFault
 }
 
 type dataHandler func(w http.ResponseWriter, r *http.Request, c call)
@@ -267,22 +308,39 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/services/oauth2/userinfo", s.identity(true))
 	mux.HandleFunc("/id/{org}/{user}", s.identity(false))
 	mux.HandleFunc("/services/data/{$}", s.versions)
-	data := func(pattern string, h dataHandler) { mux.Handle("/services/data/{version}"+pattern, s.data(h)) }
-	data("", s.resources)
-	data("/{$}", s.resources)
-	data("/query", s.queryHandler(false))
-	data("/queryAll", s.queryHandler(true))
-	data("/query/{locator}", s.nextPage)
-	data("/queryAll/{locator}", s.nextPage)
-	data("/limits", s.limits)
-	data("/sobjects", s.globalDescribe)
-	data("/sobjects/{type}", s.sobjectRoot)
-	data("/sobjects/{type}/describe", s.describe)
-	data("/sobjects/{type}/{id}", s.record)
-	data("/sobjects/{type}/{field}/{value}", s.byExternalID)
-	data("/composite/sobjects", s.collections)
-	data("/{rest...}", func(w http.ResponseWriter, _ *http.Request, _ call) { writeError(w, errNotFound()) })
-	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { writeError(w, errNotFound()) })
+	// Every data route, and what a composite subrequest may call there (nil: nothing):
+	// all the sObject resources but the blob get, the queries and sObject Collections.
+	// Anything else is NOT_FOUND in a composite, as Salesforce answers.
+	s.sub = http.NewServeMux()
+	query, queryAll := s.queryHandler(false), s.queryHandler(true)
+	for _, rt := range []struct {
+		pattern string
+		h, sub  dataHandler
+	}{
+		{"", s.resources, nil},
+		{"/{$}", s.resources, nil},
+		{"/query", query, query},
+		{"/queryAll", queryAll, queryAll},
+		{"/query/{locator}", s.nextPage, s.nextPage},
+		{"/queryAll/{locator}", s.nextPage, s.nextPage},
+		{"/limits", s.limits, nil},
+		{"/sobjects", s.globalDescribe, nil},
+		{"/sobjects/{type}", s.sobjectRoot, s.sobjectRoot},
+		{"/sobjects/{type}/describe", s.describe, s.describe},
+		{"/sobjects/{type}/{id}", s.record, s.record},
+		{"/sobjects/{type}/{field}/{value}", s.byExternalID, s.externalIDRecord},
+		{"/composite/sobjects", s.collections, s.collections},
+		{"/{rest...}", func(w http.ResponseWriter, _ *http.Request, _ call) { writeError(w, errNotFound()) }, nil},
+	} {
+		mux.Handle("/services/data/{version}"+rt.pattern, s.data(rt.h))
+		if rt.sub != nil {
+			s.sub.Handle("/services/data/{version}"+rt.pattern, s.subrequest(rt.sub))
+		}
+	}
+	mux.Handle("/services/data/{version}/composite", s.dataCall(s.composite, true))
+	notFound := func(w http.ResponseWriter, _ *http.Request) { writeError(w, errNotFound()) }
+	mux.HandleFunc("/", notFound)
+	s.sub.HandleFunc("/", notFound)
 	return s.logRequests(mux)
 }
 
@@ -291,6 +349,8 @@ type recorder struct {
 	http.ResponseWriter
 	status  int
 	apiCall bool
+	fault   FaultKind
+	gone    bool // the client went away before it was answered
 }
 
 func (r *recorder) WriteHeader(status int) {
@@ -311,7 +371,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := &recorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
-		if rec.status == 0 {
+		if rec.status == 0 && !rec.gone {
 			rec.status = http.StatusOK
 		}
 		s.mu.Lock()
@@ -320,36 +380,74 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 			s.requests = append(s.requests[:0], s.requests[maxLoggedRequests/2:]...)
 		}
 		s.requests = append(s.requests, Request{Time: s.opts.Now(), Method: r.Method,
-			Path: r.URL.Path, Status: rec.status, APICall: rec.apiCall})
+			Path: r.URL.Path, Status: rec.status, APICall: rec.apiCall, Fault: rec.fault})
 		if rec.apiCall {
 			s.apiCalls++
 		}
 		s.mu.Unlock()
-		s.log.Debug("salesforce sandbox request", "method", r.Method, "path", r.URL.Path, "status", rec.status)
+		s.log.Debug("salesforce sandbox request", "method", r.Method, "path", r.URL.Path, "status", rec.status,
+			"fault", rec.fault)
 	})
 }
 
-// data wraps a data API handler: it checks the version, authenticates the caller, and counts
-// the call against the daily allowance.
-func (s *Server) data(h dataHandler) http.Handler {
+// data wraps a data API handler: it checks the version, authenticates the caller, gives the
+// call its fault (if any), and counts the call against the daily allowance.
+func (s *Server) data(h dataHandler) http.Handler { return s.dataCall(h, false) }
+
+// dataCall is data for a handler that holds the gate alone when exclusive (a composite).
+func (s *Server) dataCall(h dataHandler, exclusive bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec, _ := w.(*recorder)
+		note := func(f FaultKind) {
+			if rec != nil {
+				rec.fault = f
+			}
+		}
 		version, apiErr := parseVersion(r.PathValue("version"))
 		if apiErr != nil {
 			writeError(w, apiErr)
 			return
 		}
-		user, ok := s.authenticate(r)
+		token, user, ok := s.authenticate(r)
 		if !ok {
-			writeError(w, newError(http.StatusUnauthorized, "INVALID_SESSION_ID", "Session expired or invalid"))
+			writeError(w, errSession())
 			return
 		}
-		used, allowed := s.countCall()
+		fault, delay := s.drawFault(isWrite(r.Method))
+		if delay > 0 {
+			note(FaultLatency)
+			if !sleep(r.Context(), delay) {
+				if rec != nil {
+					rec.gone = true
+				}
+				return
+			}
+		}
+		if fault != "" {
+			note(fault)
+		}
+		c := call{version: version, user: user}
+		// A faulted call is refused before it is counted, as Salesforce counts neither a
+		// 503 nor a 401 nor a refused call; a lock failure is an answered call and counts.
+		switch fault {
+		case FaultUnavailable:
+			writeError(w, newError(http.StatusServiceUnavailable, "SERVER_UNAVAILABLE",
+				"Server temporarily unavailable. Please try again later."))
+			return
+		case FaultExpireSession:
+			s.revoke(token)
+			writeError(w, errSession())
+			return
+		case FaultLockRow:
+			c.lock = &lockFault{}
+		}
+		used, allowed := s.countCall(fault != FaultRequestLimit)
 		w.Header().Set("Sforce-Limit-Info", fmt.Sprintf("api-usage=%d/%d", used, s.opts.DailyLimit))
 		if !allowed {
 			writeError(w, newError(http.StatusForbidden, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded."))
 			return
 		}
-		if rec, ok := w.(*recorder); ok {
+		if rec != nil {
 			rec.apiCall = true
 		}
 		if r.Method == http.MethodHead {
@@ -357,8 +455,31 @@ func (s *Server) data(h dataHandler) http.Handler {
 			r = r.Clone(r.Context())
 			r.Method = http.MethodGet
 		}
-		h(w, r, call{version: version, user: user})
+		if exclusive {
+			s.gate.Lock()
+			defer s.gate.Unlock()
+		} else {
+			s.gate.RLock()
+			defer s.gate.RUnlock()
+		}
+		h(w, r, c)
+		if c.lock != nil && !c.lock.taken {
+			// The call wrote nothing, so it had nothing to lock.
+			note("")
+			if delay > 0 {
+				note(FaultLatency)
+			}
+		}
 	})
+}
+
+func errSession() *apiError {
+	return newError(http.StatusUnauthorized, "INVALID_SESSION_ID", "Session expired or invalid")
+}
+
+// isWrite reports whether a method may change data (and so may fail to lock a row).
+func isWrite(method string) bool {
+	return method != http.MethodGet && method != http.MethodHead
 }
 
 // parseVersion checks a "vNN.N" path segment against the supported versions.
@@ -376,14 +497,15 @@ func parseVersion(seg string) (string, *apiError) {
 }
 
 // countCall counts one call against today's allowance and reports the usage and whether the
-// call is allowed. A refused call is not counted, as Salesforce does not count it.
-func (s *Server) countCall() (used int, allowed bool) {
+// call is allowed. A refused call is not counted, as Salesforce does not count it; a call that
+// may not run (a request_limit fault) is refused.
+func (s *Server) countCall(mayRun bool) (used int, allowed bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if day := s.opts.Now().UTC().Format(dateLayout); day != s.usageDay {
 		s.usageDay, s.usage = day, 0
 	}
-	if s.usage >= s.opts.DailyLimit {
+	if !mayRun || s.usage >= s.opts.DailyLimit {
 		return s.usage, false
 	}
 	s.usage++

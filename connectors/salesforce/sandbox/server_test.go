@@ -103,7 +103,7 @@ func TestVersionsAndResources(t *testing.T) {
 		Sobjects []objectInfo `json:"sobjects"`
 	}
 	o.do("GET", "/services/data/v31.0/sobjects", nil).ok(t, http.StatusOK, &global)
-	if len(global.Sobjects) != 9 {
+	if len(global.Sobjects) != 11 {
 		t.Errorf("global describe lists %d objects", len(global.Sobjects))
 	}
 }

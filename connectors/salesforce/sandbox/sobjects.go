@@ -57,11 +57,18 @@ func (s *Server) objectFor(w http.ResponseWriter, r *http.Request) *sobject {
 func (s *Server) transact(c call, op func(t *tx) *apiError) *apiError {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t := s.store.begin(s.opts.Now(), c.user)
+	t := s.begin(c)
 	if err := op(t); err != nil {
 		return err
 	}
 	return s.commit(t)
+}
+
+// begin starts the transaction of a call. Call with mu.
+func (s *Server) begin(c call) *tx {
+	t := s.store.begin(s.opts.Now(), c.user)
+	t.lock = c.lock
+	return t
 }
 
 // commit commits t. Call with mu.
@@ -96,6 +103,7 @@ func (s *Server) sobjectRoot(w http.ResponseWriter, r *http.Request, c call) {
 			writeError(w, err)
 			return
 		}
+		w.Header().Set("Location", recordURL(c.version, obj.Name, id))
 		writeJSON(w, http.StatusCreated, saveResult{ID: id, Success: true, Errors: []recordError{}})
 	default:
 		writeError(w, errMethod(r.Method, "GET", "HEAD", "POST"))
@@ -121,7 +129,7 @@ func (s *Server) record(w http.ResponseWriter, r *http.Request, c call) {
 			writeError(w, err)
 			return
 		}
-		writeRecord(w, obj, e.rec, r.URL.Query().Get("fields"), c.version)
+		s.writeRecord(w, obj, e.rec, r.URL.Query().Get("fields"), c.version)
 	case http.MethodPatch:
 		var body map[string]any
 		if !decodeBody(w, r, &body) {
@@ -150,7 +158,7 @@ func (s *Server) record(w http.ResponseWriter, r *http.Request, c call) {
 }
 
 // writeRecord answers a record GET: all fields, or those named in ?fields=a,b.
-func writeRecord(w http.ResponseWriter, obj *sobject, rec soql.Record, fieldList, version string) {
+func (s *Server) writeRecord(w http.ResponseWriter, obj *sobject, rec soql.Record, fieldList, version string) {
 	row := &soql.Row{Object: obj.Name, ID: rec["Id"].(string)}
 	if fieldList == "" {
 		for _, f := range obj.Fields {
@@ -168,12 +176,24 @@ func writeRecord(w http.ResponseWriter, obj *sobject, rec soql.Record, fieldList
 			row.Fields = append(row.Fields, soql.Value{Name: f.Name, Scalar: rec[f.Name]})
 		}
 	}
-	writeRaw(w, http.StatusOK, encodeRow(row, version))
+	writeRaw(w, http.StatusOK, s.schema.encodeRow(row, version))
 }
 
-// byExternalID is /sobjects/{type}/{field}/{value}: GET, upsert (PATCH) or DELETE the record
-// whose external id field has that value.
+// byExternalID is /sobjects/{type}/{field}/{value}, which is also /sobjects/{type}/{id}/{blob}:
+// the bytes of a blob field when the middle segment is an id rather than a field.
 func (s *Server) byExternalID(w http.ResponseWriter, r *http.Request, c call) {
+	if obj := s.schema.sobject(r.PathValue("type")); obj != nil && obj.Field(r.PathValue("field")) == nil {
+		if _, ok := normalizeID(r.PathValue("field")); ok {
+			s.blob(w, r, c, obj)
+			return
+		}
+	}
+	s.externalIDRecord(w, r, c)
+}
+
+// externalIDRecord is /sobjects/{type}/{field}/{value}: GET, upsert (PATCH) or DELETE the
+// record whose external id field has that value.
+func (s *Server) externalIDRecord(w http.ResponseWriter, r *http.Request, c call) {
 	obj := s.objectFor(w, r)
 	if obj == nil {
 		return
@@ -249,10 +269,11 @@ func (s *Server) byExternalID(w http.ResponseWriter, r *http.Request, c call) {
 		}
 		writeJSON(w, http.StatusMultipleChoices, urls)
 	case r.Method == http.MethodGet:
-		writeRecord(w, obj, rec, r.URL.Query().Get("fields"), c.version)
+		s.writeRecord(w, obj, rec, r.URL.Query().Get("fields"), c.version)
 	case r.Method == http.MethodDelete:
 		w.WriteHeader(http.StatusNoContent)
 	case *result.Created:
+		w.Header().Set("Location", recordURL(c.version, obj.Name, result.ID))
 		writeJSON(w, http.StatusCreated, result)
 	default:
 		writeJSON(w, http.StatusOK, result)
@@ -307,7 +328,7 @@ func (s *Server) collections(w http.ResponseWriter, r *http.Request, c call) {
 	results := make([]saveResult, n)
 	failed := false
 	s.mu.Lock()
-	t := s.store.begin(s.opts.Now(), c.user)
+	t := s.begin(c)
 	for i := range n {
 		id, err := op(t, i)
 		results[i] = saveResult{ID: id, Success: err == nil, Errors: []recordError{}}

@@ -59,6 +59,25 @@ func (s *store) apply(recs []soql.Record) error {
 	return nil
 }
 
+// storeState is what snapshot saves of a store, for restore to roll back to.
+type storeState struct {
+	byID       map[string]*entry
+	order      map[string][]string
+	seq        uint64
+	caseNumber int
+}
+
+// snapshot saves the store's state. Entries are never modified once stored and order's
+// slices are only appended to, so shallow copies of the maps suffice.
+func (s *store) snapshot() storeState {
+	return storeState{byID: maps.Clone(s.byID), order: maps.Clone(s.order), seq: s.seq, caseNumber: s.caseNumber}
+}
+
+// restore rolls the store back to a snapshot.
+func (s *store) restore(st storeState) {
+	s.byID, s.order, s.seq, s.caseNumber = st.byID, st.order, st.seq, st.caseNumber
+}
+
 // view is the store as a SOQL query sees it.
 type view struct{ s *store }
 
@@ -106,6 +125,7 @@ type tx struct {
 	touched []string // ids in the order first written
 	seq     uint64
 	caseNum int
+	lock    *lockFault // the call's lock_row fault, taken by its first write; nil when none
 }
 
 func (s *store) begin(now time.Time, caller string) *tx {
@@ -168,18 +188,63 @@ func (t *tx) lookup(obj *sobject, rawID string) (*entry, *apiError) {
 }
 
 func (t *tx) create(obj *sobject, fields map[string]any) (string, *apiError) {
+	if err := t.takeLock(obj, "", fields); err != nil {
+		return "", err
+	}
+	if obj.NotCreateable {
+		return "", fieldError("INVALID_TYPE_FOR_OPERATION", "entity type cannot be inserted: "+obj.Label)
+	}
+	return t.insert(obj, fields)
+}
+
+// insert creates a record of obj, also of an object clients may not create (the server's own
+// records: a ContentDocument).
+func (t *tx) insert(obj *sobject, fields map[string]any) (string, *apiError) {
 	rec, err := t.write(obj, nil, fields)
 	if err != nil {
 		return "", err
+	}
+	if obj.Created != nil {
+		if err := obj.Created(t, rec); err != nil {
+			return "", err
+		}
 	}
 	t.put(obj, rec)
 	return rec["Id"].(string), nil
 }
 
+// takeLock fails the first write of a call that carries a lock_row fault, naming the record
+// that could not be locked: the one written, or for a new record the parent it names.
+func (t *tx) takeLock(obj *sobject, id string, fields map[string]any) *apiError {
+	if t.lock == nil || t.lock.taken {
+		return nil
+	}
+	t.lock.taken = true
+	if norm, ok := normalizeID(id); ok {
+		id = norm
+	}
+	for i := 0; id == "" && obj != nil && i < len(obj.Fields); i++ {
+		f := &obj.Fields[i]
+		for name, v := range fields {
+			s, _ := v.(string)
+			if norm, ok := normalizeID(s); ok && f.Type == soql.TypeReference && f.Name != "OwnerId" && strings.EqualFold(name, f.Name) {
+				id = norm
+			}
+		}
+	}
+	return errLocked(id)
+}
+
 func (t *tx) update(obj *sobject, rawID string, fields map[string]any) (string, *apiError) {
+	if err := t.takeLock(obj, rawID, nil); err != nil {
+		return "", err
+	}
 	e, err := t.lookup(obj, rawID)
 	if err != nil {
 		return "", err
+	}
+	if e.object.NotUpdateable {
+		return "", fieldError("INVALID_TYPE_FOR_OPERATION", "entity type cannot be updated: "+e.object.Label)
 	}
 	rec, err := t.write(e.object, e.rec, fields)
 	if err != nil {
@@ -190,15 +255,39 @@ func (t *tx) update(obj *sobject, rawID string, fields map[string]any) (string, 
 }
 
 func (t *tx) delete(obj *sobject, rawID string) (string, *apiError) {
+	if err := t.takeLock(obj, rawID, nil); err != nil {
+		return "", err
+	}
 	e, err := t.lookup(obj, rawID)
 	if err != nil {
 		return "", err
 	}
+	if e.object.NotDeletable {
+		return "", fieldError("INVALID_TYPE_FOR_OPERATION", "entity type cannot be deleted: "+e.object.Label)
+	}
+	t.remove(e)
+	return e.rec["Id"].(string), nil
+}
+
+// remove deletes a record softly, and the records its object deletes with it.
+func (t *tx) remove(e *entry) {
 	rec := maps.Clone(e.rec)
 	rec["IsDeleted"] = true
 	t.stamp(rec)
 	t.put(e.object, rec)
-	return rec["Id"].(string), nil
+	if e.object.Deleted != nil {
+		e.object.Deleted(t, rec)
+	}
+}
+
+// set changes fields of a stored or pending record without validation: the server's own
+// writes to read-only fields (a ContentDocument's latest version).
+func (t *tx) set(id string, fields map[string]any) {
+	e := t.get(id)
+	rec := maps.Clone(e.rec)
+	maps.Copy(rec, fields)
+	t.stamp(rec)
+	t.put(e.object, rec)
 }
 
 // matchExternal returns the ids of the live records of obj whose field f equals value,
@@ -260,6 +349,13 @@ func (t *tx) write(obj *sobject, old soql.Record, fields map[string]any) (soql.R
 	for _, f := range obj.Fields {
 		if _, ok := given[f.Name]; ok && f.ReadOnly {
 			readOnly = append(readOnly, f.Name)
+		}
+	}
+	if old != nil {
+		for _, name := range obj.CreateOnly {
+			if _, ok := given[name]; ok {
+				readOnly = append(readOnly, name)
+			}
 		}
 	}
 	if len(readOnly) > 0 {

@@ -1,8 +1,8 @@
 package sandbox
 
 import (
-	"encoding/base64"
 	"fmt"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -125,8 +125,11 @@ func coerce(f *soql.Field, v any) (any, *apiError) {
 		}
 		return id, nil
 	case soql.TypeBase64:
-		if _, err := base64.StdEncoding.DecodeString(s); err != nil {
-			return nil, wrongType()
+		// Salesforce decodes base64 while it reads the JSON body, so bad base64 is a parse
+		// error of the request, not a field error.
+		if _, err := decodeBase64(s); err != nil {
+			return nil, newError(http.StatusBadRequest, "JSON_PARSER_ERROR",
+				"Cannot deserialize instance of base64 from VALUE_STRING value %s or request may be missing a required field", abbreviate(s))
 		}
 		return s, nil
 	}
