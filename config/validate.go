@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 
+	"casebot/bot"
+
 	"github.com/robfig/cron/v3"
 )
 
@@ -98,7 +100,7 @@ func (s *Salesforce) validate(v *validator) {
 		switch {
 		case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
 			v.errorf("salesforce.login_url", "want an https URL such as https://login.salesforce.com, not %q", s.LoginURL)
-		case u.Scheme == "http" && !isLoopback(u.Hostname()):
+		case u.Scheme == "http" && !bot.IsLoopback(u.Hostname()):
 			v.errorf("salesforce.login_url", "plain http is only allowed to a loopback host; use https")
 		}
 	}
@@ -106,20 +108,36 @@ func (s *Salesforce) validate(v *validator) {
 		v.errorf("salesforce.api_version", "want a version such as 62.0, not %q", s.APIVersion)
 	}
 	v.required("salesforce.client_id", s.ClientID)
-	v.requiredSecret("salesforce.client_secret", s.ClientSecret, s.ClientSecretFile)
-	switch s.Grant {
-	case GrantPassword:
-		v.required("salesforce.username", s.Username)
-		v.requiredSecret("salesforce.password", s.Password, s.PasswordFile)
-	case GrantClientCredentials:
-		if s.Username != "" {
-			v.errorf("salesforce.username", "only used with grant password")
+	// What each grant needs, and what it must not be given (a value that is ignored is a
+	// mistake waiting to happen).
+	needs := map[Grant][]string{
+		GrantPassword:          {"client_secret", "username", "password"},
+		GrantClientCredentials: {"client_secret"},
+		GrantJWTBearer:         {"username", "private_key"},
+		GrantRefreshToken:      {"refresh_token"},
+	}
+	want, known := needs[s.Grant]
+	if !known {
+		v.oneOf("salesforce.grant", string(s.Grant), string(GrantPassword), string(GrantClientCredentials),
+			string(GrantJWTBearer), string(GrantRefreshToken))
+	}
+	given := map[string]bool{
+		"client_secret": s.ClientSecret != "" || s.ClientSecretFile != "",
+		"username":      s.Username != "",
+		"password":      s.Password != "" || s.PasswordFile != "",
+		"private_key":   s.PrivateKey != "" || s.PrivateKeyFile != "",
+		"refresh_token": s.RefreshToken != "" || s.RefreshTokenFile != "",
+		"jwt_audience":  s.JWTAudience != "",
+	}
+	for _, f := range []string{"client_secret", "username", "password", "private_key", "refresh_token", "jwt_audience"} {
+		switch {
+		case !known:
+		case slices.Contains(want, f) && !given[f]:
+			v.errorf("salesforce."+f, "required with grant %s", s.Grant)
+		case !slices.Contains(want, f) && given[f] && !(f == "client_secret" && s.Grant == GrantRefreshToken) &&
+			!(f == "jwt_audience" && s.Grant == GrantJWTBearer):
+			v.errorf("salesforce."+f, "not used with grant %s", s.Grant)
 		}
-		if s.Password != "" {
-			v.errorf("salesforce.password", "only used with grant password")
-		}
-	default:
-		v.oneOf("salesforce.grant", string(s.Grant), string(GrantPassword), string(GrantClientCredentials))
 	}
 	if s.Timeout <= 0 {
 		v.errorf("salesforce.timeout", "must be positive, not %s", s.Timeout)
@@ -157,7 +175,7 @@ func (e Endpoint) validate(v *validator, name string) {
 		switch {
 		case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
 			v.errorf(path+".url", "want an https URL, not %q", e.URL)
-		case u.Scheme == "http" && !isLoopback(u.Hostname()):
+		case u.Scheme == "http" && !bot.IsLoopback(u.Hostname()):
 			v.errorf(path+".url", "plain http is only allowed to a loopback host; use https")
 		}
 	}
@@ -176,20 +194,12 @@ func (s Server) validate(v *validator, path string) {
 		return
 	}
 	if v.oneOf(path+".tls", string(s.TLS), string(TLSImplicit), string(TLSStartTLS), string(TLSNone)) &&
-		s.TLS == TLSNone && !isLoopback(s.Host) {
+		s.TLS == TLSNone && !bot.IsLoopback(s.Host) {
 		v.errorf(path+".tls", "none is only allowed to a loopback host; use tls or starttls")
 	}
 	if s.Port < 0 || s.Port > 65535 {
 		v.errorf(path+".port", "invalid port %d", s.Port)
 	}
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // validator collects errors with the positions of the values they are about.
