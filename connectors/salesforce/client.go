@@ -1,8 +1,8 @@
 // Package salesforce is casebot's Salesforce REST client and its bot.CRM adapter.
 //
-// The client speaks the REST API over net/http: OAuth2 login (password or client credentials
-// grant), query with nextRecordsUrl paging, sObject get/create/update/delete/upsert, sObject
-// Collections and limits. Errors are classified here, at the edge: every error a call returns
+// The client speaks the REST API over net/http: OAuth2 login (password, client credentials, JWT
+// bearer or refresh token grant), query with nextRecordsUrl paging, sObject
+// get/create/update/delete/upsert, sObject Collections, composite and limits. Errors are classified here, at the edge: every error a call returns
 // wraps a *bot.Error that says whether a later attempt may succeed, and Salesforce's own errors
 // are also reachable as *APIError.
 package salesforce
@@ -16,7 +16,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
@@ -29,6 +28,7 @@ import (
 
 	"casebot/bot"
 
+	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 )
@@ -37,7 +37,11 @@ import (
 const (
 	GrantPassword          = "password"
 	GrantClientCredentials = "client_credentials"
+	GrantJWTBearer         = "jwt_bearer"    // grant_type urn:ietf:params:oauth:grant-type:jwt-bearer
+	GrantRefreshToken      = "refresh_token" // with a refresh token issued to the connected app before
 )
+
+var grants = []string{GrantPassword, GrantClientCredentials, GrantJWTBearer, GrantRefreshToken}
 
 const (
 	defaultAPIVersion  = "62.0"
@@ -62,12 +66,25 @@ type Options struct {
 	// "http://127.0.0.1:8090". Plain http is accepted for loopback hosts only.
 	LoginURL   string
 	APIVersion string // "62.0" when empty
-	Grant      string // GrantPassword or GrantClientCredentials
+	Grant      string // GrantPassword, GrantClientCredentials, GrantJWTBearer or GrantRefreshToken
 
 	ClientID     string // the connected app's consumer key
-	ClientSecret string // the connected app's consumer secret
-	Username     string // password grant only
+	ClientSecret string // the connected app's consumer secret; optional for the refresh token grant, unused by JWT bearer
+	Username     string // password and JWT bearer grants: the user to act as
 	Password     string // password grant only: the password, followed by the security token if the org wants one
+
+	// PrivateKey is the PEM-encoded RSA private key (PKCS #1 or #8) that signs the JWT bearer
+	// grant's assertion; the connected app holds its certificate. JWT bearer grant only.
+	PrivateKey []byte
+	// JWTAudience is the assertion's aud. When empty it is derived from LoginURL the way the
+	// Salesforce CLI derives it: "https://test.salesforce.com" for test.salesforce.com and
+	// sandbox My Domains, "https://login.salesforce.com" for other salesforce.com hosts, and
+	// LoginURL itself for anything else (the casebot sandbox, an Experience Cloud site). Set
+	// it to the My Domain URL for an org that accepts no other audience.
+	JWTAudience string
+	// RefreshToken is a refresh token issued to the connected app: the refresh token grant's
+	// credential.
+	RefreshToken string
 
 	HTTPClient *http.Client // a client with a 60s timeout when nil
 	Logger     *slog.Logger // discards when nil
@@ -89,8 +106,9 @@ type Client struct {
 	opts   Options // with defaults applied
 	log    *slog.Logger
 	http   *http.Client
-	token  func(ctx context.Context) (*oauth2.Token, error) // fetches a new token with the grant
-	prefix string                                           // "/services/data/vNN.N"
+	token  tokenFunc // fetches a new token with the grant
+	oauth  *oauth2.Config
+	prefix string // "/services/data/vNN.N"
 
 	mu     sync.Mutex
 	sess   *session     // nil until logged in, and after the session was rejected
@@ -98,6 +116,10 @@ type Client struct {
 
 	usage atomic.Pointer[apiUsage]
 }
+
+// tokenFunc asks the token endpoint for a token. ctx carries the HTTP client as
+// oauth2.HTTPClient.
+type tokenFunc func(ctx context.Context) (*oauth2.Token, error)
 
 // session is what a login yields.
 type session struct {
@@ -152,18 +174,18 @@ func New(opts Options) (*Client, error) {
 		log:    opts.Logger,
 		http:   opts.HTTPClient,
 		prefix: "/services/data/v" + opts.APIVersion,
-	}
-	// Salesforce takes the client credentials as form parameters (HTTP Basic only for client
-	// credentials); fixing the style avoids x/oauth2 probing with a failed request first.
-	switch opts.Grant {
-	case GrantPassword:
-		cfg := &oauth2.Config{
+		// Salesforce takes the client credentials as form parameters (HTTP Basic only for
+		// client credentials); fixing the style avoids x/oauth2 probing with a failed request.
+		oauth: &oauth2.Config{
 			ClientID:     opts.ClientID,
 			ClientSecret: opts.ClientSecret,
 			Endpoint:     oauth2.Endpoint{TokenURL: tokenURL, AuthStyle: oauth2.AuthStyleInParams},
-		}
+		},
+	}
+	switch opts.Grant {
+	case GrantPassword:
 		c.token = func(ctx context.Context) (*oauth2.Token, error) {
-			return cfg.PasswordCredentialsToken(ctx, opts.Username, opts.Password)
+			return c.oauth.PasswordCredentialsToken(ctx, opts.Username, opts.Password)
 		}
 	case GrantClientCredentials:
 		cfg := &clientcredentials.Config{
@@ -173,6 +195,18 @@ func New(opts Options) (*Client, error) {
 			AuthStyle:    oauth2.AuthStyleInParams,
 		}
 		c.token = cfg.Token
+	case GrantJWTBearer:
+		key, err := jwt.ParseRSAPrivateKeyFromPEM(opts.PrivateKey)
+		if err != nil {
+			return nil, fmt.Errorf("salesforce options: private key: %w", err)
+		}
+		aud := opts.JWTAudience
+		if aud == "" {
+			aud = jwtAudience(base)
+		}
+		c.token = c.jwtBearer(tokenURL, aud, key)
+	case GrantRefreshToken:
+		c.token = func(ctx context.Context) (*oauth2.Token, error) { return c.refresh(ctx, opts.RefreshToken) }
 	}
 	return c, nil
 }
@@ -186,15 +220,21 @@ func (o *Options) validate() error {
 	if !apiVersionRE.MatchString(o.APIVersion) {
 		errs = append(errs, fmt.Errorf("API version %q: want a version like %q", o.APIVersion, defaultAPIVersion))
 	}
-	required := []struct{ name, value string }{{"client ID", o.ClientID}, {"client secret", o.ClientSecret}}
+	type field struct{ name, value string }
+	required := []field{{"client ID", o.ClientID}}
 	switch o.Grant {
 	case GrantPassword:
-		required = append(required, struct{ name, value string }{"username", o.Username}, struct{ name, value string }{"password", o.Password})
+		required = append(required, field{"client secret", o.ClientSecret}, field{"username", o.Username}, field{"password", o.Password})
 	case GrantClientCredentials:
+		required = append(required, field{"client secret", o.ClientSecret})
+	case GrantJWTBearer:
+		required = append(required, field{"username", o.Username}, field{"private key", string(o.PrivateKey)})
+	case GrantRefreshToken:
+		required = append(required, field{"refresh token", o.RefreshToken})
 	case "":
-		errs = append(errs, fmt.Errorf("grant is required (%q or %q)", GrantPassword, GrantClientCredentials))
+		errs = append(errs, fmt.Errorf("grant is required (one of %q)", grants))
 	default:
-		errs = append(errs, fmt.Errorf("grant %q: want %q or %q", o.Grant, GrantPassword, GrantClientCredentials))
+		errs = append(errs, fmt.Errorf("grant %q: want one of %q", o.Grant, grants))
 	}
 	for _, r := range required {
 		if r.value == "" {
@@ -220,21 +260,13 @@ func checkBaseURL(raw string) (string, error) {
 	switch u.Scheme {
 	case "https":
 	case "http":
-		if !isLoopback(u.Hostname()) {
+		if !bot.IsLoopback(u.Hostname()) {
 			return "", fmt.Errorf("%q: plain http is only allowed to a loopback host", raw)
 		}
 	default:
 		return "", fmt.Errorf("%q: want an https URL", raw)
 	}
 	return strings.TrimRight(u.String(), "/"), nil
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // sleep waits d or until ctx is done.
@@ -295,7 +327,7 @@ func (c *Client) session(ctx context.Context, stale *session) (*session, error) 
 	if f == nil {
 		f = &loginFlight{done: make(chan struct{})}
 		c.flight = f
-		go c.runLogin(ctx, f)
+		go c.runLogin(ctx, f, stale)
 	}
 	c.mu.Unlock()
 	select {
@@ -306,12 +338,13 @@ func (c *Client) session(ctx context.Context, stale *session) (*session, error) 
 	}
 }
 
-// runLogin performs the login f stands for. It is detached from the caller that started it, so
-// that the callers who joined do not fail when that one gives up; loginTimeout bounds it.
-func (c *Client) runLogin(ctx context.Context, f *loginFlight) {
+// runLogin performs the login f stands for, replacing stale (nil for a first login). It is
+// detached from the caller that started it, so that the callers who joined do not fail when
+// that one gives up; loginTimeout bounds it.
+func (c *Client) runLogin(ctx context.Context, f *loginFlight, stale *session) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), loginTimeout)
 	defer cancel()
-	s, err := c.login(ctx)
+	s, err := c.renew(ctx, stale)
 	c.mu.Lock()
 	if err == nil {
 		c.sess = s
@@ -322,19 +355,41 @@ func (c *Client) runLogin(ctx context.Context, f *loginFlight) {
 	close(f.done)
 }
 
+// renew returns a new session in place of stale. A session that came with a refresh token is
+// refreshed first, which needs no credentials; when that fails, or there is none, the client
+// logs in with its grant.
+func (c *Client) renew(ctx context.Context, stale *session) (*session, error) {
+	if stale != nil && stale.token.RefreshToken != "" &&
+		// With the refresh token grant the login below is this same refresh.
+		(c.opts.Grant != GrantRefreshToken || stale.token.RefreshToken != c.opts.RefreshToken) {
+		rt := stale.token.RefreshToken
+		s, err := c.login(ctx, GrantRefreshToken, func(ctx context.Context) (*oauth2.Token, error) { return c.refresh(ctx, rt) })
+		if err == nil || ctx.Err() != nil {
+			return s, err
+		}
+		c.log.Warn("salesforce session refresh failed; logging in with the grant", "grant", c.opts.Grant, "err", err)
+	}
+	return c.login(ctx, c.opts.Grant, c.token)
+}
+
 const opLogin = "log in to Salesforce"
 
-func (c *Client) login(ctx context.Context) (*session, error) {
-	tok, err := c.token(context.WithValue(ctx, oauth2.HTTPClient, c.http))
+// login fetches a token with fetch, which uses grant, and makes a session of it.
+func (c *Client) login(ctx context.Context, grant string, fetch tokenFunc) (*session, error) {
+	tok, err := fetch(context.WithValue(ctx, oauth2.HTTPClient, c.http))
 	if err != nil {
 		var re *oauth2.RetrieveError
-		if errors.As(err, &re) && re.Response != nil {
+		var be *bot.Error
+		switch {
+		case errors.As(err, &re) && re.Response != nil:
 			e := &APIError{Op: opLogin, Status: re.Response.StatusCode, Code: re.ErrorCode, Message: re.ErrorDescription}
 			if e.Code == "" {
 				e.Code, e.Message = httpCode(e.Status), snippet(re.Body)
 			}
-			c.log.Warn("salesforce login failed", "grant", c.opts.Grant, "status", e.Status, "code", e.Code)
+			c.log.Warn("salesforce login failed", "grant", grant, "status", e.Status, "code", e.Code)
 			return nil, e
+		case errors.As(err, &be):
+			return nil, err
 		}
 		// x/oauth2 returns the transport's error as is; nothing in it carries the credentials,
 		// which travel in the request body.
@@ -345,7 +400,7 @@ func (c *Client) login(ctx context.Context) (*session, error) {
 	if err != nil {
 		return nil, &bot.Error{Op: opLogin, Code: "BAD_TOKEN_RESPONSE", Message: "instance_url: " + err.Error()}
 	}
-	c.log.Info("logged in to salesforce", "grant", c.opts.Grant, "instance", base)
+	c.log.Info("logged in to salesforce", "grant", grant, "instance", base)
 	return &session{token: tok, instanceURL: base}, nil
 }
 

@@ -28,6 +28,7 @@ func limitsHandler(w http.ResponseWriter, r *http.Request) {
 }
 
 func TestNewValidatesOptions(t *testing.T) {
+	_, keyPEM := newKey(t)
 	valid := Options{
 		LoginURL: "https://login.salesforce.com", Grant: GrantPassword,
 		ClientID: testClientID, ClientSecret: testClientSecret, Username: testUsername, Password: testPassword,
@@ -53,6 +54,17 @@ func TestNewValidatesOptions(t *testing.T) {
 		{"no secret", func(o *Options) { o.ClientSecret = "" }, "client secret is required"},
 		{"bad API version", func(o *Options) { o.APIVersion = "v62" }, `API version "v62"`},
 		{"negative retry delay", func(o *Options) { o.RetryDelay = -time.Second }, "retry delay"},
+		{"JWT bearer needs no secret", func(o *Options) {
+			o.Grant, o.ClientSecret, o.Password, o.PrivateKey = GrantJWTBearer, "", "", keyPEM
+		}, ""},
+		{"JWT bearer without a key", func(o *Options) { o.Grant = GrantJWTBearer }, `private key is required for the "jwt_bearer" grant`},
+		{"JWT bearer without a user", func(o *Options) { o.Grant, o.Username, o.PrivateKey = GrantJWTBearer, "", keyPEM }, "username is required"},
+		{"JWT bearer with a key that is not PEM", func(o *Options) { o.Grant, o.PrivateKey = GrantJWTBearer, []byte("not a key") }, "private key: "},
+		{"refresh token without a secret", func(o *Options) {
+			o.Grant, o.ClientSecret, o.RefreshToken = GrantRefreshToken, "", "5AepREFRESH0"
+		}, ""},
+		{"refresh token grant without the token", func(o *Options) { o.Grant = GrantRefreshToken }, `refresh token is required for the "refresh_token" grant`},
+		{"client ID is always required", func(o *Options) { o.Grant, o.ClientID, o.RefreshToken = GrantRefreshToken, "", "5AepREFRESH0" }, "client ID is required"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

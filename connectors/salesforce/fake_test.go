@@ -3,6 +3,7 @@ package salesforce
 import (
 	"bytes"
 	"context"
+	"crypto/rsa"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,6 +12,8 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+
+	"github.com/golang-jwt/jwt/v5"
 	"sync"
 	"testing"
 	"time"
@@ -39,6 +42,13 @@ type fakeOrg struct {
 	token       string        // the session the org accepts; "" accepts none
 	reject      bool          // rejects every session, as an org whose user lost API access
 	calls       []recorded    // data requests, accepted or not
+
+	jwtKey       *rsa.PublicKey  // the certificate's key that JWT bearer assertions must be signed with
+	jwtAudience  string          // the aud assertions must name; LoginURL when empty
+	jwtNow       time.Time       // the org's clock for assertions' exp
+	claims       []jwt.MapClaims // the verified assertions' claims
+	issueRefresh bool            // password logins return a refresh token
+	refreshes    map[string]bool // the refresh tokens the org accepts
 }
 
 type recorded struct {
@@ -48,7 +58,7 @@ type recorded struct {
 
 // newOrg serves a fake org on 127.0.0.1.
 func newOrg(t *testing.T, data http.HandlerFunc) *fakeOrg {
-	o := &fakeOrg{data: data}
+	o := &fakeOrg{data: data, refreshes: map[string]bool{}}
 	srv := httptest.NewServer(o)
 	t.Cleanup(srv.Close)
 	o.LoginURL, o.URL = srv.URL, srv.URL
@@ -101,6 +111,19 @@ func (o *fakeOrg) serveToken(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_client", "error_description": "invalid client credentials"})
 			return
 		}
+	case "urn:ietf:params:oauth:grant-type:jwt-bearer":
+		if !o.verifyAssertion(f.Get("assertion")) {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_grant", "error_description": "invalid assertion"})
+			return
+		}
+	case "refresh_token":
+		o.mu.Lock()
+		ok := o.refreshes[f.Get("refresh_token")]
+		o.mu.Unlock()
+		if f.Get("client_id") != testClientID || !ok {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_grant", "error_description": "expired access/refresh token"})
+			return
+		}
 	default:
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "unsupported_grant_type", "error_description": "grant type not supported"})
 		return
@@ -115,6 +138,11 @@ func (o *fakeOrg) serveToken(w http.ResponseWriter, r *http.Request) {
 		"issued_at":    "1763750000000",
 		"signature":    "c2lnbmF0dXJl",
 		"scope":        "api",
+	}
+	if o.issueRefresh && f.Get("grant_type") == "password" {
+		rt := fmt.Sprintf("5AepREFRESH%d", len(o.forms))
+		o.refreshes[rt] = true
+		resp["refresh_token"] = rt
 	}
 	o.mu.Unlock()
 	writeJSON(w, http.StatusOK, resp)
@@ -135,6 +163,47 @@ func (o *fakeOrg) serveData(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	o.data(w, r)
+}
+
+// verifyAssertion checks a JWT bearer assertion as Salesforce does: signed with RS256 by the
+// key of the connected app's certificate, issued by its consumer key for the user, for this
+// authorization server, and not expired.
+func (o *fakeOrg) verifyAssertion(assertion string) bool {
+	o.mu.Lock()
+	key, aud, now := o.jwtKey, o.jwtAudience, o.jwtNow
+	if aud == "" {
+		aud = o.LoginURL
+	}
+	o.mu.Unlock()
+	claims := jwt.MapClaims{}
+	_, err := jwt.ParseWithClaims(assertion, claims, func(*jwt.Token) (any, error) { return key, nil },
+		jwt.WithValidMethods([]string{"RS256"}), jwt.WithIssuer(testClientID), jwt.WithSubject(testUsername),
+		jwt.WithAudience(aud), jwt.WithExpirationRequired(), jwt.WithTimeFunc(func() time.Time { return now }))
+	if err != nil || key == nil {
+		return false
+	}
+	o.mu.Lock()
+	o.claims = append(o.claims, claims)
+	o.mu.Unlock()
+	return true
+}
+
+// revokeRefreshTokens makes every refresh token issued so far invalid.
+func (o *fakeOrg) revokeRefreshTokens() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	clear(o.refreshes)
+}
+
+// grants returns the grant_type of each token request so far.
+func (o *fakeOrg) grants() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var out []string
+	for _, f := range o.forms {
+		out = append(out, f.Get("grant_type"))
+	}
+	return out
 }
 
 // expire ends the current session, as Salesforce does after the session timeout.
@@ -247,7 +316,7 @@ func newEnv(t *testing.T, o *fakeOrg, edit func(*Options)) *testEnv {
 
 func assertNoSecrets(t *testing.T, what, s string) {
 	t.Helper()
-	for _, secret := range []string{testClientSecret, testPassword, "00DSESSION!"} {
+	for _, secret := range []string{testClientSecret, testPassword, "00DSESSION!", "5AepREFRESH", "PRIVATE KEY", "eyJhbGci"} {
 		if strings.Contains(s, secret) {
 			t.Errorf("%s contains a secret %q: %s", what, secret, s)
 		}

@@ -3,6 +3,7 @@ package salesforce
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -200,7 +201,8 @@ type Result struct {
 }
 
 // CreateRecords creates records through sObject Collections, up to 200 a call, without
-// all-or-none: a record that fails does not fail the others. It returns one result per
+// all-or-none: a record that fails does not fail the others, and the records Salesforce could
+// not lock are sent again on their own (see collectionPart). It returns one result per
 // record, in order. When a call fails as a whole, it stops and returns the results of the
 // calls before it (fewer than records) and the error.
 func (c *Client) CreateRecords(ctx context.Context, records []Record) ([]Result, error) {
@@ -265,19 +267,69 @@ func (c *Client) save(ctx context.Context, verb, method string, records []Record
 func (c *Client) collection(ctx context.Context, verb string, records []Record, request func(part []Record) call) ([]Result, error) {
 	results := make([]Result, 0, len(records))
 	for part := range slices.Chunk(records, collectionSize) {
-		r := request(part)
-		r.op = fmt.Sprintf("%s %d records", verb, len(part))
-		var saved []saveResult
-		if _, err := c.do(ctx, r, &saved); err != nil {
-			return results, err
-		}
-		rs, err := recordResults(r.op, saved, part, verb)
+		rs, err := c.collectionPart(ctx, verb, part, request)
 		if err != nil {
 			return results, err
 		}
 		results = append(results, rs...)
 	}
 	return results, nil
+}
+
+// collectionPart performs the collection call for up to 200 records. The records Salesforce
+// could not lock were not written, so they alone are sent again, with backoff, up to
+// MaxRetries times; those still locked then keep their UNABLE_TO_LOCK_ROW. The error is for
+// the first call failing as a whole; when a repeat fails so, its records get that error.
+func (c *Client) collectionPart(ctx context.Context, verb string, part []Record, request func(part []Record) call) ([]Result, error) {
+	results := make([]Result, len(part))
+	pending := make([]int, len(part)) // indexes into part
+	for i := range pending {
+		pending[i] = i
+	}
+	for attempt := 0; ; attempt++ {
+		sub := make([]Record, len(pending))
+		for j, i := range pending {
+			sub[j] = part[i]
+		}
+		r := request(sub)
+		r.op = fmt.Sprintf("%s %d records", verb, len(sub))
+		var saved []saveResult
+		_, err := c.do(ctx, r, &saved)
+		var rs []Result
+		if err == nil {
+			rs, err = recordResults(r.op, saved, sub, verb)
+		}
+		if err != nil {
+			if attempt == 0 {
+				return nil, err
+			}
+			for _, i := range pending {
+				results[i].Err = err
+			}
+			return results, nil
+		}
+		var locked []int
+		var lockErr error
+		for j, i := range pending {
+			results[i] = rs[j]
+			var ae *APIError
+			if errors.As(rs[j].Err, &ae) && ae.Code == codeLockRow {
+				locked, lockErr = append(locked, i), rs[j].Err
+			}
+		}
+		if len(locked) == 0 || attempt >= c.opts.MaxRetries {
+			return results, nil
+		}
+		delay, ok := c.backoff(ctx, attempt, lockErr)
+		if !ok {
+			return results, nil
+		}
+		c.log.Warn("salesforce could not lock records; retrying them", "op", r.op, "records", len(locked), "attempt", attempt+1, "delay", delay)
+		if c.opts.Sleep(ctx, delay) != nil {
+			return results, nil // the records keep their lock errors, which are retryable
+		}
+		pending = locked
+	}
 }
 
 // recordResults pairs a collection's answer with the records sent, in order.

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -122,6 +124,34 @@ type collectionBody struct {
 // Subject starts with "fail:" with the status code after the colon, and gives created records
 // ids 00T + their Subject's number.
 func collectionsHandler(w http.ResponseWriter, r *http.Request) {
+	serveCollection(w, r, func(rec map[string]any) map[string]any { return collectionResult(r.Method, rec) })
+}
+
+// lockingCollections is collectionsHandler, but for the records whose Subjects are given: it
+// answers UNABLE_TO_LOCK_ROW for each the first time it sees it.
+func lockingCollections(subjects ...string) http.HandlerFunc {
+	var mu sync.Mutex
+	locked := map[string]bool{}
+	for _, s := range subjects {
+		locked[s] = true
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		serveCollection(w, r, func(rec map[string]any) map[string]any {
+			subject, _ := rec["Subject"].(string)
+			mu.Lock()
+			lock := locked[subject]
+			delete(locked, subject)
+			mu.Unlock()
+			if lock {
+				return failedResult("UNABLE_TO_LOCK_ROW")
+			}
+			return collectionResult(r.Method, rec)
+		})
+	}
+}
+
+// serveCollection answers a collection create or update with result's answer for each record.
+func serveCollection(w http.ResponseWriter, r *http.Request, result func(rec map[string]any) map[string]any) {
 	if r.URL.Path != "/services/data/v62.0/composite/sobjects" || (r.Method != http.MethodPost && r.Method != http.MethodPatch) {
 		sfErrors(w, 404, "NOT_FOUND", "The requested resource does not exist")
 		return
@@ -137,22 +167,38 @@ func collectionsHandler(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]map[string]any, len(body.Records))
 	for i, rec := range body.Records {
-		subject, _ := rec["Subject"].(string)
-		if code, ok := strings.CutPrefix(subject, "fail:"); ok {
-			out[i] = map[string]any{"success": false, "errors": []map[string]any{
-				{"statusCode": code, "message": "failed: " + code, "fields": []string{"Subject"}},
-			}}
-			continue
-		}
-		id, _ := rec["Id"].(string)
-		if r.Method == http.MethodPost {
-			var n int
-			fmt.Sscanf(subject, "t%d", &n)
-			id = fmt.Sprintf("00T%015d", n)
-		}
-		out[i] = map[string]any{"id": id, "success": true, "errors": []any{}}
+		out[i] = result(rec)
 	}
 	writeJSON(w, 200, out)
+}
+
+func collectionResult(method string, rec map[string]any) map[string]any {
+	subject, _ := rec["Subject"].(string)
+	if code, ok := strings.CutPrefix(subject, "fail:"); ok {
+		return failedResult(code)
+	}
+	id, _ := rec["Id"].(string)
+	if method == http.MethodPost {
+		var n int
+		fmt.Sscanf(subject, "t%d", &n)
+		id = fmt.Sprintf("00T%015d", n)
+	}
+	return map[string]any{"id": id, "success": true, "errors": []any{}}
+}
+
+func failedResult(code string) map[string]any {
+	return map[string]any{"success": false, "errors": []map[string]any{
+		{"statusCode": code, "message": "failed: " + code, "fields": []string{"Subject"}},
+	}}
+}
+
+// seq returns the ints from lo up to hi.
+func seq(lo, hi int) []int {
+	out := make([]int, 0, hi-lo)
+	for i := lo; i < hi; i++ {
+		out = append(out, i)
+	}
+	return out
 }
 
 // subjects returns n Subjects "t0", "t1", … that collectionsHandler accepts, but for the
@@ -185,44 +231,50 @@ func sentRecords(t *testing.T, o *fakeOrg) (perCall [][]map[string]any) {
 }
 
 func TestCreateRecordsChunksAndMapsErrors(t *testing.T) {
-	org := newOrg(t, collectionsHandler)
+	org := newOrg(t, lockingCollections("t333", "t334"))
 	env := newEnv(t, org, nil)
 	records := make([]Record, 450)
-	for i, subject := range subjects(len(records), map[int]string{7: "REQUIRED_FIELD_MISSING", 333: "UNABLE_TO_LOCK_ROW"}) {
+	for i, subject := range subjects(len(records), map[int]string{7: "REQUIRED_FIELD_MISSING", 400: "UNABLE_TO_LOCK_ROW"}) {
 		records[i] = Record{Object: []string{"Task", "Case"}[i%2], Fields: map[string]any{"Subject": subject}}
 	}
 	results, err := env.client.CreateRecords(t.Context(), records)
 	if err != nil {
 		t.Fatalf("CreateRecords: %v", err)
 	}
-	perCall := sentRecords(t, org)
+	// The records Salesforce could not lock are sent again, alone: 333 and 334 once, 400 up
+	// to MaxRetries times.
+	var sent []int
 	var sizes []int
-	n := 0
-	for _, recs := range perCall {
+	for _, recs := range sentRecords(t, org) {
 		sizes = append(sizes, len(recs))
 		for _, rec := range recs {
+			n := slices.IndexFunc(records, func(r Record) bool { return r.Fields["Subject"] == rec["Subject"] })
 			attrs, _ := rec["attributes"].(map[string]any)
-			if rec["Subject"] != records[n].Fields["Subject"] || attrs["type"] != records[n].Object || rec["Id"] != nil {
-				t.Fatalf("record %d sent as %v, want %+v", n, rec, records[n])
+			if n < 0 || attrs["type"] != records[n].Object || rec["Id"] != nil {
+				t.Fatalf("record sent as %v", rec)
 			}
-			n++
+			sent = append(sent, n)
 		}
 	}
-	if !reflect.DeepEqual(sizes, []int{200, 200, 50}) {
-		t.Fatalf("collection calls of %v records, want [200 200 50]", sizes)
+	wantSent := slices.Concat(seq(0, 400), []int{333, 334}, seq(400, 450), []int{400, 400, 400})
+	if !reflect.DeepEqual(sizes, []int{200, 200, 2, 50, 1, 1, 1}) || !slices.Equal(sent, wantSent) {
+		t.Fatalf("collection calls of %v records, want [200 200 2 50 1 1 1]; records sent %v, want %v", sizes, sent, wantSent)
+	}
+	if n := len(env.slept()); n != 4 {
+		t.Errorf("%d backoff sleeps, want 4", n)
 	}
 	if len(results) != len(records) {
 		t.Fatalf("%d results for %d records", len(results), len(records))
 	}
 	for i, res := range results {
 		switch i {
-		case 7, 333:
+		case 7, 400:
 			var ae *APIError
 			if !errors.As(res.Err, &ae) || ae.Status != 0 || !reflect.DeepEqual(ae.Fields, []string{"Subject"}) {
 				t.Errorf("result %d = %+v, want a per-record *APIError", i, res)
 			}
 			wantCode, retryable := "REQUIRED_FIELD_MISSING", false
-			if i == 333 {
+			if i == 400 {
 				wantCode, retryable = "UNABLE_TO_LOCK_ROW", true
 			}
 			var be *bot.Error
@@ -237,15 +289,22 @@ func TestCreateRecordsChunksAndMapsErrors(t *testing.T) {
 	}
 }
 
-func TestUpdateRecordsStopsAtAFailedCall(t *testing.T) {
+// limitOnSecondCall answers the second call with REQUEST_LIMIT_EXCEEDED and the others with h;
+// it counts the calls.
+func limitOnSecondCall(h http.HandlerFunc) (http.HandlerFunc, *atomic.Int32) {
 	var calls atomic.Int32
-	org := newOrg(t, func(w http.ResponseWriter, r *http.Request) {
+	return func(w http.ResponseWriter, r *http.Request) {
 		if calls.Add(1) == 2 {
 			sfErrors(w, 403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
 			return
 		}
-		collectionsHandler(w, r)
-	})
+		h(w, r)
+	}, &calls
+}
+
+func TestUpdateRecordsStopsAtAFailedCall(t *testing.T) {
+	h, calls := limitOnSecondCall(collectionsHandler)
+	org := newOrg(t, h)
 	env := newEnv(t, org, nil)
 	records := make([]Record, 401)
 	for i := range records {
@@ -302,5 +361,23 @@ func TestDeleteRecords(t *testing.T) {
 		} else if failed && (be.Code != "ENTITY_IS_DELETED" || be.Op != "delete "+ids[i]) {
 			t.Errorf("result %d error = %+v", i, be)
 		}
+	}
+}
+
+func TestLockedRecordsWhoseRepeatFailsKeepTheFailure(t *testing.T) {
+	h, calls := limitOnSecondCall(lockingCollections("t1"))
+	org := newOrg(t, h)
+	env := newEnv(t, org, nil)
+	records := []Record{{Object: "Task", Fields: map[string]any{"Subject": "t0"}}, {Object: "Task", Fields: map[string]any{"Subject": "t1"}}}
+	results, err := env.client.CreateRecords(t.Context(), records)
+	if err != nil || len(results) != 2 || calls.Load() != 2 {
+		t.Fatalf("CreateRecords = %+v, %v after %d calls; want 2 results after 2 calls", results, err, calls.Load())
+	}
+	var be *bot.Error
+	if results[0].Err != nil || results[0].ID != "00T000000000000000" {
+		t.Errorf("result 0 = %+v, want the record created", results[0])
+	}
+	if !errors.As(results[1].Err, &be) || be.Code != "REQUEST_LIMIT_EXCEEDED" || !be.Retryable {
+		t.Errorf("result 1 = %+v, want the repeat's retryable REQUEST_LIMIT_EXCEEDED", results[1])
 	}
 }
