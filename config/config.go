@@ -51,6 +51,8 @@ type Grant string
 const (
 	GrantPassword          Grant = "password"
 	GrantClientCredentials Grant = "client_credentials"
+	GrantJWTBearer         Grant = "jwt_bearer"    // a certificate's private key signs the login
+	GrantRefreshToken      Grant = "refresh_token" // a refresh token issued to the connected app
 )
 
 // Salesforce is how casebot reaches and logs in to the org.
@@ -64,6 +66,11 @@ type Salesforce struct {
 	Username         string   `yaml:"username"` // password grant only
 	Password         Secret   `yaml:"password"` // password grant only, with the security token appended
 	PasswordFile     string   `yaml:"password_file"`
+	PrivateKey       Secret   `yaml:"private_key"` // jwt_bearer: the PEM RSA key of the connected app's certificate
+	PrivateKeyFile   string   `yaml:"private_key_file"`
+	JWTAudience      string   `yaml:"jwt_audience"` // jwt_bearer: overrides the aud derived from login_url
+	RefreshToken     Secret   `yaml:"refresh_token"`
+	RefreshTokenFile string   `yaml:"refresh_token_file"`
 	Timeout          Duration `yaml:"timeout"` // per HTTP request
 }
 
@@ -263,6 +270,8 @@ func (c *Config) secrets() (fields []secretField, done func()) {
 	fields = []secretField{
 		{"salesforce.client_secret", &c.Salesforce.ClientSecret, &c.Salesforce.ClientSecretFile},
 		{"salesforce.password", &c.Salesforce.Password, &c.Salesforce.PasswordFile},
+		{"salesforce.private_key", &c.Salesforce.PrivateKey, &c.Salesforce.PrivateKeyFile},
+		{"salesforce.refresh_token", &c.Salesforce.RefreshToken, &c.Salesforce.RefreshTokenFile},
 		{"slack.token", &c.Slack.Token, &c.Slack.TokenFile},
 		{"mail.imap.password", &c.Mail.IMAP.Password, &c.Mail.IMAP.PasswordFile},
 		{"mail.smtp.password", &c.Mail.SMTP.Password, &c.Mail.SMTP.PasswordFile},
