@@ -34,7 +34,7 @@ func BenchmarkEvaluate(b *testing.B) {
 			w := newWorld(c)
 			for at := day0.AddDate(0, 0, -10); at.Before(now); at = at.Add(24 * time.Hour) {
 				r := pb.Evaluate(w.c, w.l, at)
-				w.perform(b, r.Due, r.Skips, at)
+				w.perform(b, r.Due, r.Records, at)
 				if z%2 == 0 {
 					w.closeTasks("purge-handoff")
 					w.closeTasks("offboarding-tasks")
@@ -83,7 +83,7 @@ func TestEvaluateAllocations(t *testing.T) {
 	for _, at := range []string{"2026-10-20T14:00:00Z", "2026-10-29T13:00:00Z", "2026-10-30T13:00:00Z",
 		"2026-10-31T13:00:00Z", "2026-11-01T14:00:00Z"} {
 		r := pb.Evaluate(w.c, w.l, utc(at))
-		w.perform(t, r.Due, r.Skips, utc(at))
+		w.perform(t, r.Due, r.Records, utc(at))
 	}
 	now := utc("2026-11-10T12:00:00Z")
 	if r := pb.Evaluate(w.c, w.l, now); len(r.Due) != 0 || r.Next.IsZero() {

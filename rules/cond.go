@@ -3,6 +3,7 @@ package rules
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,21 +20,31 @@ import (
 	"casebot/bot"
 )
 
-// tasksDoneFunc is the function conditions call to wait for the tasks a step created.
-const tasksDoneFunc = "tasksDone"
+// The names expressions see besides Case and Account.
+const (
+	nowName                 = "Now"
+	tasksName               = "Tasks"
+	doneFunc                = "done"
+	tasksDoneFunc           = "tasksDone"
+	monthsBetweenFunc       = "monthsBetween"
+	daysBetweenFunc         = "daysBetween"
+	businessDaysBetweenFunc = "businessDaysBetween"
+)
 
 // idField is implicit on every record.
 const idField = "Id"
 
 type exprProgram = *vm.Program
 
-// condEnv is what conditions see: Case and Account as maps with exactly the declared fields,
-// typed, so that a typo or a type mismatch is a load error; and tasksDone.
+// condEnv is what expressions see: Case and Account as maps with exactly the declared fields,
+// typed, so that a typo or a type mismatch is a load error; Now, Tasks and the functions.
 type condEnv struct {
-	opts []expr.Option
-	// The fields some condition reads (Id included), by object: the only ones Evaluate
-	// converts for conditions.
+	condOpts  []expr.Option // for `when` and `require`: a bool
+	valueOpts []expr.Option // for values: typed against their field after compiling
+	// The fields some expression reads (Id included), by object: the only ones Evaluate
+	// converts for expressions.
 	caseFields, accountFields []declField
+	tasks                     bool // some expression reads Tasks
 }
 
 type declField struct {
@@ -41,10 +52,9 @@ type declField struct {
 	typ  FieldType
 }
 
-var timeType = types.TypeOf(time.Time{})
+var timeType = reflect.TypeFor[time.Time]()
 
 func newCondEnv(fields map[FieldRef]FieldType) condEnv {
-	var e condEnv
 	caseT := types.Map{idField: types.String}
 	accountT := types.Map{idField: types.String}
 	for ref, t := range fields {
@@ -57,7 +67,7 @@ func newCondEnv(fields map[FieldRef]FieldType) condEnv {
 		case TypeNumber:
 			et = types.Float64
 		default: // dates and datetimes
-			et = timeType
+			et = types.TypeOf(time.Time{})
 		}
 		if ref.Object == ObjectCase {
 			caseT[ref.Name] = et
@@ -65,20 +75,31 @@ func newCondEnv(fields map[FieldRef]FieldType) condEnv {
 			accountT[ref.Name] = et
 		}
 	}
-	e.opts = []expr.Option{
+	stepFunc := types.TypeOf((func(string) bool)(nil))
+	between := types.TypeOf((func(time.Time, time.Time) int)(nil))
+	base := []expr.Option{
 		expr.Env(types.Map{
 			ObjectCase:    caseT,
 			ObjectAccount: accountT,
-			tasksDoneFunc: types.TypeOf((func(string) bool)(nil)),
+			nowName:       types.TypeOf(time.Time{}),
+			tasksName: types.Array(types.Map{"Step": types.String, "Name": types.String,
+				"Subject": types.String, "Status": types.String, "Closed": types.Bool}),
+			doneFunc:                stepFunc,
+			tasksDoneFunc:           stepFunc,
+			monthsBetweenFunc:       between,
+			daysBetweenFunc:         between,
+			businessDaysBetweenFunc: between,
 		}),
-		expr.AsBool(),
 		// Evaluate is a function of (case, ledger, now): no reading the clock.
 		expr.DisableBuiltin("now"),
 	}
-	return e
+	return condEnv{
+		condOpts:  append(slices.Clip(base), expr.AsBool()),
+		valueOpts: base,
+	}
 }
 
-// use records that a condition reads a field.
+// use records that an expression reads a field.
 func (e *condEnv) use(ref FieldRef, t FieldType) {
 	list := &e.caseFields
 	if ref.Object == ObjectAccount {
@@ -89,47 +110,150 @@ func (e *condEnv) use(ref FieldRef, t FieldType) {
 	}
 }
 
-// condition compiles a `when` or `require` expression.
-func (p *parser) condition(n *yaml.Node, what string) *Condition {
-	src, ok := p.text(n, what)
-	if !ok {
-		return nil
-	}
+// stepCall is a done('…') or tasksDone('…') call.
+type stepCall struct {
+	fn, step string
+}
+
+// callSite is a step call in a step's condition, checked once every step is known.
+type callSite struct {
+	stepCall
+	from      string // the step whose condition makes the call
+	what      string
+	line, col int
+}
+
+// compiled is an expression compiled against the playbook's fields.
+type compiled struct {
+	prog     exprProgram
+	refs     []FieldRef
+	calls    []stepCall
+	constant bool // it reads nothing: its value is known at load time
+}
+
+// compile parses, checks and compiles an expression written in node n. step is the step the
+// expression belongs to, for the step calls it makes.
+func (p *parser) compile(n *yaml.Node, what, src, step string, opts []expr.Option) (compiled, bool) {
 	tree, err := exprparser.Parse(src)
 	if err != nil {
 		p.exprError(n, what, err)
-		return nil
+		return compiled{}, false
 	}
 	v := &refVisitor{}
 	ast.Walk(&tree.Node, v)
-	c := &Condition{Source: src}
-	declared := true
+	var c compiled
+	ok := true
 	for _, r := range v.refs {
 		c.refs = append(c.refs, r.ref)
 		rl, rc := runePos(src, r.from)
 		line, col := p.inScalar(n, rl, rc)
 		if r.ref.Name != idField && !p.declared(line, col, what, r.ref) {
-			declared = false
+			ok = false
 		}
 	}
-	if !declared {
-		return nil
+	for _, s := range v.calls {
+		rl, rc := runePos(src, s.from)
+		line, col := p.inScalar(n, rl, rc)
+		if s.step == "" {
+			p.errorAt(line, col, "%s: %s() takes a step id in quotes, as in %s('legal-review')", what, s.fn, s.fn)
+			ok = false
+			continue
+		}
+		c.calls = append(c.calls, s.stepCall)
+		p.calls = append(p.calls, callSite{stepCall: s.stepCall, from: step, what: what, line: line, col: col})
+	}
+	if !ok {
+		return compiled{}, false
 	}
 	for _, r := range v.refs {
 		p.pb.cond.use(r.ref, p.pb.Fields[r.ref])
 	}
-	for _, s := range v.steps {
-		c.steps = append(c.steps, s.ref.Name)
-		rl, rc := runePos(src, s.from)
-		line, col := p.inScalar(n, rl, rc)
-		p.tasksDone = append(p.tasksDone, stepCall{what: what, step: s.ref.Name, line: line, col: col})
-	}
-	c.prog, err = expr.Compile(src, p.pb.cond.opts...)
+	p.pb.cond.tasks = p.pb.cond.tasks || v.tasks
+	c.prog, err = expr.Compile(src, opts...)
 	if err != nil {
 		p.exprError(n, what, err)
+		return compiled{}, false
+	}
+	c.constant = !v.names
+	return c, true
+}
+
+// condition compiles a `when` or `require` expression of a step.
+func (p *parser) condition(n *yaml.Node, what, step string) *Condition {
+	src, ok := p.text(n, what)
+	if !ok {
 		return nil
 	}
-	return c
+	c, ok := p.compile(n, what, src, step, p.pb.cond.condOpts)
+	if !ok {
+		return nil
+	}
+	if never(c) {
+		line, col := p.inScalar(n, 1, 0)
+		p.errorAt(line, col, "%s: always false: the step can never fire", what)
+		return nil
+	}
+	return &Condition{Source: src, prog: c.prog, refs: c.refs, calls: c.calls}
+}
+
+// never reports whether a condition is false whatever the case: expr folds constants (a
+// false literal, `!true`, `x && false`), and one that reads no name at all is run once here.
+func never(c compiled) bool {
+	if b, ok := c.prog.Node().(*ast.BoolNode); ok {
+		return !b.Value
+	}
+	if !c.constant {
+		return false
+	}
+	out, err := expr.Run(c.prog, map[string]any{})
+	return err == nil && out == false
+}
+
+// valueExpr compiles `{expr: "…"}`, the value of a field an update sets.
+func (p *parser) valueExpr(n *yaml.Node, what, step string, ref FieldRef) (*Expr, bool) {
+	m := p.object(n, what+": "+ref.String(), []string{"expr"}, nil)
+	src, ok := "", false
+	if v := m["expr"]; v != nil {
+		src, ok = p.text(v, what+": "+ref.String()+": expr")
+		n = v
+	}
+	if !ok {
+		return nil, false
+	}
+	c, ok := p.compile(n, what+": "+ref.String(), src, step, p.pb.cond.valueOpts)
+	if !ok {
+		return nil, false
+	}
+	t := p.pb.Fields[ref]
+	if got := c.prog.Node().Type(); !fits(got, t) {
+		p.errorf(n, "%s: %s is %s; the expression gives %s", what, ref, t, typeName(got))
+		return nil, false
+	}
+	return &Expr{Source: src, Type: t, prog: c.prog}, true
+}
+
+// fits reports whether an expression of type t can set a field of type ft.
+func fits(t reflect.Type, ft FieldType) bool {
+	if t == nil {
+		return false
+	}
+	switch ft {
+	case TypeString:
+		return t.Kind() == reflect.String
+	case TypeBool:
+		return t.Kind() == reflect.Bool
+	case TypeNumber:
+		return reflect.Int <= t.Kind() && t.Kind() <= reflect.Float64
+	default:
+		return t == timeType
+	}
+}
+
+func typeName(t reflect.Type) string {
+	if t == nil || t.Kind() == reflect.Interface {
+		return "a value of unknown type"
+	}
+	return t.String()
 }
 
 // exprError reports an expr error at its position in the file.
@@ -161,18 +285,29 @@ func runePos(src string, from int) (int, int) {
 	return line, col
 }
 
-// refVisitor collects the fields a condition reads and the steps its tasksDone calls name.
+// refVisitor collects the fields an expression reads and the steps its calls name.
 type refVisitor struct {
-	refs, steps []located
+	refs  []located
+	calls []locatedCall
+	names bool // it reads some name: it is not a constant
+	tasks bool // it reads Tasks
 }
 
 type located struct {
-	ref  FieldRef // for steps, Name is the step id
-	from int      // rune offset in the expression
+	ref  FieldRef
+	from int // rune offset in the expression
+}
+
+type locatedCall struct {
+	stepCall // step is "" when the argument is not a string literal
+	from     int
 }
 
 func (v *refVisitor) Visit(node *ast.Node) {
 	switch n := (*node).(type) {
+	case *ast.IdentifierNode:
+		v.names = true
+		v.tasks = v.tasks || n.Value == tasksName
 	case *ast.MemberNode:
 		id, ok := n.Node.(*ast.IdentifierNode)
 		prop, isStr := n.Property.(*ast.StringNode)
@@ -185,26 +320,40 @@ func (v *refVisitor) Visit(node *ast.Node) {
 		}
 	case *ast.CallNode:
 		id, ok := n.Callee.(*ast.IdentifierNode)
-		if !ok || id.Value != tasksDoneFunc || len(n.Arguments) != 1 {
+		if !ok || (id.Value != doneFunc && id.Value != tasksDoneFunc) || len(n.Arguments) != 1 {
 			return
 		}
+		c := locatedCall{stepCall{fn: id.Value}, n.Arguments[0].Location().From}
 		if s, ok := n.Arguments[0].(*ast.StringNode); ok {
-			v.steps = append(v.steps, located{FieldRef{Name: s.Value}, s.Location().From})
+			c.step = s.Value
 		}
+		v.calls = append(v.calls, c)
 	}
 }
 
-// vars builds what conditions see for one case. Evaluate calls it only when a condition must
-// be decided, which few cases need in a cycle.
+// vars builds what expressions see for one case. Evaluate calls it only when an expression
+// must be run, which few cases need in a cycle.
 func (e *evaluation) vars() map[string]any {
-	if e.env == nil {
-		// The closure copies what it needs, so that the evaluation itself stays on the stack.
-		tasks, playbook := e.c.Tasks, e.p.Name
-		e.env = map[string]any{
-			ObjectCase:    record(e.c.ID, e.c.Fields, e.p.cond.caseFields, e.loc),
-			ObjectAccount: accountRecord(e.c.Account, e.p.cond.accountFields, e.loc),
-			tasksDoneFunc: func(step string) bool { return tasksDone(tasks, playbook, step) },
-		}
+	if e.env != nil {
+		return e.env
+	}
+	// The closures copy what they need, so that the evaluation itself stays on the stack.
+	p, l, id, tasks, loc := e.p, e.l, e.c.ID, e.c.Tasks, e.loc
+	days := func(f func(a, b day) int) func(a, b time.Time) int {
+		return func(a, b time.Time) int { return f(dayOf(a.In(loc)), dayOf(b.In(loc))) }
+	}
+	e.env = map[string]any{
+		ObjectCase:              record(e.c.ID, e.c.Fields, p.cond.caseFields, loc),
+		ObjectAccount:           accountRecord(e.c.Account, p.cond.accountFields, loc),
+		nowName:                 e.now,
+		doneFunc:                func(step string) bool { return stepDone(p, l, id, step) },
+		tasksDoneFunc:           func(step string) bool { return tasksDone(tasks, p.Name, step) },
+		monthsBetweenFunc:       days(monthsBetween),
+		daysBetweenFunc:         days(daysBetween),
+		businessDaysBetweenFunc: days(p.cal.businessDaysBetween),
+	}
+	if p.cond.tasks {
+		e.env[tasksName] = taskList(tasks, p.Name)
 	}
 	return e.env
 }
@@ -216,7 +365,7 @@ func accountRecord(a *bot.Account, decl []declField, loc *time.Location) map[str
 	return record(a.ID, a.Fields, decl, loc)
 }
 
-// record gives the fields conditions read their typed values; null is the type's zero value.
+// record gives the fields expressions read their typed values; null is the type's zero value.
 func record(id string, f bot.Fields, decl []declField, loc *time.Location) map[string]any {
 	m := make(map[string]any, len(decl))
 	for _, d := range decl {
@@ -253,6 +402,20 @@ func number(v any) float64 {
 	return 0
 }
 
+// taskList is Tasks: the case's tasks created by this playbook.
+func taskList(tasks []bot.Task, playbook string) []any {
+	var list []any
+	for _, t := range tasks {
+		parts := strings.Split(t.Key, "/")
+		if len(parts) < 5 || parts[0] != playbook {
+			continue
+		}
+		list = append(list, map[string]any{"Step": parts[1], "Name": parts[len(parts)-1],
+			"Subject": t.Subject, "Status": t.Status, "Closed": t.IsClosed})
+	}
+	return list
+}
+
 // test decides a condition for the case.
 func (e *evaluation) test(c *Condition) (bool, error) {
 	out, err := expr.Run(c.prog, e.vars())
@@ -261,6 +424,57 @@ func (e *evaluation) test(c *Condition) (bool, error) {
 	}
 	b, _ := out.(bool)
 	return b, nil
+}
+
+// value computes an update's value as the wire carries it (see bot.Fields); a zero time
+// clears a date.
+func (e *evaluation) value(x *Expr) (any, error) {
+	out, err := expr.Run(x.prog, e.vars())
+	if err != nil {
+		return nil, err
+	}
+	switch x.Type {
+	case TypeNumber:
+		rv := reflect.ValueOf(out)
+		switch {
+		case rv.CanInt():
+			return float64(rv.Int()), nil
+		case rv.CanUint():
+			return float64(rv.Uint()), nil
+		case rv.CanFloat():
+			return rv.Float(), nil
+		}
+	case TypeDate, TypeDateTime:
+		t, ok := out.(time.Time)
+		switch {
+		case !ok:
+		case t.IsZero():
+			return nil, nil
+		case x.Type == TypeDate:
+			return t.In(e.loc).Format(bot.DateLayout), nil
+		default:
+			return t.UTC().Format(bot.DateTimeLayout), nil
+		}
+	default:
+		return out, nil
+	}
+	return nil, fmt.Errorf("got %T, want %s", out, x.Type)
+}
+
+// stepDone reports whether every action of a step is done or skipped for the case.
+func stepDone(p *Playbook, l bot.Ledger, caseID, step string) bool {
+	s := p.steps[step]
+	if s == nil {
+		return false
+	}
+	var buf [128]byte
+	for i := range s.Actions {
+		ent, ok := l[string(appendKey(buf[:0], p.Name, step, i+1, caseID))]
+		if !ok || (ent.State != bot.StateDone && ent.State != bot.StateSkipped) {
+			return false
+		}
+	}
+	return true
 }
 
 // tasksDone reports whether the case has tasks created by step and all of them are closed.
@@ -289,31 +503,49 @@ func createdBy(key, playbook, step string) bool {
 	return ok && strings.HasPrefix(rest, "/")
 }
 
-// explain appends why a condition is false: "require false: Case.X = false".
-func (e *evaluation) explain(b []byte, kind string, c *Condition) []byte {
-	b = append(b, kind...)
-	b = append(b, " false: "...)
-	if len(c.refs) == 0 && len(c.steps) == 0 {
-		return append(b, c.Source...)
+// gate decides a condition's explanation: what it read and the values it read.
+func (e *evaluation) gate(kind string, c *Condition) Gate {
+	g := Gate{Kind: kind, Source: c.Source}
+	if n := len(c.refs) + len(c.calls); n > 0 {
+		g.Inputs = make([]Input, 0, n)
 	}
-	for i, ref := range c.refs {
+	for _, ref := range c.refs {
+		g.Inputs = append(g.Inputs, Input{Field: ref, Value: e.raw(ref)})
+	}
+	for _, call := range c.calls {
+		in := Input{Func: call.fn, Step: call.step}
+		if call.fn == doneFunc {
+			in.Value = stepDone(e.p, e.l, e.c.ID, call.step)
+		} else {
+			in.Value = tasksDone(e.c.Tasks, e.p.Name, call.step)
+		}
+		g.Inputs = append(g.Inputs, in)
+	}
+	return g
+}
+
+// appendGate writes why a condition is false: "require false: Case.X = false".
+func (e *evaluation) appendGate(b []byte, g Gate) []byte {
+	b = append(b, g.Kind...)
+	b = append(b, " false: "...)
+	if len(g.Inputs) == 0 {
+		return append(b, g.Source...)
+	}
+	for i, in := range g.Inputs {
 		if i > 0 {
 			b = append(b, ", "...)
 		}
-		b = append(b, ref.Object...)
-		b = append(b, '.')
-		b = append(b, ref.Name...)
-		b = append(b, " = "...)
-		b = appendValue(b, e.raw(ref), e.p.Fields[ref])
-	}
-	for i, s := range c.steps {
-		if i > 0 || len(c.refs) > 0 {
-			b = append(b, ", "...)
+		if in.Func != "" {
+			b = append(b, in.Func...)
+			b = append(b, "('"...)
+			b = append(b, in.Step...)
+			b = append(b, "') = "...)
+			b = strconv.AppendBool(b, in.Value == true)
+			continue
 		}
-		b = append(b, tasksDoneFunc+"('"...)
-		b = append(b, s...)
-		b = append(b, "') = "...)
-		b = strconv.AppendBool(b, tasksDone(e.c.Tasks, e.p.Name, s))
+		b = in.Field.appendTo(b)
+		b = append(b, " = "...)
+		b = appendValue(b, in.Value, e.p.Fields[in.Field])
 	}
 	return b
 }

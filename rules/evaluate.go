@@ -1,33 +1,54 @@
 package rules
 
 import (
-	"fmt"
-	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"casebot/bot"
 )
 
+// Tags of the ledger keys (bot.StepKey) of what is not an action of a step.
+const (
+	holdStep    = "hold"   // the "step" of hold marks: playbook/hold/start-1/case-id
+	holdStart   = "start-" // + N: when hold N started
+	holdEnd     = "end-"   // + N: when hold N ended
+	gateTag     = "gate"   // when a step first found its require false
+	remindTag   = "remind-"
+	escalateTag = "escalate"
+)
+
+// escalatedPrefix starts the Detail of the skips of an escalated step.
+const escalatedPrefix = "escalated: "
+
 // Evaluate computes where case c stands in the playbook at now, given the ledger entries of
-// the case. It is pure: its result depends only on its arguments (and on the tz database,
-// read once per zone name). It runs for every open case every cycle, so the common path (no
-// step changes state) allocates only the result.
+// the case. It is pure: its result depends only on its arguments (and on the tz database and
+// the holiday calendars, computed once per zone name and year). It runs for every open case
+// every cycle, so the common path (no step changes state) allocates only the result.
 //
-// Per step, in order:
+// Holds come first: with a hold field set and no open hold in the ledger, Records gets a hold
+// start; cleared with one open, a hold end. Then per step, in order:
 //   - every action done or skipped in the ledger: done (or skipped);
 //   - an action failed and not retryable: failed, nothing more is emitted for the step;
-//   - not started (no ledger entry) and its date is null: waiting; not yet reached:
-//     scheduled, and Next is the earliest such date; reached: `when` false records the step
-//     as skipped (Skips), `require` false keeps it waiting (checked again next cycle);
+//   - not started (no ledger entry): held while the case is on hold; waiting while its date
+//     is null; scheduled before its date (Next is the earliest such date); once its date is
+//     reached it comes due: `when` false records the step as skipped; found late (see
+//     CatchUp) it runs, or is recorded as skipped, or escalated; `require` false keeps it
+//     waiting, checked again next cycle, with reminders;
 //   - otherwise its actions not yet done are due, in order (the engine performs them in that
 //     order and stops a step at its first failure). A started step finishes even if its date
 //     moves.
+//
+// A step's date is its anchor plus its offset, plus the time the case was on hold before the
+// step started, moved off a non-working day as its non_working rule says.
 func (p *Playbook) Evaluate(c bot.Case, l bot.Ledger, now time.Time) Result {
 	e := evaluation{p: p, c: c, l: l, now: now, loc: p.zone(&c)}
-	e.buf = make([]byte, 0, 96*len(p.Steps))
+	e.buf = make([]byte, 0, 160*len(p.Steps))
 	res := Result{Steps: make([]StepState, len(p.Steps))}
+	if p.Hold.Name != "" {
+		e.readHolds(&res)
+	}
 	var small [16][2]int
 	spans := small[:0]
 	for i, s := range p.Steps {
@@ -51,10 +72,16 @@ type evaluation struct {
 	now time.Time
 	loc *time.Location
 
-	env    map[string]any // what conditions see, built on first use
+	holds     []holdSpan // the case's holds, oldest first
+	heldSince time.Time  // when the open hold started; zero when the case is not held
+
+	env    map[string]any // what expressions see, built on first use
 	keyBuf [128]byte      // scratch for ledger keys
 	buf    []byte         // the reasons of the steps so far
 }
+
+// holdSpan is one hold; end is zero while it lasts.
+type holdSpan struct{ start, end time.Time }
 
 // dateState says whether a step's anchor could be read.
 type dateState int
@@ -71,43 +98,56 @@ type progress struct {
 	failed, retry          int             // 1-based action that failed for good / will be retried; 0: none
 	failedEntry, retryEnt  bot.LedgerEntry // their entries
 	skipDetail             string
+	started                time.Time // the earliest At of its entries
 }
 
 func (e *evaluation) step(s *Step, res *Result, st *StepState) {
 	st.Step, st.Title = s.ID, s.Title
-	at, ds := e.date(s, st)
-	st.At = at
 	pr := e.progress(s)
+	at, ds := e.date(s, st, pr)
+	st.At = at
 	switch {
 	case pr.done+pr.skipped == len(s.Actions):
-		if pr.done == 0 {
-			st.State = StateSkipped
-			e.buf = append(e.buf, pr.skipDetail...)
-		} else {
+		if pr.done > 0 {
 			st.State = StateDone
-			e.why(st, ds)
+			e.buf = append(e.buf, "Done; "...)
+			e.appendDue(st, ds, "due ", "its date is unknown now: ")
+			e.period()
+			return
+		}
+		st.State = StateSkipped
+		e.buf = append(e.buf, "Skipped: "...)
+		e.buf = append(e.buf, pr.skipDetail...)
+		e.period()
+		if strings.HasPrefix(pr.skipDetail, escalatedPrefix) {
+			e.escalate(s, res, at)
 		}
 		return
 	case pr.failed > 0:
 		st.State = StateFailed
-		e.buf = fmt.Appendf(e.buf, "action %d (%s) failed: %s", pr.failed, s.Actions[pr.failed-1].Kind, pr.failedEntry.Detail)
+		e.failed(pr.failed, s, pr.failedEntry.Detail)
 		return
 	}
 	if pr.entries == 0 {
 		switch {
+		case !e.heldSince.IsZero():
+			st.State, st.HeldSince = StateHeld, e.heldSince
+			e.held(st, ds)
+			return
 		case ds != dateKnown:
 			st.State = StateWaiting
-			e.buf = append(e.buf, "waiting for "...)
-			e.why(st, ds)
+			e.buf = append(e.buf, "Waiting for a date: "...)
+			e.appendDateProblem(st, ds)
+			e.period()
 			return
 		case e.now.Before(at):
 			st.State = StateScheduled
-			if res.Next.IsZero() || at.Before(res.Next) {
-				res.Next = at
-			}
-			e.why(st, ds)
+			e.next(res, at)
+			e.buf = append(e.buf, "Scheduled for "...)
+			e.appendDue(st, ds, "", "")
+			e.period()
 			return
-		case !e.decide(s, res, st):
+		case !e.decide(s, res, st, at):
 			return
 		}
 	}
@@ -115,29 +155,41 @@ func (e *evaluation) step(s *Step, res *Result, st *StepState) {
 		// Started when the date was known: finish now rather than strand half a step.
 		at = e.now
 	}
-	for i, a := range s.Actions {
-		if a.Kind == bot.KindUpdate && a.Object == ObjectAccount && e.c.Account == nil && e.pending(s, i+1) {
-			st.State = StateFailed
-			e.buf = fmt.Appendf(e.buf, "action %d (update Account): the case has no account", i+1)
-			return
-		}
-	}
-	st.State = StateDue
-	e.why(st, ds)
-	if pr.retry > 0 {
-		e.buf = fmt.Appendf(e.buf, "; retrying action %d after %d failed attempts: %s", pr.retry, pr.retryEnt.Attempts, pr.retryEnt.Detail)
-	}
+	mark := len(res.Due)
 	for i := range s.Actions {
-		ent, ok := e.entry(s, i+1)
-		if ok && (ent.State == bot.StateDone || ent.State == bot.StateSkipped) {
+		if !e.pending(s, i+1) {
 			continue
 		}
-		res.Due = append(res.Due, e.effect(s, i, at))
+		eff, err := e.effect(s, i, at)
+		if err != nil {
+			res.Due = res.Due[:mark]
+			st.State = StateFailed
+			e.failed(i+1, s, err.Error())
+			return
+		}
+		res.Due = append(res.Due, eff)
+	}
+	st.State = StateDue
+	e.appendDue(st, ds, "Due since ", "Due: it started, so it finishes although ")
+	e.period()
+	if st.Late.Policy != "" {
+		e.buf = append(e.buf, " It was late: "...)
+		e.buf = e.appendLate(e.buf, st.Late, at)
+		e.buf = append(e.buf, "; catch_up run: it runs once now."...)
+	}
+	if pr.retry > 0 {
+		e.buf = append(e.buf, " Retrying action "...)
+		e.buf = strconv.AppendInt(e.buf, int64(pr.retry), 10)
+		e.buf = append(e.buf, " after "...)
+		e.buf = strconv.AppendInt(e.buf, int64(pr.retryEnt.Attempts), 10)
+		e.buf = append(e.buf, " failed attempts: "...)
+		e.buf = append(e.buf, pr.retryEnt.Detail...)
+		e.period()
 	}
 }
 
 // date computes a step's date in the case's zone and records how in st.Timing.
-func (e *evaluation) date(s *Step, st *StepState) (time.Time, dateState) {
+func (e *evaluation) date(s *Step, st *StepState, pr progress) (time.Time, dateState) {
 	at := s.At
 	st.Timing = Timing{
 		Date:     at.Date,
@@ -160,72 +212,210 @@ func (e *evaluation) date(s *Step, st *StepState) (time.Time, dateState) {
 	if err != nil {
 		return time.Time{}, dateInvalid
 	}
-	return e.p.due(at, anchor, e.loc), dateKnown
+	t := e.p.due(at, anchor, e.loc)
+	st.Timing.Computed = t
+	if len(e.holds) > 0 {
+		st.Timing.Held = e.heldBefore(pr)
+		t = t.Add(st.Timing.Held)
+	}
+	t, st.Timing.Shift = e.p.shift(t, s.NonWorking)
+	return t, dateKnown
 }
 
-// why appends the explanation of a step's date, or says why it has none.
-func (e *evaluation) why(st *StepState, ds dateState) {
-	switch ds {
-	case dateKnown:
-		e.buf = st.Timing.appendTo(e.buf)
+// decide runs what happens when a step that has not started comes due. It reports whether
+// the step's actions are due; if not, it has set the step's state.
+func (e *evaluation) decide(s *Step, res *Result, st *StepState, at time.Time) bool {
+	mark, waited := e.tagged(s.ID, gateTag, 0)
+	// A step that already waited for its gate came due then: `when` was decided and it was
+	// not late.
+	if !waited {
+		if s.When != nil {
+			ok, err := e.test(s.When)
+			if err != nil {
+				e.conditionFailed(st, "when", err)
+				return false
+			}
+			if !ok {
+				st.State, st.Gate = StateSkipped, e.gate("when", s.When)
+				e.skip(s, res, st, string(e.appendGate(nil, st.Gate)))
+				return false
+			}
+		}
+		if late, before := e.late(at); late {
+			st.Late = Late{Policy: s.CatchUp, Found: e.now, BeforeCreation: before}
+			if s.CatchUp != CatchUpRun {
+				prefix := "missed: "
+				if s.CatchUp == CatchUpEscalate {
+					prefix = escalatedPrefix
+				}
+				st.State = StateSkipped
+				e.skip(s, res, st, string(e.appendLate([]byte(prefix), st.Late, at)))
+				if s.CatchUp == CatchUpEscalate {
+					e.escalate(s, res, at)
+				}
+				return false
+			}
+		}
+	}
+	if s.Require == nil {
+		return true
+	}
+	ok, err := e.test(s.Require)
+	if err != nil {
+		e.conditionFailed(st, "require", err)
+		return false
+	}
+	if ok {
+		return true
+	}
+	st.State, st.Gate = StateWaiting, e.gate("require", s.Require)
+	st.Gate.Since = mark.At
+	if !waited {
+		st.Gate.Since = e.now
+		res.Records = append(res.Records, e.record(s.ID, bot.StepKey(e.p.Name, s.ID, gateTag, e.c.ID),
+			bot.StateMarked, string(e.appendGate(nil, st.Gate))))
+	}
+	e.remind(s, res, st, at)
+	e.waiting(st)
+	return false
+}
+
+// late reports whether a step found due now is late: more than CatchUp.After past its date,
+// or dated before the case was created.
+func (e *evaluation) late(at time.Time) (late, beforeCreation bool) {
+	if e.p.created.Name != "" {
+		if s, ok := fieldValue(&e.c, e.p.created).(string); ok {
+			if created, err := parseTime(s, e.p.Fields[e.p.created], e.loc); err == nil && at.Before(created) {
+				return true, true
+			}
+		}
+	}
+	return e.now.Sub(at) > e.p.CatchUp.After, false
+}
+
+// skip records every action of a step as skipped, for the reason detail.
+func (e *evaluation) skip(s *Step, res *Result, st *StepState, detail string) {
+	for i := range s.Actions {
+		res.Records = append(res.Records, e.record(s.ID, bot.EffectKey(e.p.Name, s.ID, i+1, e.c.ID), bot.StateSkipped, detail))
+	}
+	st.State = StateSkipped
+	e.buf = append(e.buf, "Skipped: "...)
+	e.buf = append(e.buf, detail...)
+	e.period()
+}
+
+// escalate emits the message that tells the escalate_to roles about a missed step, until the
+// ledger says it was sent.
+func (e *evaluation) escalate(s *Step, res *Result, at time.Time) {
+	if !e.unsent(s.ID, escalateTag, 0) {
 		return
 	}
-	e.buf = append(e.buf, st.Timing.Field.Object...)
-	e.buf = append(e.buf, '.')
-	e.buf = append(e.buf, st.Timing.Field.Name...)
-	if ds == dateInvalid {
-		e.buf = append(e.buf, ": "...)
-		e.buf = appendValue(e.buf, fieldValue(&e.c, st.Timing.Field), TypeString)
-		e.buf = append(e.buf, " is not a "...)
-		e.buf = append(e.buf, e.p.Fields[st.Timing.Field]...)
-	} else if st.State != StateWaiting {
-		e.buf = append(e.buf, " is null"...)
+	res.Due = append(res.Due, e.notice(s, bot.StepKey(e.p.Name, s.ID, escalateTag, e.c.ID), at,
+		e.p.EscalateTo, MissedStepTemplate))
+}
+
+// remind emits the latest reminder of a waiting step that is due and not yet sent, and
+// schedules the next one. Reminder N is due at the step's date plus N times the cadence;
+// after a downtime only the latest is sent, not every one missed.
+func (e *evaluation) remind(s *Step, res *Result, st *StepState, at time.Time) {
+	r := s.Remind
+	if r == nil {
+		return
+	}
+	when := func(n int) time.Time { return e.p.add(at, Offset{N: n * r.Every.N, Unit: r.Every.Unit}) }
+	// The largest n with when(n) not after now: double, then halve.
+	lo, hi := 0, 1
+	for !when(hi).After(e.now) {
+		lo, hi = hi, hi*2
+	}
+	for hi-lo > 1 {
+		if mid := (lo + hi) / 2; when(mid).After(e.now) {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	if lo > 0 && e.unsent(s.ID, remindTag, lo) {
+		key := bot.StepKey(e.p.Name, s.ID, remindTag+strconv.Itoa(lo), e.c.ID)
+		res.Due = append(res.Due, e.notice(s, key, when(lo), r.To, r.Template))
+	}
+	st.Remind = when(lo + 1)
+	e.next(res, st.Remind)
+}
+
+// notice is a Slack message about a step that is not one of its actions.
+func (e *evaluation) notice(s *Step, key string, due time.Time, roles []string, template string) bot.Effect {
+	return bot.Effect{Key: key, Playbook: e.p.Name, Step: s.ID, CaseID: e.c.ID, Due: due,
+		Kind: bot.KindSlack, Roles: slices.Clone(roles), Template: template}
+}
+
+// unsent reports whether a step's notice is to be sent: not in the ledger, or failed and to
+// be retried.
+func (e *evaluation) unsent(step, tag string, n int) bool {
+	ent, ok := e.tagged(step, tag, n)
+	return !ok || (ent.State == bot.StateFailed && ent.Retryable)
+}
+
+func (e *evaluation) next(res *Result, t time.Time) {
+	if res.Next.IsZero() || t.Before(res.Next) {
+		res.Next = t
 	}
 }
 
-// decide evaluates the conditions of a step that has come due and not started. It reports
-// whether the step's actions are due; if not, it has set the step's state.
-func (e *evaluation) decide(s *Step, res *Result, st *StepState) bool {
-	if s.When != nil {
-		ok, err := e.test(s.When)
-		if err != nil {
-			st.State = StateFailed
-			e.buf = fmt.Appendf(e.buf, "when: %v", err)
-			return false
-		}
+func (e *evaluation) record(step, key string, state bot.EntryState, detail string) bot.LedgerEntry {
+	return bot.LedgerEntry{Key: key, CaseID: e.c.ID, Playbook: e.p.Name, Step: step, State: state,
+		Detail: detail, At: e.now}
+}
+
+// readHolds reads the case's holds from the ledger and records a hold starting or ending.
+func (e *evaluation) readHolds(res *Result) {
+	for n := 1; ; n++ {
+		start, ok := e.tagged(holdStep, holdStart, n)
 		if !ok {
-			st.State = StateSkipped
-			start := len(e.buf)
-			e.buf = e.explain(e.buf, "when", s.When)
-			detail := string(e.buf[start:])
-			for i := range s.Actions {
-				res.Skips = append(res.Skips, bot.LedgerEntry{
-					Key:      bot.EffectKey(e.p.Name, s.ID, i+1, e.c.ID),
-					CaseID:   e.c.ID,
-					Playbook: e.p.Name,
-					Step:     s.ID,
-					State:    bot.StateSkipped,
-					Detail:   detail,
-					At:       e.now,
-				})
-			}
-			return false
+			break
 		}
+		sp := holdSpan{start: start.At}
+		if end, ok := e.tagged(holdStep, holdEnd, n); ok {
+			sp.end = end.At
+		}
+		e.holds = append(e.holds, sp)
 	}
-	if s.Require != nil {
-		ok, err := e.test(s.Require)
-		if err != nil {
-			st.State = StateFailed
-			e.buf = fmt.Appendf(e.buf, "require: %v", err)
-			return false
-		}
-		if !ok {
-			st.State = StateWaiting
-			e.buf = e.explain(e.buf, "require", s.Require)
-			return false
-		}
+	held, _ := fieldValue(&e.c, e.p.Hold).(bool)
+	n := len(e.holds)
+	open := n > 0 && e.holds[n-1].end.IsZero()
+	switch {
+	case held && !open:
+		res.Records = append(res.Records, e.record(holdStep, bot.StepKey(e.p.Name, holdStep, holdStart+strconv.Itoa(n+1), e.c.ID),
+			bot.StateMarked, e.p.Hold.String()+" set"))
+		e.holds = append(e.holds, holdSpan{start: e.now})
+		open = true
+	case !held && open:
+		d := e.now.Sub(e.holds[n-1].start)
+		res.Records = append(res.Records, e.record(holdStep, bot.StepKey(e.p.Name, holdStep, holdEnd+strconv.Itoa(n), e.c.ID),
+			bot.StateMarked, string(appendDuration([]byte(e.p.Hold.String()+" cleared after "), d))))
+		e.holds[n-1].end = e.now
+		open = false
 	}
-	return true
+	if open {
+		e.heldSince = e.holds[len(e.holds)-1].start
+	}
+}
+
+// heldBefore is the time the case was on hold before a step started (all of it when the step
+// has not started), an open hold counting up to now.
+func (e *evaluation) heldBefore(pr progress) time.Duration {
+	var d time.Duration
+	for _, h := range e.holds {
+		if pr.entries > 0 && !h.start.Before(pr.started) {
+			continue
+		}
+		end := h.end
+		if end.IsZero() {
+			end = e.now
+		}
+		d += end.Sub(h.start)
+	}
+	return d
 }
 
 func (e *evaluation) progress(s *Step) progress {
@@ -236,6 +426,9 @@ func (e *evaluation) progress(s *Step) progress {
 			continue
 		}
 		pr.entries++
+		if !ent.At.IsZero() && (pr.started.IsZero() || ent.At.Before(pr.started)) {
+			pr.started = ent.At
+		}
 		switch {
 		case ent.State == bot.StateDone:
 			pr.done++
@@ -271,6 +464,25 @@ func (e *evaluation) entry(s *Step, action int) (bot.LedgerEntry, bool) {
 	return ent, ok
 }
 
+// tagged looks up the entry under bot.StepKey(playbook, step, tag+N, case), N left out when 0.
+func (e *evaluation) tagged(step, tag string, n int) (bot.LedgerEntry, bool) {
+	if len(e.l) == 0 {
+		return bot.LedgerEntry{}, false
+	}
+	b := append(e.keyBuf[:0], e.p.Name...)
+	b = append(b, '/')
+	b = append(b, step...)
+	b = append(b, '/')
+	b = append(b, tag...)
+	if n > 0 {
+		b = strconv.AppendInt(b, int64(n), 10)
+	}
+	b = append(b, '/')
+	b = append(b, e.c.ID...)
+	ent, ok := e.l[string(b)]
+	return ent, ok
+}
+
 // appendKey appends bot.EffectKey(playbook, step, action, caseID); a test keeps the two equal.
 func appendKey(b []byte, playbook, step string, action int, caseID string) []byte {
 	b = append(b, playbook...)
@@ -280,54 +492,4 @@ func appendKey(b []byte, playbook, step string, action int, caseID string) []byt
 	b = strconv.AppendInt(b, int64(action), 10)
 	b = append(b, '/')
 	return append(b, caseID...)
-}
-
-// effect builds the effect of action i of step s, due at due.
-func (e *evaluation) effect(s *Step, i int, due time.Time) bot.Effect {
-	a := &s.Actions[i]
-	eff := bot.Effect{
-		Key:      bot.EffectKey(e.p.Name, s.ID, i+1, e.c.ID),
-		Playbook: e.p.Name,
-		Step:     s.ID,
-		Action:   i + 1,
-		CaseID:   e.c.ID,
-		Due:      due,
-		Kind:     a.Kind,
-	}
-	// Effects get their own maps and slices: the engine may merge or edit them, and the
-	// playbook is shared by every case.
-	switch a.Kind {
-	case bot.KindUpdate:
-		eff.Object, eff.RecordID, eff.Fields = a.Object, e.c.ID, maps.Clone(a.Fields)
-		if a.Object == ObjectAccount {
-			eff.RecordID = e.c.Account.ID
-		}
-	case bot.KindStatus:
-		eff.Object, eff.RecordID, eff.Fields = ObjectCase, e.c.ID, bot.Fields{"Status": a.Status}
-	case bot.KindTasks:
-		eff.Tasks = e.tasks(eff.Key, a.Tasks, due)
-	case bot.KindSlack:
-		eff.Roles, eff.Template = slices.Clone(a.Roles), a.Template
-	}
-	return eff
-}
-
-// tasks builds the tasks of a template; due dates count from the step's local date.
-func (e *evaluation) tasks(key, template string, due time.Time) []bot.TaskSpec {
-	entries := e.p.TaskTemplates[template]
-	y, m, d := due.In(e.loc).Date()
-	specs := make([]bot.TaskSpec, len(entries))
-	for i, t := range entries {
-		specs[i] = bot.TaskSpec{
-			Key:         key + "/" + t.ID,
-			Subject:     t.Subject,
-			OwnerRole:   t.Owner,
-			Priority:    t.Priority,
-			Description: t.Description,
-		}
-		if t.Due.Unit == Days {
-			specs[i].Due = time.Date(y, m, d+t.Due.N, 0, 0, 0, 0, time.UTC).Format(bot.DateLayout)
-		}
-	}
-	return specs
 }

@@ -3,6 +3,8 @@ package rules_test
 import (
 	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -11,37 +13,45 @@ import (
 
 	"casebot/bot"
 	"casebot/rules"
-	"casebot/rules/playbooks"
 )
 
 const sopName = "termination-sop"
 
-// The roles and templates the shipped playbooks use: loading them with these checks proves
-// that every name in them is one of these.
+// The roles, templates and endpoints the test playbooks use: parsing them with these checks
+// proves that every name in them is one of these.
 var (
 	knownRoles = []string{"account_team", "cs_ops", "sales_ops", "sec_ops", "legal", "finance",
 		"customer_ops", "marketing", "order_management", "infrastructure"}
-	knownTemplates = []string{"case-opened", "step-done", "termination-notice", "final-notice",
-		"hold-reminder", "case-closed"}
+	knownTemplates = map[string][]string{
+		"slack": {"case-opened", "step-done", "termination-notice", "final-notice", "hold-reminder",
+			"case-closed", "gate-reminder", rules.MissedStepTemplate},
+		"email":   {"notice", "confirmation"},
+		"comment": {"note"},
+	}
 	strictOptions = rules.Options{
-		KnownRole:     func(s string) bool { return slices.Contains(knownRoles, s) },
-		KnownTemplate: func(s string) bool { return slices.Contains(knownTemplates, s) },
+		KnownRole:         func(s string) bool { return slices.Contains(knownRoles, s) },
+		KnownTemplateKind: func(kind, s string) bool { return slices.Contains(knownTemplates[kind], s) },
+		KnownEndpoint:     func(s string) bool { return s == "tenants" },
 	}
 )
 
 func sop(t testing.TB) *rules.Playbook {
 	t.Helper()
-	pbs, err := rules.Load(playbooks.FS, strictOptions)
+	return parseFile(t, "testdata/sop.yaml")
+}
+
+// parseFile parses a playbook of testdata with strictOptions.
+func parseFile(t testing.TB, file string) *rules.Playbook {
+	t.Helper()
+	data, err := os.ReadFile(file)
 	if err != nil {
-		t.Fatalf("loading the shipped playbooks:\n%v", err)
+		t.Fatal(err)
 	}
-	for _, pb := range pbs {
-		if pb.Name == sopName {
-			return pb
-		}
+	pb, err := rules.Parse(filepath.Base(file), data, strictOptions)
+	if err != nil {
+		t.Fatalf("parsing %s:\n%v", file, err)
 	}
-	t.Fatalf("no playbook %q", sopName)
-	return nil
+	return pb
 }
 
 func utc(s string) time.Time {
@@ -86,7 +96,7 @@ type world struct {
 
 func newWorld(c bot.Case) *world { return &world{c: c, l: bot.Ledger{}} }
 
-func (w *world) perform(t testing.TB, effs []bot.Effect, skips []bot.LedgerEntry, now time.Time) {
+func (w *world) perform(t testing.TB, effs []bot.Effect, records []bot.LedgerEntry, now time.Time) {
 	t.Helper()
 	for _, e := range effs {
 		switch e.Kind {
@@ -108,7 +118,7 @@ func (w *world) perform(t testing.TB, effs []bot.Effect, skips []bot.LedgerEntry
 		w.l[e.Key] = bot.LedgerEntry{Key: e.Key, CaseID: e.CaseID, Playbook: e.Playbook, Step: e.Step,
 			State: bot.StateDone, Attempts: 1, At: now}
 	}
-	for _, s := range skips {
+	for _, s := range records {
 		w.l[s.Key] = s
 	}
 }
@@ -154,17 +164,18 @@ func TestSOPTimeline(t *testing.T) {
 		next       string // "" for none
 		states     map[string]string
 		reasons    map[string]string
+		records    []string // "step/tag" of the marks recorded
 	}{
 		{now: "2026-10-20T13:59:59Z", next: "2026-10-20T14:00:00Z",
 			states: map[string]string{"case-opened": rules.StateScheduled, "close": rules.StateScheduled}},
 		{now: "2026-10-20T14:00:00Z", due: []string{"case-opened/1", "case-opened/2"}, next: "2026-10-29T13:00:00Z",
-			reasons: map[string]string{"case-opened": "opened (Case.CreatedDate = 2026-10-20T14:00:00.000+0000)"}},
+			reasons: map[string]string{"case-opened": "Due since Tue 20 Oct 2026 10:00 EDT: opened (Case.CreatedDate = 2026-10-20T14:00:00.000+0000)."}},
 		// The cycle after: what the engine did is in the ledger, nothing is due twice.
 		{now: "2026-10-20T14:01:00Z", next: "2026-10-29T13:00:00Z",
 			states: map[string]string{"case-opened": rules.StateDone}},
 		{now: "2026-10-29T12:59:00Z", next: "2026-10-29T13:00:00Z"},
 		{now: "2026-10-29T13:00:00Z", due: []string{"attrition/1", "attrition/2", "attrition/3"}, next: "2026-10-30T13:00:00Z",
-			reasons: map[string]string{"attrition": "day0 (Case.Termination_Confirmed__c = 2026-10-28) + 1d at 09:00 America/New_York"}},
+			reasons: map[string]string{"attrition": "Due since Thu 29 Oct 2026 09:00 EDT: day0 (Case.Termination_Confirmed__c = 2026-10-28) + 1d at 09:00 America/New_York."}},
 		{now: "2026-10-30T13:00:00Z", due: []string{"termination-notice/1", "termination-notice/2"}, next: "2026-10-31T13:00:00Z"},
 		{now: "2026-10-31T13:00:00Z", due: []string{"offboarding-tasks/1", "offboarding-tasks/2", "offboarding-tasks/3"}, next: "2026-11-01T14:00:00Z"},
 		// 13:00Z was 09:00 the days before; after the change it is 08:00 EST: not yet.
@@ -175,23 +186,29 @@ func TestSOPTimeline(t *testing.T) {
 		{now: "2026-11-27T14:00:00Z", due: []string{"deletion-approval/1", "deletion-approval/2", "deletion-approval/3"}, next: "2026-11-27T17:00:00Z"},
 		// 72 hours before the de-provision instant, whatever the clocks did.
 		{now: "2026-11-27T17:00:00Z", due: []string{"final-notice/1", "final-notice/2"}, next: "2026-11-28T14:00:00Z",
-			reasons: map[string]string{"final-notice": "deprovision (Case.Deprovision_Date__c = 2026-11-30T17:00:00.000+0000) - 72h"}},
+			reasons: map[string]string{"final-notice": "Due since Fri 27 Nov 2026 12:00 EST: deprovision (Case.Deprovision_Date__c = 2026-11-30T17:00:00.000+0000) - 72h."}},
 		// deletion-approval set Data_Deletion_Approved__c: the gate is open.
 		{now: "2026-11-28T14:00:00Z", due: []string{"purge-handoff/1", "purge-handoff/2", "purge-handoff/3"}, next: "2026-11-29T14:00:00Z"},
 		// The purge task is still open: purge-done waits, with no date to come back at.
 		{now: "2026-11-29T14:00:00Z", next: "2026-11-30T14:00:00Z",
-			states:  map[string]string{"purge-done": rules.StateWaiting},
-			reasons: map[string]string{"purge-done": "require false: tasksDone('purge-handoff') = false"}},
+			states: map[string]string{"purge-done": rules.StateWaiting},
+			reasons: map[string]string{"purge-done": "Waiting since Sun 29 Nov 2026 09:00 EST: require false: tasksDone('purge-handoff') = false. " +
+				"Due Sun 29 Nov 2026 09:00 EST: day0 (Case.Termination_Confirmed__c = 2026-10-28) + 32d at 09:00 America/New_York."},
+			records: []string{"purge-done/gate"}},
 		{now: "2026-11-29T18:00:00Z", closeTasks: []string{"purge-handoff"}, due: []string{"purge-done/1", "purge-done/2"}, next: "2026-11-30T14:00:00Z"},
 		// The Termination Team has not finished: close waits, and nothing else is scheduled.
 		{now: "2026-11-30T14:00:00Z",
 			states: map[string]string{"close": rules.StateWaiting},
-			reasons: map[string]string{"close": `require false: Case.Status = "Data Purge Done", ` +
-				"tasksDone('offboarding-tasks') = false, tasksDone('deactivate-access') = false"}},
+			reasons: map[string]string{"close": `Waiting since Mon 30 Nov 2026 09:00 EST: require false: Case.Status = "Data Purge Done", ` +
+				"tasksDone('offboarding-tasks') = false, tasksDone('deactivate-access') = false. " +
+				"Due Mon 30 Nov 2026 09:00 EST: day0 (Case.Termination_Confirmed__c = 2026-10-28) + 33d at 09:00 America/New_York."},
+			records: []string{"close/gate"}},
 		{now: "2026-12-01T10:00:00Z", closeTasks: []string{"offboarding-tasks"},
 			states: map[string]string{"close": rules.StateWaiting},
-			reasons: map[string]string{"close": `require false: Case.Status = "Data Purge Done", ` +
-				"tasksDone('offboarding-tasks') = true, tasksDone('deactivate-access') = false"}},
+			// The gate was recorded as closed the cycle before: no second record.
+			reasons: map[string]string{"close": `Waiting since Mon 30 Nov 2026 09:00 EST: require false: Case.Status = "Data Purge Done", ` +
+				"tasksDone('offboarding-tasks') = true, tasksDone('deactivate-access') = false. " +
+				"Due Mon 30 Nov 2026 09:00 EST: day0 (Case.Termination_Confirmed__c = 2026-10-28) + 33d at 09:00 America/New_York."}},
 		{now: "2026-12-02T15:00:00Z", closeTasks: []string{"deactivate-access"}, due: []string{"close/1", "close/2", "close/3"}},
 		{now: "2026-12-02T15:01:00Z"},
 	}
@@ -211,8 +228,15 @@ func TestSOPTimeline(t *testing.T) {
 		if !r.Next.Equal(next) {
 			t.Errorf("%s: next %v, want %v", tt.now, r.Next, next)
 		}
-		if len(r.Skips) > 0 {
-			t.Errorf("%s: skips %v, want none", tt.now, r.Skips)
+		var records []string
+		for _, e := range r.Records {
+			if e.State != bot.StateMarked {
+				t.Errorf("%s: record %+v, want only marks", tt.now, e)
+			}
+			records = append(records, e.Step+"/"+strings.Split(e.Key, "/")[2])
+		}
+		if !slices.Equal(records, tt.records) {
+			t.Errorf("%s: records %v, want %v", tt.now, records, tt.records)
 		}
 		for step, want := range tt.states {
 			if got := stateOf(t, r, step); got.State != want {
@@ -224,7 +248,7 @@ func TestSOPTimeline(t *testing.T) {
 				t.Errorf("%s: %s reason\n got %q\nwant %q", tt.now, step, got, want)
 			}
 		}
-		w.perform(t, r.Due, r.Skips, now)
+		w.perform(t, r.Due, r.Records, now)
 	}
 	// The end: every step done, the case closed, the account a former customer.
 	r := pb.Evaluate(w.c, w.l, utc("2027-01-01T00:00:00Z"))
@@ -301,7 +325,7 @@ func TestSOPDates(t *testing.T) {
 		})
 	}
 	r := pb.Evaluate(sopCase("Asia/Tokyo"), nil, utc("2026-01-01T00:00:00Z"))
-	if got, want := r.Steps[1].Reason, "day0 (Case.Termination_Confirmed__c = 2026-10-28) + 1d at 09:00 Asia/Tokyo"; got != want {
+	if got, want := r.Steps[1].Reason, "Scheduled for Thu 29 Oct 2026 09:00 JST: day0 (Case.Termination_Confirmed__c = 2026-10-28) + 1d at 09:00 Asia/Tokyo."; got != want {
 		t.Errorf("reason %q, want %q", got, want)
 	}
 }
@@ -350,10 +374,10 @@ steps:
 			t.Errorf("%s at %v, want %s (%s)", s.Step, s.At.UTC(), want[s.Step], s.Reason)
 		}
 	}
-	if got, want := stateOf(t, r, "time-days").Reason, "t (Case.T = 2026-10-31T14:30:00-04:00) + 2d in America/New_York"; got != want {
+	if got, want := stateOf(t, r, "time-days").Reason, "Scheduled for Mon 2 Nov 2026 14:30 EST: t (Case.T = 2026-10-31T14:30:00-04:00) + 2d in America/New_York."; got != want {
 		t.Errorf("reason %q, want %q", got, want)
 	}
-	if got, want := stateOf(t, r, "date-hours-back").Reason, "d (Case.D = 2026-11-02) - 72h at 08:30 America/New_York"; got != want {
+	if got, want := stateOf(t, r, "date-hours-back").Reason, "Scheduled for Fri 30 Oct 2026 09:30 EDT: d (Case.D = 2026-11-02) - 72h at 08:30 America/New_York."; got != want {
 		t.Errorf("reason %q, want %q", got, want)
 	}
 }
@@ -371,33 +395,34 @@ func TestWhenSkips(t *testing.T) {
 		want = append(want, bot.LedgerEntry{Key: bot.EffectKey(sopName, "attrition", i, c.ID), CaseID: c.ID,
 			Playbook: sopName, Step: "attrition", State: bot.StateSkipped, Detail: detail, At: now})
 	}
-	if !slices.Equal(r.Skips, want) {
-		t.Errorf("skips\n got %+v\nwant %+v", r.Skips, want)
+	if !slices.Equal(r.Records, want) {
+		t.Errorf("skips\n got %+v\nwant %+v", r.Records, want)
 	}
 	if slices.ContainsFunc(r.Due, func(e bot.Effect) bool { return e.Step == "attrition" }) {
 		t.Errorf("attrition effects due: %v", dueSteps(r.Due))
 	}
-	if s := stateOf(t, r, "attrition"); s.State != rules.StateSkipped || s.Reason != detail {
+	if s := stateOf(t, r, "attrition"); s.State != rules.StateSkipped || s.Reason != "Skipped: "+detail+"." {
 		t.Errorf("attrition %s %q, want skipped %q", s.State, s.Reason, detail)
 	}
 
 	// Once recorded the decision is final, even if the field changes.
-	for _, s := range r.Skips {
+	for _, s := range r.Records {
 		l[s.Key] = s
 	}
 	c.Account.Fields["Customer_Attrition__c"] = false
 	r = pb.Evaluate(c, l, now.Add(time.Hour))
-	if len(r.Skips) != 0 || slices.ContainsFunc(r.Due, func(e bot.Effect) bool { return e.Step == "attrition" }) {
-		t.Errorf("after the skip: skips %v, due %v", r.Skips, dueSteps(r.Due))
+	if len(r.Records) != 0 || slices.ContainsFunc(r.Due, func(e bot.Effect) bool { return e.Step == "attrition" }) {
+		t.Errorf("after the skip: skips %v, due %v", r.Records, dueSteps(r.Due))
 	}
-	if s := stateOf(t, r, "attrition"); s.State != rules.StateSkipped || s.Reason != detail {
+	if s := stateOf(t, r, "attrition"); s.State != rules.StateSkipped || s.Reason != "Skipped: "+detail+"." {
 		t.Errorf("attrition %s %q, want skipped %q", s.State, s.Reason, detail)
 	}
 }
 
-// TestHold: a termination put on hold skips the reminder and the approval, and the purge
-// waits for an approval that does not come.
-func TestHold(t *testing.T) {
+// TestHoldCondition: in a playbook whose conditions read the hold field (instead of
+// declaring `hold:`), a termination put on hold skips the reminder and the approval, and the
+// purge waits for an approval that does not come.
+func TestHoldCondition(t *testing.T) {
 	pb := sop(t)
 	w := newWorld(sopCase("America/New_York"))
 	w.c.Fields["Termination_Hold__c"] = true
@@ -408,18 +433,24 @@ func TestHold(t *testing.T) {
 		t.Errorf("due %v, want %v", got, want)
 	}
 	var skipped []string
-	for _, s := range r.Skips {
+	for _, s := range r.Records {
 		skipped = append(skipped, fmt.Sprintf("%s/%s", s.Step, strings.TrimPrefix(s.Key, sopName+"/"+s.Step+"/")))
-		if s.Detail != "when false: Case.Termination_Hold__c = true" {
-			t.Errorf("%s detail %q", s.Key, s.Detail)
+		want := "when false: Case.Termination_Hold__c = true"
+		if s.State == bot.StateMarked {
+			want = "require false: Case.Data_Deletion_Approved__c = null"
+		}
+		if s.Detail != want {
+			t.Errorf("%s detail %q, want %q", s.Key, s.Detail, want)
 		}
 	}
-	want := []string{"hold-reminder/1/" + w.c.ID, "deletion-approval/1/" + w.c.ID, "deletion-approval/2/" + w.c.ID, "deletion-approval/3/" + w.c.ID}
+	want := []string{"hold-reminder/1/" + w.c.ID, "deletion-approval/1/" + w.c.ID, "deletion-approval/2/" + w.c.ID,
+		"deletion-approval/3/" + w.c.ID, "purge-handoff/gate/" + w.c.ID}
 	if !slices.Equal(skipped, want) {
 		t.Errorf("skipped %v, want %v", skipped, want)
 	}
 	s := stateOf(t, r, "purge-handoff")
-	if s.State != rules.StateWaiting || s.Reason != "require false: Case.Data_Deletion_Approved__c = null" {
+	if s.State != rules.StateWaiting || s.Reason != "Waiting since Sat 28 Nov 2026 09:00 EST: require false: Case.Data_Deletion_Approved__c = null. "+
+		"Due Sat 28 Nov 2026 09:00 EST: day0 (Case.Termination_Confirmed__c = 2026-10-28) + 31d at 09:00 America/New_York." {
 		t.Errorf("purge-handoff %s %q", s.State, s.Reason)
 	}
 	// final-notice (2026-11-27 17:00Z) has passed; purge-done and close are still to come.
@@ -428,7 +459,7 @@ func TestHold(t *testing.T) {
 	}
 
 	// The RVP approves by hand after all: the gate opens on the next cycle.
-	w.perform(t, r.Due, r.Skips, utc("2026-11-28T14:00:00Z"))
+	w.perform(t, r.Due, r.Records, utc("2026-11-28T14:00:00Z"))
 	w.c.Fields["Data_Deletion_Approved__c"] = true
 	r = pb.Evaluate(w.c, w.l, utc("2026-11-28T14:01:00Z"))
 	if got, want := dueSteps(r.Due), []string{"purge-handoff/1", "purge-handoff/2", "purge-handoff/3"}; !slices.Equal(got, want) {
@@ -442,11 +473,11 @@ func TestMissingAnchor(t *testing.T) {
 		value  any
 		reason string
 	}{
-		{nil, "waiting for Case.Termination_Confirmed__c"},
-		{"", "waiting for Case.Termination_Confirmed__c"},
-		{"soon", `waiting for Case.Termination_Confirmed__c: "soon" is not a date`},
-		{"2026-10-28T10:00:00.000+0000", `waiting for Case.Termination_Confirmed__c: "2026-10-28T10:00:00.000+0000" is not a date`},
-		{12.0, `waiting for Case.Termination_Confirmed__c: 12 is not a date`},
+		{nil, "Waiting for a date: Case.Termination_Confirmed__c is null."},
+		{"", "Waiting for a date: Case.Termination_Confirmed__c is null."},
+		{"soon", `Waiting for a date: Case.Termination_Confirmed__c = "soon" is not a date.`},
+		{"2026-10-28T10:00:00.000+0000", `Waiting for a date: Case.Termination_Confirmed__c = "2026-10-28T10:00:00.000+0000" is not a date.`},
+		{12.0, `Waiting for a date: Case.Termination_Confirmed__c = 12 is not a date.`},
 	} {
 		c := sopCase("America/New_York")
 		c.Fields["Termination_Confirmed__c"] = tt.value
@@ -478,7 +509,10 @@ func TestLedger(t *testing.T) {
 		return bot.LedgerEntry{Key: key(a), CaseID: c.ID, Playbook: sopName, Step: "attrition", State: st,
 			Retryable: retryable, Detail: detail, Attempts: 2}
 	}
-	const when = "day0 (Case.Termination_Confirmed__c = 2026-10-28) + 1d at 09:00 America/New_York"
+	const (
+		how  = "Thu 29 Oct 2026 09:00 EDT: day0 (Case.Termination_Confirmed__c = 2026-10-28) + 1d at 09:00 America/New_York."
+		when = "Due since " + how
+	)
 	tests := []struct {
 		name    string
 		entries []bot.LedgerEntry
@@ -494,14 +528,14 @@ func TestLedger(t *testing.T) {
 		{"first failed, will be retried: due again with the others, in order",
 			[]bot.LedgerEntry{entry(1, bot.StateFailed, true, "UNABLE_TO_LOCK_ROW")},
 			[]string{"attrition/1", "attrition/2", "attrition/3"}, rules.StateDue,
-			when + "; retrying action 1 after 2 failed attempts: UNABLE_TO_LOCK_ROW"},
+			when + " Retrying action 1 after 2 failed attempts: UNABLE_TO_LOCK_ROW."},
 		{"second failed for good", []bot.LedgerEntry{entry(1, bot.StateDone, false, ""),
 			entry(2, bot.StateFailed, false, "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST: Status")},
-			nil, rules.StateFailed, "action 2 (status) failed: INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST: Status"},
+			nil, rules.StateFailed, "Failed: action 2 (status): INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST: Status."},
 		{"all done", []bot.LedgerEntry{entry(1, bot.StateDone, false, ""), entry(2, bot.StateDone, false, ""),
-			entry(3, bot.StateDone, false, "")}, nil, rules.StateDone, when},
+			entry(3, bot.StateDone, false, "")}, nil, rules.StateDone, "Done; due " + how},
 		{"done and skipped", []bot.LedgerEntry{entry(1, bot.StateDone, false, ""), entry(2, bot.StateSkipped, false, "x"),
-			entry(3, bot.StateDone, false, "")}, nil, rules.StateDone, when},
+			entry(3, bot.StateDone, false, "")}, nil, rules.StateDone, "Done; due " + how},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -543,8 +577,8 @@ func TestStartedStepFinishes(t *testing.T) {
 	if got, want := dueSteps(r.Due), []string{"case-opened/1", "case-opened/2", "attrition/2", "attrition/3"}; !slices.Equal(got, want) {
 		t.Errorf("due %v, want %v", got, want)
 	}
-	if len(r.Skips) != 0 {
-		t.Errorf("skips %v", r.Skips)
+	if len(r.Records) != 0 {
+		t.Errorf("skips %v", r.Records)
 	}
 
 	c.Fields["Termination_Confirmed__c"] = nil
@@ -557,7 +591,7 @@ func TestStartedStepFinishes(t *testing.T) {
 			t.Errorf("%s due %v, want now", e.Key, e.Due)
 		}
 	}
-	if s := stateOf(t, r, "attrition"); s.State != rules.StateDue || s.Reason != "Case.Termination_Confirmed__c is null" {
+	if s := stateOf(t, r, "attrition"); s.State != rules.StateDue || s.Reason != "Due: it started, so it finishes although Case.Termination_Confirmed__c is null." {
 		t.Errorf("attrition %s %q", s.State, s.Reason)
 	}
 }
@@ -568,7 +602,7 @@ func TestNoAccount(t *testing.T) {
 	c.Account = nil
 	r := pb.Evaluate(c, nil, utc("2026-10-29T13:00:00Z"))
 	s := stateOf(t, r, "attrition")
-	if s.State != rules.StateFailed || s.Reason != "action 1 (update Account): the case has no account" {
+	if s.State != rules.StateFailed || s.Reason != "Failed: action 1 (update): the case has no account." {
 		t.Errorf("attrition %s %q", s.State, s.Reason)
 	}
 	if got := dueSteps(r.Due); !slices.Equal(got, []string{"case-opened/1", "case-opened/2"}) {

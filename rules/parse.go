@@ -14,8 +14,6 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
-
-	"casebot/bot"
 )
 
 var (
@@ -35,9 +33,9 @@ var priorities = []string{"High", "Normal", "Low"}
 
 const defaultPriority = "Normal"
 
-// Load parses every *.yaml and *.yml file at the root of fsys and returns the playbooks sorted
-// by name. Playbook names must be unique across files. On any problem it returns nil and an
-// Errors holding every problem of every file.
+// Load parses every *.yaml and *.yml file at the root of fsys, except playbook tests
+// (IsTestFile), and returns the playbooks sorted by name. Playbook names must be unique across
+// files. On any problem it returns nil and an Errors holding every problem of every file.
 func Load(fsys fs.FS, opts Options) ([]*Playbook, error) {
 	entries, err := fs.ReadDir(fsys, ".")
 	if err != nil {
@@ -49,7 +47,7 @@ func Load(fsys fs.FS, opts Options) ([]*Playbook, error) {
 		seen = map[string]*Playbook{}
 	)
 	for _, e := range entries {
-		if ext := path.Ext(e.Name()); e.IsDir() || (ext != ".yaml" && ext != ".yml") {
+		if e.IsDir() || !IsPlaybookFile(e.Name()) {
 			continue
 		}
 		data, err := fs.ReadFile(fsys, e.Name())
@@ -118,15 +116,11 @@ type parser struct {
 	dateNames, templateName map[string]bool
 	// Steps with a tasks action, which tasksDone may name.
 	taskSteps map[string]bool
-	// tasksDone('…') calls, checked once every step is known.
-	tasksDone []stepCall
-}
-
-// stepCall is a tasksDone call with a string literal argument.
-type stepCall struct {
-	what      string
-	step      string
-	line, col int
+	// done('…') and tasksDone('…') calls, checked once every step is known.
+	calls []callSite
+	// Where each step's catch_up says escalate, and the playbook's, for the checks that
+	// need escalate_to.
+	escalations []*yaml.Node
 }
 
 func (p *parser) errorf(n *yaml.Node, format string, args ...any) {
@@ -144,7 +138,8 @@ func (p *parser) parse() *Playbook {
 	}
 	top := p.object(root, "playbook",
 		[]string{"playbook", "applies_to", "fields", "dates", "steps"},
-		[]string{"title", "timezone", "run_at", "task_templates"})
+		[]string{"title", "description", "timezone", "run_at", "calendar", "non_working", "hold",
+			"catch_up", "escalate_to", "task_templates"})
 	if top == nil {
 		return nil
 	}
@@ -155,6 +150,9 @@ func (p *parser) parse() *Playbook {
 		TaskTemplates: map[string][]TaskEntry{},
 		TimeZone:      TimeZone{Default: time.UTC},
 		RunAt:         Clock{Hour: 9},
+		NonWorking:    Keep,
+		CatchUp:       CatchUp{After: DefaultCatchUpAfter, Policy: CatchUpRun},
+		steps:         map[string]*Step{},
 		zones:         newZoneCache(),
 	}
 	p.pb = pb
@@ -168,16 +166,36 @@ func (p *parser) parse() *Playbook {
 	if pb.Title == "" {
 		pb.Title = pb.Name
 	}
+	if n := top["description"]; n != nil {
+		pb.Description, _ = p.text(n, "description")
+	}
 	p.appliesTo(top["applies_to"])
 	p.fields(top["fields"])
 	p.query()
 	pb.cond = newCondEnv(pb.Fields)
+	if created := (FieldRef{ObjectCase, "CreatedDate"}); pb.Fields[created] == TypeDate || pb.Fields[created] == TypeDateTime {
+		pb.created = created
+	}
 	p.timezone(top["timezone"])
 	p.runAt(top["run_at"])
+	p.calendar(top["calendar"])
+	pb.cal = newCalendar(pb.Calendars)
+	if n := top["non_working"]; n != nil {
+		pb.NonWorking = p.nonWorking(n, "non_working")
+	}
+	if n := top["hold"]; n != nil {
+		pb.Hold, _ = p.field(n, "hold", TypeBool)
+	}
+	p.catchUp(top["catch_up"])
+	if n := top["escalate_to"]; n != nil {
+		pb.EscalateTo = p.roles(n, "escalate_to")
+	}
 	p.dates(top["dates"])
 	p.taskTemplates(top["task_templates"])
 	p.steps(top["steps"])
-	p.checkTasksDone()
+	p.checkCalls()
+	p.checkCycles()
+	p.checkEscalations()
 	return pb
 }
 
@@ -546,8 +564,8 @@ func (p *parser) taskEntry(n *yaml.Node, template string, i int, ids map[string]
 	if v := m["due"]; v != nil {
 		if s, ok := p.scalar(v, what+": due"); ok {
 			off, ok := parseOffset(s)
-			if !ok || off.Unit != Days {
-				p.errorf(v, "%s: due: invalid %q: want a number of days, like 7d", what, s)
+			if !ok || (off.Unit != Days && off.Unit != BusinessDays) {
+				p.errorf(v, "%s: due: invalid %q: want days or business days, like 7d or 5bd", what, s)
 			}
 			e.Due = off
 		}
@@ -596,294 +614,15 @@ func (p *parser) role(n *yaml.Node, what string) (string, bool) {
 	return s, ok
 }
 
-func (p *parser) steps(n *yaml.Node) {
-	if n == nil {
-		return
-	}
-	items, ok := p.sequence(n, "steps")
-	if ok && len(items) == 0 {
-		p.errorf(n, "steps: want at least one step")
-	}
-	ids := map[string]int{}
-	for i, it := range items {
-		if s := p.step(it, i+1, ids); s != nil {
-			p.pb.Steps = append(p.pb.Steps, s)
-		}
-	}
+// IsTestFile reports whether a file name is a playbook test (*.test.yaml, *.test.yml), which
+// lives next to the playbooks it tests.
+func IsTestFile(name string) bool {
+	base := strings.TrimSuffix(strings.TrimSuffix(name, ".yaml"), ".yml")
+	return base != name && strings.HasSuffix(base, ".test")
 }
 
-func (p *parser) step(n *yaml.Node, i int, ids map[string]int) *Step {
-	what := label(n, "step", i)
-	m := p.object(n, what, []string{"id", "at", "do"}, []string{"title", "when", "require"})
-	if m == nil {
-		return nil
-	}
-	s := &Step{Line: deref(n).Line}
-	if v := m["id"]; v != nil {
-		s.ID = p.id(v, what, "step", ids)
-	}
-	if v := m["title"]; v != nil {
-		s.Title, _ = p.text(v, what+": title")
-	}
-	if s.Title == "" {
-		s.Title = s.ID
-	}
-	if v := m["at"]; v != nil {
-		s.At = p.at(v, what+": at")
-	}
-	if v := m["when"]; v != nil {
-		s.When = p.condition(v, what+": when")
-	}
-	if v := m["require"]; v != nil {
-		s.Require = p.condition(v, what+": require")
-	}
-	if v := m["do"]; v != nil {
-		s.Actions = p.actions(v, what)
-	}
-	for _, a := range s.Actions {
-		if a.Kind == bot.KindTasks {
-			p.taskSteps[s.ID] = true
-		}
-	}
-	return s
-}
-
-func (p *parser) at(n *yaml.Node, what string) At {
-	s, ok := p.scalar(n, what)
-	if !ok {
-		return At{}
-	}
-	name, off, err := parseAt(s)
-	if err != nil {
-		line, col := p.inScalar(n, 1, err.col)
-		p.errorAt(line, col, "%s: %s", what, err.msg)
-		return At{}
-	}
-	ref, ok := p.pb.Dates[name]
-	if !ok {
-		if !p.dateNames[name] {
-			line, col := p.inScalar(n, 1, strings.Index(s, name))
-			known := slices.Sorted(func(yield func(string) bool) {
-				for d := range p.dateNames {
-					if !yield(d) {
-						return
-					}
-				}
-			})
-			p.errorAt(line, col, "%s: unknown date %q; dates: %s", what, name, strings.Join(known, ", "))
-		}
-		return At{}
-	}
-	return At{Date: name, Field: ref, Type: p.pb.Fields[ref], Offset: off}
-}
-
-// inScalar maps a position inside a scalar's text (1-based line, 0-based column) to the file.
-// Where YAML folding makes that ambiguous it returns the scalar's own position.
-func (p *parser) inScalar(n *yaml.Node, line, col int) (int, int) {
-	n = deref(n)
-	switch {
-	case n.Style&yaml.LiteralStyle != 0:
-		// The content's indentation is that of its first line; later lines may indent more.
-		return n.Line + line, p.indent(n.Line+1) + col + 1
-	case line != 1 || n.Style&yaml.FoldedStyle != 0:
-		return n.Line, n.Column
-	case n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0:
-		return n.Line, n.Column + 1 + col
-	default:
-		return n.Line, n.Column + col
-	}
-}
-
-// indent returns the number of leading spaces of a 1-based line of the file.
-func (p *parser) indent(line int) int {
-	src := p.src
-	for range line - 1 {
-		i := bytes.IndexByte(src, '\n')
-		if i < 0 {
-			return 0
-		}
-		src = src[i+1:]
-	}
-	return len(src) - len(bytes.TrimLeft(src, " "))
-}
-
-func (p *parser) actions(n *yaml.Node, step string) []Action {
-	items, ok := p.sequence(n, step+": do")
-	if ok && len(items) == 0 {
-		p.errorf(n, "%s: do: want at least one action", step)
-	}
-	var as []Action
-	for i, it := range items {
-		if a, ok := p.action(it, fmt.Sprintf("%s action %d", step, i+1)); ok {
-			as = append(as, a)
-		}
-	}
-	return as
-}
-
-var actionKinds = []bot.EffectKind{bot.KindUpdate, bot.KindStatus, bot.KindTasks, bot.KindSlack}
-
-func (p *parser) action(n *yaml.Node, what string) (Action, bool) {
-	pairs, ok := p.mapping(n, what)
-	if !ok {
-		return Action{}, false
-	}
-	switch len(pairs) {
-	case 0:
-		p.errorf(deref(n), "%s: empty; want %s", what, names(actionKinds))
-		return Action{}, false
-	case 1:
-	default:
-		p.errorf(pairs[1].key, "%s: one action per list item; found %q and %q", what, pairs[0].key.Value, pairs[1].key.Value)
-		return Action{}, false
-	}
-	k, v := pairs[0].key, pairs[0].val
-	kind := bot.EffectKind(k.Value)
-	what += ": " + k.Value
-	a := Action{Kind: kind}
-	switch kind {
-	case bot.KindUpdate:
-		a.Object, a.Fields = p.update(v, what)
-	case bot.KindStatus:
-		a.Status, _ = p.text(v, what)
-	case bot.KindTasks:
-		if s, ok := p.text(v, what); ok {
-			if !p.templateName[s] {
-				p.errorf(v, "%s: unknown task template %q", what, s)
-			}
-			a.Tasks = s
-		}
-	case bot.KindSlack:
-		a.Roles, a.Template = p.slack(v, what)
-	default:
-		p.errorf(k, "%s: unknown action; want %s", what, names(actionKinds))
-		return Action{}, false
-	}
-	return a, true
-}
-
-func (p *parser) update(n *yaml.Node, what string) (string, bot.Fields) {
-	pairs, ok := p.mapping(n, what)
-	if !ok {
-		return "", nil
-	}
-	switch {
-	case len(pairs) == 0:
-		p.errorf(deref(n), "%s: nothing to update; want Case or Account", what)
-		return "", nil
-	case len(pairs) > 1:
-		// One effect writes one record.
-		p.errorf(pairs[1].key, "%s: one object per update; use another action for %s", what, pairs[1].key.Value)
-		return "", nil
-	}
-	obj := pairs[0].key.Value
-	if obj != ObjectCase && obj != ObjectAccount {
-		p.errorf(pairs[0].key, "%s: unknown object %q; want Case or Account", what, obj)
-		return "", nil
-	}
-	fieldPairs, ok := p.mapping(pairs[0].val, what+"."+obj)
-	if !ok {
-		return "", nil
-	}
-	if len(fieldPairs) == 0 {
-		p.errorf(deref(pairs[0].val), "%s: nothing to update", what)
-	}
-	fields := make(bot.Fields, len(fieldPairs))
-	for _, kv := range fieldPairs {
-		ref := FieldRef{obj, kv.key.Value}
-		if !p.declared(kv.key.Line, kv.key.Column, what, ref) {
-			continue
-		}
-		if v, ok := p.value(kv.val, what, ref); ok {
-			fields[ref.Name] = v
-		}
-	}
-	return obj, fields
-}
-
-// value converts a YAML scalar to the wire value of a field of the declared type (see
-// bot.Fields); null clears the field.
-func (p *parser) value(n *yaml.Node, what string, ref FieldRef) (any, bool) {
-	n = deref(n)
-	t := p.pb.Fields[ref]
-	if n.Kind != yaml.ScalarNode {
-		p.errorf(n, "%s: %s is %s; got %s", what, ref, t, describe(n))
-		return nil, false
-	}
-	if isNull(n) {
-		return nil, true
-	}
-	bad := func() (any, bool) {
-		p.errorf(n, "%s: %s is %s; got %s", what, ref, t, describe(n))
-		return nil, false
-	}
-	switch t {
-	case TypeBool:
-		var b bool
-		if n.Tag != "!!bool" || n.Decode(&b) != nil {
-			return bad()
-		}
-		return b, true
-	case TypeNumber:
-		var f float64
-		if (n.Tag != "!!int" && n.Tag != "!!float") || n.Decode(&f) != nil {
-			return bad()
-		}
-		return f, true
-	case TypeString:
-		if n.Tag != "!!str" {
-			// `Type: 2024` or `Type: true` would otherwise reach Salesforce as a number or
-			// a boolean.
-			p.errorf(n, "%s: %s is string; got %s (write %q to make it a string)", what, ref, n.Value, n.Value)
-			return nil, false
-		}
-		return n.Value, true
-	case TypeDate:
-		if _, err := time.Parse(bot.DateLayout, n.Value); err != nil {
-			return bad()
-		}
-		return n.Value, true
-	default: // TypeDateTime
-		tm, err := parseDateTime(n.Value)
-		if err != nil {
-			return bad()
-		}
-		return tm.UTC().Format(bot.DateTimeLayout), true
-	}
-}
-
-func (p *parser) slack(n *yaml.Node, what string) ([]string, string) {
-	m := p.object(n, what, []string{"to", "template"}, nil)
-	var (
-		roles    []string
-		template string
-	)
-	if v := m["to"]; v != nil {
-		items, ok := p.sequence(v, what+": to")
-		if ok && len(items) == 0 {
-			p.errorf(deref(v), "%s: to: want at least one role", what)
-		}
-		for _, it := range items {
-			if r, ok := p.role(it, what+": to"); ok {
-				roles = append(roles, r)
-			}
-		}
-	}
-	if v := m["template"]; v != nil {
-		if s, ok := p.text(v, what+": template"); ok {
-			if p.opts.KnownTemplate != nil && !p.opts.KnownTemplate(s) {
-				p.errorf(v, "%s: template: unknown template %q", what, s)
-			}
-			template = s
-		}
-	}
-	return roles, template
-}
-
-func (p *parser) checkTasksDone() {
-	for _, c := range p.tasksDone {
-		if !p.taskSteps[c.step] {
-			p.errorAt(c.line, c.col, "%s: tasksDone('%s'): no step %q with a tasks action", c.what, c.step, c.step)
-		}
-	}
+// IsPlaybookFile reports whether a file name is a playbook: *.yaml or *.yml, not a test.
+func IsPlaybookFile(name string) bool {
+	ext := path.Ext(name)
+	return (ext == ".yaml" || ext == ".yml") && !IsTestFile(name)
 }

@@ -73,14 +73,20 @@ func TestErrorFormat(t *testing.T) {
 	}
 }
 
+// TestShippedPlaybooks loads the shipped playbooks. Their roles, templates and endpoints are
+// the config's to define, so only the language is checked here.
 func TestShippedPlaybooks(t *testing.T) {
-	pbs, err := rules.Load(playbooks.FS, strictOptions)
+	pbs, err := rules.Load(playbooks.FS, rules.Options{})
 	if err != nil {
 		t.Fatalf("loading the shipped playbooks:\n%v", err)
 	}
-	if len(pbs) == 0 {
-		t.Fatal("no playbooks shipped")
+	if !slices.ContainsFunc(pbs, func(pb *rules.Playbook) bool { return pb.Name == sopName }) {
+		t.Errorf("no playbook %q shipped", sopName)
 	}
+}
+
+// TestParseSOP checks what the test copy of the SOP turns into.
+func TestParseSOP(t *testing.T) {
 	pb := sop(t)
 	want := bot.CaseQuery{
 		Object: "Case",
@@ -101,7 +107,7 @@ func TestShippedPlaybooks(t *testing.T) {
 	if !slices.Equal(ids, wantIDs) {
 		t.Errorf("steps %v, want %v", ids, wantIDs)
 	}
-	if pb.File != "termination-sop.yaml" || pb.Title != "Customer off-boarding (termination)" ||
+	if pb.File != "sop.yaml" || pb.Title != "Customer off-boarding (termination)" ||
 		pb.TimeZone.Default.String() != "America/New_York" || pb.RunAt != (rules.Clock{Hour: 9}) {
 		t.Errorf("playbook %q %q %v %v", pb.File, pb.Title, pb.TimeZone.Default, pb.RunAt)
 	}

@@ -1,12 +1,13 @@
-// Package rules is casebot's playbook language.
+// Package rules is casebot's playbook language (README.md is its reference).
 //
 // A playbook is a YAML file that says which cases it applies to, which of their fields it
 // reads, and a list of steps, each due at a date field plus an offset in the account's time
-// zone, each with actions (update fields, set the status, create tasks, tell Slack). Parse and
-// Load validate a playbook strictly and report every problem at once as file:line:col. Evaluate
-// is pure: from one case, its ledger and the time it computes which actions are due, which
-// steps to record as skipped, when the case next needs attention, and why each step's date is
-// what it is.
+// zone (calendar or business days, hours, months), each with actions (update fields, set the
+// status, create tasks, tell Slack, mail, comment, queue, call an endpoint). Parse and Load
+// validate a playbook strictly and report every problem at once as file:line:col. Evaluate is
+// pure: from one case, its ledger and the time it computes which effects are due, which facts
+// to record (skips, holds, escalations), when the case next needs attention, and why each
+// step's date is what it is.
 package rules
 
 import (
@@ -17,10 +18,16 @@ import (
 	"casebot/bot"
 )
 
-// Options lets the caller check names the playbook refers to but does not define.
+// Options lets the caller check names the playbook refers to but does not define. A nil
+// function leaves those names unchecked.
 type Options struct {
-	KnownTemplate func(name string) bool // nil: template names are not checked
-	KnownRole     func(name string) bool // nil: role names are not checked
+	// KnownTemplateKind checks a message template of a kind: "slack", "email" or "comment"
+	// (the bot.EffectKind that renders it). When it is nil, slack templates are checked with
+	// KnownTemplate and the other kinds are not checked.
+	KnownTemplateKind func(kind, name string) bool
+	KnownTemplate     func(name string) bool // slack templates, when KnownTemplateKind is nil
+	KnownRole         func(name string) bool
+	KnownEndpoint     func(name string) bool // the endpoints http actions call
 }
 
 // FieldType is the type of a declared field.
@@ -51,6 +58,12 @@ type FieldRef struct {
 
 func (f FieldRef) String() string { return f.Object + "." + f.Name }
 
+func (f FieldRef) appendTo(b []byte) []byte {
+	b = append(b, f.Object...)
+	b = append(b, '.')
+	return append(b, f.Name...)
+}
+
 // Unit is the unit of an Offset.
 type Unit string
 
@@ -58,8 +71,13 @@ const (
 	// Days are calendar days counted in the case's time zone: a step keeps its wall-clock time
 	// across a DST change.
 	Days Unit = "d"
+	// BusinessDays are days that are neither a weekend nor a holiday of the playbook's
+	// calendars, counted like Days.
+	BusinessDays Unit = "bd"
 	// Hours are absolute hours: "72 hours before" is 72 hours of elapsed time.
 	Hours Unit = "h"
+	// Months are calendar months; a day past the end of the month lands on its last day.
+	Months Unit = "mo"
 )
 
 // Offset is a signed distance from a date. The zero Offset (no unit) means no offset.
@@ -119,16 +137,61 @@ func (a At) String() string {
 	return a.Date + " " + a.Offset.String()
 }
 
+// NonWorking says what happens to a date that falls on a day that is not a business day.
+type NonWorking string
+
+const (
+	Keep    NonWorking = "keep"    // run it that day anyway
+	Later   NonWorking = "later"   // move it to the next business day, same local time
+	Earlier NonWorking = "earlier" // move it to the previous business day, same local time
+)
+
+var nonWorkingRules = []NonWorking{Keep, Later, Earlier}
+
+// CatchUpPolicy says what becomes of a step found due late: casebot was not running at its
+// date, or the date is before the case existed.
+type CatchUpPolicy string
+
+const (
+	CatchUpRun      CatchUpPolicy = "run"      // run it once, now
+	CatchUpSkip     CatchUpPolicy = "skip"     // record it as skipped
+	CatchUpEscalate CatchUpPolicy = "escalate" // record it as skipped and tell the escalate_to roles
+)
+
+var catchUpPolicies = []CatchUpPolicy{CatchUpRun, CatchUpSkip, CatchUpEscalate}
+
+// CatchUp is a playbook's catch-up policy.
+type CatchUp struct {
+	After  time.Duration // a step first found due more than this past its date is late
+	Policy CatchUpPolicy // the default of every step
+}
+
+// DefaultCatchUpAfter is CatchUp.After when the playbook does not say.
+const DefaultCatchUpAfter = 2 * time.Hour
+
+// MissedStepTemplate is the slack template escalations are rendered with.
+const MissedStepTemplate = "missed-step"
+
+// Remind is a reminder cadence for a step whose gate is closed after its date.
+type Remind struct {
+	Every    Offset // reminder N is due at the step's date plus N times Every
+	To       []string
+	Template string // a slack template
+}
+
 // Step is one step of a playbook. Playbooks are shared by every evaluation: treat a Step as
 // read-only.
 type Step struct {
-	ID      string
-	Title   string
-	Line    int // where the step starts in its file
-	At      At
-	When    *Condition // decided once when the step comes due; nil when absent
-	Require *Condition // a gate re-checked every cycle until it opens; nil when absent
-	Actions []Action
+	ID         string
+	Title      string
+	Line       int // where the step starts in its file
+	At         At
+	When       *Condition // decided once when the step comes due; nil when absent
+	Require    *Condition // a gate re-checked every cycle until it opens; nil when absent
+	Remind     *Remind    // while Require is false after the date; nil when none
+	NonWorking NonWorking // the step's rule, or the playbook's
+	CatchUp    CatchUpPolicy
+	Actions    []Action
 }
 
 // Action is one thing a step does. Kind says which of the other fields apply.
@@ -136,19 +199,50 @@ type Action struct {
 	Kind bot.EffectKind
 
 	// KindUpdate: the object (ObjectCase or ObjectAccount) and the values to set; a nil value
-	// clears the field.
+	// clears the field. Exprs are the values computed when the action comes due, by field.
 	Object string
 	Fields bot.Fields
+	Exprs  map[string]*Expr
 
-	// KindStatus: the new Case.Status.
+	// KindStatus (status and close): the new Case.Status.
 	Status string
 
 	// KindTasks: the name of the task template.
 	Tasks string
 
-	// KindSlack: the roles to tell and the message template.
+	// KindSlack, KindEmail: the roles to tell. KindQueue: the one role whose queue takes the
+	// case. KindSlack, KindEmail, KindComment: the message template.
 	Roles    []string
 	Template string
+
+	// KindEmail: cc roles, and the fields whose values are more addresses to send to.
+	Cc        []string
+	Addresses []FieldRef
+
+	// KindComment: whether the customer sees the comment.
+	Public bool
+
+	// KindHTTP: the call.
+	HTTP *HTTPAction
+}
+
+// HTTPAction is an http action: a call to an endpoint the config defines.
+type HTTPAction struct {
+	Endpoint string
+	Method   string
+	Path     string            // as written, with ${Case.F} / ${Account.F} placeholders
+	Body     any               // the JSON body as written (maps, lists, scalars); nil for none
+	Store    map[string]string // Case field → dot path in the JSON response
+
+	path text // Path, parsed
+	body any  // Body with every string that holds a placeholder parsed to a text
+}
+
+// Expr is an expression computing a value, as in `update: {Case: {F: {expr: "…"}}}`.
+type Expr struct {
+	Source string
+	Type   FieldType // the type of the field it sets
+	prog   exprProgram
 }
 
 // TaskEntry is one task of a task template.
@@ -156,26 +250,34 @@ type TaskEntry struct {
 	ID          string
 	Subject     string
 	Owner       string // a role; "" keeps the default owner
-	Due         Offset // after the step's local date; the zero Offset means no due date
+	Due         Offset // Days or BusinessDays after the step's local date; zero: no due date
 	Priority    string // High, Normal or Low
 	Description string
 }
 
 // Playbook is a parsed, validated playbook. It is safe for concurrent use by Evaluate.
 type Playbook struct {
-	Name, Title, File string
-	Query             bot.CaseQuery
-	Steps             []*Step // in file order
+	Name, Title, Description, File string
+	Query                          bot.CaseQuery
+	Steps                          []*Step // in file order
 
 	Fields        map[FieldRef]FieldType // the declared fields
 	TimeZone      TimeZone
-	RunAt         Clock // when steps dated from a date-only field fire, local time
+	RunAt         Clock    // when steps dated from a date-only field fire, local time
+	Calendars     []string // business-day calendars, combined; none: Monday to Friday
+	NonWorking    NonWorking
+	Hold          FieldRef // a bool field that pauses the playbook; zero when none
+	CatchUp       CatchUp
+	EscalateTo    []string // roles told about escalated steps
 	Dates         map[string]FieldRef
 	TaskTemplates map[string][]TaskEntry
 
-	line, col int // of the playbook's name, for errors across files
+	line, col int      // of the playbook's name, for errors across files
+	created   FieldRef // Case.CreatedDate when declared as a date or datetime
+	steps     map[string]*Step
 	cond      condEnv
 	zones     *zoneCache
+	cal       *calendar
 }
 
 // Condition is a compiled `when` or `require` expression.
@@ -183,7 +285,7 @@ type Condition struct {
 	Source string
 	prog   exprProgram
 	refs   []FieldRef // the fields it reads, in order of first use, to explain its value
-	steps  []string   // the steps named in tasksDone('…') calls, likewise
+	calls  []stepCall // its done('…') and tasksDone('…') calls, likewise
 }
 
 // Step states in StepState.State.
@@ -192,30 +294,63 @@ const (
 	StateDue       = "due"       // some actions are due now: see Result.Due
 	StateScheduled = "scheduled" // comes due at StepState.At
 	StateWaiting   = "waiting"   // its date is unknown or its `require` is false
-	StateSkipped   = "skipped"   // its `when` was false when it came due
+	StateHeld      = "held"      // the case is on hold: the step does not come due
+	StateSkipped   = "skipped"   // its `when` was false, or it was late and not run
 	StateFailed    = "failed"    // an action failed for good, or the step cannot run
 )
 
 // Result is what Evaluate found for one case.
 type Result struct {
-	Due   []bot.Effect      // effects now due and not yet done, in step order then action order
-	Skips []bot.LedgerEntry // ledger entries to record for steps whose `when` was false
-	Next  time.Time         // when the next scheduled step comes due; zero when none is
-	Steps []StepState       // every step of the playbook, in order
+	Due []bot.Effect // effects now due and not yet done, in step order then action order
+	// Records are ledger entries to record: steps skipped (`when` false, or late), escalated
+	// (State skipped, Detail "escalated: …"), holds starting or ending and steps that started
+	// waiting for their gate (State marked).
+	Records []bot.LedgerEntry
+	Next    time.Time   // when the next scheduled step or reminder comes due; zero when none
+	Steps   []StepState // every step of the playbook, in order
 }
 
-// StepState is where one step stands for one case.
+// StepState is where one step stands for one case, with everything needed to explain it.
 type StepState struct {
 	Step   string
 	Title  string
 	State  string    // one of the State constants
 	At     time.Time // when the step is or was due, in the case's zone; zero when unknown
-	Reason string    // human-readable: why the date is At, or why the step waits or failed
+	Reason string    // a sentence: why the step is in its state and why its date is At
 	Timing Timing    // how At was computed (or which field it waits for)
+
+	HeldSince time.Time // the open hold that stops the step; zero when none
+	Late      Late      // the catch-up decision, on the evaluation that made it
+	Gate      Gate      // the condition a waiting or just-skipped step was decided on
+	Remind    time.Time // when the next reminder comes due; zero when none
+}
+
+// Late is a catch-up decision: the step was first found due more than CatchUp.After past its
+// date (or its date is before the case was created).
+type Late struct {
+	Policy         CatchUpPolicy // "" when the step was not found late
+	Found          time.Time     // when casebot found it due
+	BeforeCreation bool          // its date is before the case's CreatedDate
+}
+
+// Gate is a condition with the values it was decided on.
+type Gate struct {
+	Kind   string    // "require" or "when"; "" when none
+	Source string    // the expression
+	Since  time.Time // for require: when the step first found its gate closed
+	Inputs []Input
+}
+
+// Input is one value a condition read: a field or a done / tasksDone call.
+type Input struct {
+	Field FieldRef // the field; zero for a call
+	Func  string   // "done" or "tasksDone" for a call
+	Step  string   // the step the call names
+	Value any      // the field's wire value (nil when null), or the call's result
 }
 
 // Timing explains a step's date: the anchor field's value, the offset and the zone it was
-// counted in.
+// counted in, the time held and the move off a non-working day.
 type Timing struct {
 	Date     string // the name under dates:
 	Field    FieldRef
@@ -224,6 +359,17 @@ type Timing struct {
 	RunAt    Clock // the local time of day, for date-only anchors
 	DateOnly bool
 	Zone     *time.Location
+
+	Computed time.Time     // the anchor plus the offset
+	Held     time.Duration // added for the time the case was on hold
+	Shift    Shift         // the move off a non-working day
+}
+
+// Shift is the move of a date off a non-working day; the zero Shift is none.
+type Shift struct {
+	From, To time.Time
+	Rule     NonWorking // Later or Earlier
+	Why      string     // "weekend", or the holidays: "Thanksgiving Day (us)"
 }
 
 // String renders the explanation: "day0 (Case.X = 2026-11-21) + 1d at 09:00 America/New_York".
@@ -232,9 +378,7 @@ func (t Timing) String() string { return string(t.appendTo(nil)) }
 func (t Timing) appendTo(b []byte) []byte {
 	b = append(b, t.Date...)
 	b = append(b, " ("...)
-	b = append(b, t.Field.Object...)
-	b = append(b, '.')
-	b = append(b, t.Field.Name...)
+	b = t.Field.appendTo(b)
 	b = append(b, " = "...)
 	b = append(b, t.Value...)
 	b = append(b, ')')
@@ -248,7 +392,7 @@ func (t Timing) appendTo(b []byte) []byte {
 		b = t.RunAt.appendTo(b)
 		b = append(b, ' ')
 		b = append(b, t.Zone.String()...)
-	case t.Offset.Unit == Days:
+	case t.Offset.Unit == Days || t.Offset.Unit == BusinessDays || t.Offset.Unit == Months:
 		b = append(b, " in "...)
 		b = append(b, t.Zone.String()...)
 	}

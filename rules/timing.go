@@ -13,8 +13,12 @@ import (
 	"casebot/bot"
 )
 
-// maxOffset bounds offsets so that date arithmetic cannot overflow: about 270 years in days.
-const maxOffset = 100_000
+// maxOffsets bound offsets so that date arithmetic stays fast and cannot overflow: about 270
+// years in days or months of days, 11 in hours, 40 in business days.
+var maxOffsets = map[Unit]int{Days: 100_000, Hours: 100_000, BusinessDays: 10_000, Months: 1_200}
+
+// unitsHelp names the units in messages.
+const unitsHelp = "d (days), bd (business days), h (hours) or mo (months)"
 
 // posError is a problem at a 0-based column of a one-line text.
 type posError struct {
@@ -72,24 +76,26 @@ func scanOffset(s string) (Offset, int, *posError) {
 		i++
 	}
 	if i == 0 {
-		return Offset{}, 0, &posError{0, "want a number of days (d) or hours (h), as in 1d"}
+		return Offset{}, 0, &posError{0, "want a number and a unit, as in 1d; units: " + unitsHelp}
 	}
-	n, err := strconv.Atoi(s[:i])
-	if err != nil || n > maxOffset {
-		return Offset{}, 0, &posError{0, fmt.Sprintf("offset %s is too large (at most %d)", s[:i], maxOffset)}
-	}
+	digits := s[:i]
 	u := i
 	for i < len(s) && isLetter(s[i]) {
 		i++
 	}
-	switch unit := Unit(s[u:i]); unit {
-	case Days, Hours:
-		return Offset{N: n, Unit: unit}, i, nil
-	case "":
-		return Offset{}, 0, &posError{u, fmt.Sprintf("missing unit after %d: want d (days) or h (hours)", n)}
-	default:
-		return Offset{}, 0, &posError{u, fmt.Sprintf("unknown unit %q: want d (days) or h (hours)", unit)}
+	unit := Unit(s[u:i])
+	limit, ok := maxOffsets[unit]
+	switch {
+	case unit == "":
+		return Offset{}, 0, &posError{u, fmt.Sprintf("missing unit after %s: want %s", digits, unitsHelp)}
+	case !ok:
+		return Offset{}, 0, &posError{u, fmt.Sprintf("unknown unit %q: want %s", unit, unitsHelp)}
 	}
+	n, err := strconv.Atoi(digits)
+	if err != nil || n > limit {
+		return Offset{}, 0, &posError{0, fmt.Sprintf("offset %s%s is too large (at most %d%s)", digits, unit, limit, unit)}
+	}
+	return Offset{N: n, Unit: unit}, i, nil
 }
 
 func skipSpaces(s string, i int) int {
@@ -183,29 +189,51 @@ func fieldValue(c *bot.Case, ref FieldRef) any {
 }
 
 // due applies a step's offset to its anchor. A date-only anchor is a day: the step fires at
-// RunAt local time on the day the days land on, plus any hours. A datetime anchor keeps its
-// instant; days move it by calendar days in loc, keeping the wall-clock time across DST.
+// RunAt local time on that day, moved by the offset. A datetime anchor keeps its instant.
 func (p *Playbook) due(at At, anchor time.Time, loc *time.Location) time.Time {
-	n := at.Offset.N
 	if at.Type == TypeDate {
 		y, m, d := anchor.Date()
-		if at.Offset.Unit == Days {
-			d += n
-		}
-		t := time.Date(y, m, d, p.RunAt.Hour, p.RunAt.Minute, 0, 0, loc)
-		if at.Offset.Unit == Hours {
-			t = t.Add(time.Duration(n) * time.Hour)
-		}
-		return t
+		anchor = time.Date(y, m, d, p.RunAt.Hour, p.RunAt.Minute, 0, 0, loc)
 	}
-	t := anchor.In(loc)
-	switch at.Offset.Unit {
+	return p.add(anchor.In(loc), at.Offset)
+}
+
+// add moves t (in the case's zone) by an offset: days, business days and months keep the
+// local wall-clock time across DST changes; hours are elapsed time.
+func (p *Playbook) add(t time.Time, off Offset) time.Time {
+	switch off.Unit {
 	case Days:
-		return t.AddDate(0, 0, n)
+		return t.AddDate(0, 0, off.N)
+	case BusinessDays:
+		return p.cal.addBusinessDays(dayOf(t), off.N).at(t, t.Location())
+	case Months:
+		return addMonths(dayOf(t), off.N).at(t, t.Location())
 	case Hours:
-		return t.Add(time.Duration(n) * time.Hour)
+		return t.Add(time.Duration(off.N) * time.Hour)
 	}
 	return t
+}
+
+// shift moves t off a non-working day as rule says, keeping its local time of day.
+func (p *Playbook) shift(t time.Time, rule NonWorking) (time.Time, Shift) {
+	if rule == Keep || rule == "" {
+		return t, Shift{}
+	}
+	d := dayOf(t)
+	ok, why := p.cal.workday(d)
+	if ok {
+		return t, Shift{}
+	}
+	step := 1
+	if rule == Earlier {
+		step = -1
+	}
+	for !ok {
+		d = d.add(step)
+		ok, _ = p.cal.workday(d)
+	}
+	to := d.at(t, t.Location())
+	return to, Shift{From: t, To: to, Rule: rule, Why: why}
 }
 
 // Zone returns the case's time zone: the one every date of the case is shown and computed in.
