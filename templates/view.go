@@ -5,17 +5,69 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"casebot/bot"
 )
 
 // view is a template's dot. Its fields are unexported, so templates reach Data only through
-// the methods below, each of which returns text escaped for Slack mrkdwn.
-type view struct{ d Data }
+// the methods below, each of which returns text made safe by the view's style.
+type view struct {
+	d     Data
+	style style
+}
+
+// style is how values are written into one kind of message.
+type style struct {
+	text func(string) string            // makes a value safe to insert
+	link func(url, label string) string // url and label are already made safe by text
+}
+
+var (
+	slackStyle = style{text: mrkdwn.Replace, link: func(url, label string) string {
+		// "|" would end the URL of a Slack link early.
+		return "<" + strings.ReplaceAll(url, "|", "%7C") + "|" + label + ">"
+	}}
+	plainStyle   = style{text: plainText, link: func(url, label string) string { return label + " (" + url + ")" }}
+	subjectStyle = style{text: oneLine, link: func(_, label string) string { return label }}
+)
 
 // mrkdwn escapes the three characters Slack treats as control sequences ("<!channel>",
 // "<@U123>", "<url|label>") and nothing else, as Slack asks.
 var mrkdwn = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
+// plainText keeps a value's lines and tabs and drops every other control character, and the
+// invisible characters that reorder text (a file name "gpj.exe" shown as "exe.jpg"). Line
+// breaks of every kind become "\n".
+func plainText(s string) string {
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\n' || r == '\t':
+			return r
+		case r == '\r' || r == '\u0085' || r == '\u2028' || r == '\u2029':
+			return '\n'
+		case unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r):
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// oneLine flattens a value to one line: every run of spaces and line breaks becomes one space,
+// and control characters are dropped.
+func oneLine(s string) string {
+	s = strings.Map(func(r rune) rune {
+		switch {
+		case unicode.IsSpace(r):
+			return ' '
+		case unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r):
+			return -1
+		}
+		return r
+	}, s)
+	return strings.Join(strings.Fields(s), " ")
+}
 
 const (
 	dateFormat     = "Mon 2 Jan 2006"
@@ -24,7 +76,7 @@ const (
 
 // Case returns a field of the case.
 func (v view) Case(field string) (string, error) {
-	return fieldText(v.d.Case.Fields, "case", field)
+	return v.fieldText(v.d.Case.Fields, "case", field)
 }
 
 // Account returns a field of the case's account, or "" when the case has no account.
@@ -32,35 +84,21 @@ func (v view) Account(field string) (string, error) {
 	if v.d.Case.Account == nil {
 		return "", nil
 	}
-	return fieldText(v.d.Case.Account.Fields, "account", field)
+	return v.fieldText(v.d.Case.Account.Fields, "account", field)
 }
 
 // Date returns a date or datetime field of the case, readably and in the case's time zone;
 // "" when the field is empty.
 func (v view) Date(field string) (string, error) {
-	raw, ok := v.d.Case.Fields[field]
-	if !ok {
-		return "", fmt.Errorf("case field %s is not in the record", field)
-	}
-	switch raw := raw.(type) {
-	case nil:
+	return v.dateText(v.d.Case.Fields, "case", field)
+}
+
+// AccountDate is Date for a field of the case's account; "" when the case has no account.
+func (v view) AccountDate(field string) (string, error) {
+	if v.d.Case.Account == nil {
 		return "", nil
-	case string:
-		if raw == "" {
-			return "", nil
-		}
-		// A date has no time zone: it is the same day everywhere.
-		if d, err := time.Parse(bot.DateLayout, raw); err == nil {
-			return d.Format(dateFormat), nil
-		}
-		t, err := time.Parse(bot.DateTimeLayout, raw)
-		if err != nil {
-			return "", fmt.Errorf("case field %s: %q is neither a date nor a datetime", field, mrkdwn.Replace(raw))
-		}
-		return v.when(t), nil
-	default:
-		return "", fmt.Errorf("case field %s is a %T, not a date", field, raw)
 	}
+	return v.dateText(v.d.Case.Account.Fields, "account", field)
 }
 
 // CaseRef is the case number, linked to the case in Salesforce when its URL is known.
@@ -69,19 +107,22 @@ func (v view) CaseRef() (string, error) {
 	if err != nil || v.d.CaseURL == "" {
 		return number, err
 	}
-	// "|" would end the URL of a Slack link early.
-	url := strings.ReplaceAll(mrkdwn.Replace(v.d.CaseURL), "|", "%7C")
-	return "<" + url + "|" + number + ">", nil
+	return v.style.link(v.style.text(v.d.CaseURL), number), nil
 }
 
-func (v view) Playbook() string  { return mrkdwn.Replace(v.d.Playbook) }
-func (v view) Step() string      { return mrkdwn.Replace(v.d.Step) }
-func (v view) StepTitle() string { return mrkdwn.Replace(v.d.StepTitle) }
-func (v view) NextStep() string  { return mrkdwn.Replace(v.d.NextStep) }
+func (v view) Playbook() string  { return v.style.text(v.d.Playbook) }
+func (v view) Step() string      { return v.style.text(v.d.Step) }
+func (v view) StepTitle() string { return v.style.text(v.d.StepTitle) }
+func (v view) NextStep() string  { return v.style.text(v.d.NextStep) }
 
-// Due is when the step became due; NextDue when the next step is due ("" when unknown).
+// Gate is the condition a waiting step waits for ("" unless the message is a reminder).
+func (v view) Gate() string { return v.style.text(v.d.Gate) }
+
+// Due is when the step became due; NextDue when the next step is due; Now when the message is
+// sent ("" when unknown).
 func (v view) Due() string     { return v.when(v.d.Due) }
 func (v view) NextDue() string { return v.when(v.d.NextDue) }
+func (v view) Now() string     { return v.when(v.d.Now) }
 
 func (v view) when(t time.Time) string {
 	if t.IsZero() {
@@ -94,16 +135,47 @@ func (v view) when(t time.Time) string {
 	return t.In(loc).Format(dateTimeFormat)
 }
 
-func fieldText(fields bot.Fields, record, field string) (string, error) {
+// lookup returns a field's value; a field the record does not carry is an error, never "".
+func lookup(fields bot.Fields, record, field string) (any, error) {
 	raw, ok := fields[field]
 	if !ok {
-		return "", fmt.Errorf("%s field %s is not in the record", record, field)
+		return nil, fmt.Errorf("%s field %s is not in the record", record, field)
+	}
+	return raw, nil
+}
+
+func (v view) dateText(fields bot.Fields, record, field string) (string, error) {
+	raw, err := lookup(fields, record, field)
+	if err != nil || raw == nil {
+		return "", err
 	}
 	switch raw := raw.(type) {
-	case nil:
-		return "", nil
 	case string:
-		return mrkdwn.Replace(raw), nil
+		if raw == "" {
+			return "", nil
+		}
+		// A date has no time zone: it is the same day everywhere.
+		if d, err := time.Parse(bot.DateLayout, raw); err == nil {
+			return d.Format(dateFormat), nil
+		}
+		t, err := time.Parse(bot.DateTimeLayout, raw)
+		if err != nil {
+			return "", fmt.Errorf("%s field %s: %q is neither a date nor a datetime", record, field, v.style.text(raw))
+		}
+		return v.when(t), nil
+	default:
+		return "", fmt.Errorf("%s field %s is a %T, not a date", record, field, raw)
+	}
+}
+
+func (v view) fieldText(fields bot.Fields, record, field string) (string, error) {
+	raw, err := lookup(fields, record, field)
+	if err != nil || raw == nil {
+		return "", err
+	}
+	switch raw := raw.(type) {
+	case string:
+		return v.style.text(raw), nil
 	case bool:
 		if raw {
 			return "yes", nil
@@ -112,6 +184,6 @@ func fieldText(fields bot.Fields, record, field string) (string, error) {
 	case float64:
 		return strconv.FormatFloat(raw, 'f', -1, 64), nil
 	default:
-		return mrkdwn.Replace(fmt.Sprint(raw)), nil
+		return v.style.text(fmt.Sprint(raw)), nil
 	}
 }
