@@ -3,7 +3,8 @@ package playbooks
 
 import "embed"
 
-// FS holds the shipped playbooks at its root, for rules.Load.
+// FS holds the shipped playbooks at its root, for rules.Load, with their tests (*.test.yaml)
+// and the tests' golden files (testdata/), for casebot test.
 //
-//go:embed *.yaml
+//go:embed *.yaml testdata
 var FS embed.FS
