@@ -41,22 +41,22 @@ func TestDurableAcrossRestart(t *testing.T) {
 	// Seed is asked for again, but the store is not empty: nothing is added.
 	o2 := newOrg(t, Options{DataFile: path, Seed: true})
 	rec := o2.get("Case", caseID)
-	if rec["Subject"] != "survives" || rec["Status"] != "Working" || rec["CaseNumber"] != "00001006" {
+	if rec["Subject"] != "survives" || rec["Status"] != "Working" || rec["CaseNumber"] != caseNumber(seededCases+1) {
 		t.Errorf("case after restart: %v", rec)
 	}
-	if n := o2.query("SELECT COUNT() FROM Case").TotalSize; n != 6 {
-		t.Errorf("%d cases after restart, want 6 (5 seeded, 1 created)", n)
+	if n := o2.query("SELECT COUNT() FROM Case").TotalSize; n != seededCases+1 {
+		t.Errorf("%d cases after restart, want %d seeded and 1 created", n, seededCases)
 	}
 	if n := o2.query("SELECT COUNT() FROM Task").TotalSize; n != 0 {
 		t.Errorf("%d live tasks after restart, want 0 (one deleted, two rolled back)", n)
 	}
-	if n := o2.query("SELECT COUNT() FROM User").TotalSize; n != 11 {
-		t.Errorf("%d users after restart, want 11", n)
+	if n := o2.query("SELECT COUNT() FROM User").TotalSize; n != seededUsers {
+		t.Errorf("%d users after restart, want %d", n, seededUsers)
 	}
 	o2.do("GET", "/sobjects/Task/"+gone, nil).wantError(t, http.StatusNotFound, "NOT_FOUND")
 	// Counters continue where they were: no id or CaseNumber is given twice.
 	next := o2.create("Case", map[string]any{"Subject": "after restart"})
-	if rec := o2.get("Case", next); rec["CaseNumber"] != "00001007" || idCounter(next) <= idCounter(gone) {
+	if rec := o2.get("Case", next); rec["CaseNumber"] != caseNumber(seededCases+2) || idCounter(next) <= idCounter(gone) {
 		t.Errorf("new case after restart: %v %v", next, rec["CaseNumber"])
 	}
 	if err := o2.sb.Close(); err != nil {
@@ -108,8 +108,8 @@ func TestSeedOnlyEmpty(t *testing.T) {
 	if err := empty.sb.Seed(testNow); err != nil {
 		t.Fatalf("Seed of an org with only the API user: %v", err)
 	}
-	if n := empty.query("SELECT COUNT() FROM User").TotalSize; n != 11 {
-		t.Errorf("%d users, want 11 (the API user once)", n)
+	if n := empty.query("SELECT COUNT() FROM User").TotalSize; n != seededUsers {
+		t.Errorf("%d users, want %d (the API user once)", n, seededUsers)
 	}
 }
 

@@ -31,7 +31,7 @@ func TestCRUD(t *testing.T) {
 
 	var some map[string]any
 	o.do("GET", "/sobjects/Case/"+id+"?fields=Subject,casenumber", nil).ok(t, http.StatusOK, &some)
-	if len(some) != 3 || some["Subject"] != "Question" || some["CaseNumber"] != "00001006" {
+	if len(some) != 3 || some["Subject"] != "Question" || some["CaseNumber"] != caseNumber(seededCases+1) {
 		t.Errorf("GET with fields: %v", some)
 	}
 	// Ids are accepted in their 15-character form and in any case in their 18-character form.

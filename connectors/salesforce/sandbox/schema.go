@@ -86,6 +86,18 @@ func ref(name, relationship string, to ...string) soql.Field {
 		Length: 18, ReferenceTo: to, RelationshipName: relationship}
 }
 
+// lookup is a custom lookup field: SOQL follows it as <Name>__r ("Partner__c" → "Partner__r").
+func lookup(name, to string) soql.Field {
+	return soql.Field{Name: name, Label: label(name), Type: soql.TypeReference, Length: 18,
+		ReferenceTo: []string{to}, RelationshipName: strings.TrimSuffix(name, "__c") + "__r"}
+}
+
+// longText is a Long Text Area field of Salesforce's default size.
+func longText(name string) soql.Field { return textArea(name, 32768) }
+
+// labeled gives a field the label its metadata has where label would guess wrong.
+func labeled(f soql.Field, l string) soql.Field { f.Label = l; return f }
+
 func required(f soql.Field) soql.Field { f.Required = true; return f }
 func readOnly(f soql.Field) soql.Field { f.ReadOnly = true; return f }
 
@@ -155,6 +167,15 @@ func newSchema() *schema {
 				ref("OwnerId", "Owner", "User"),
 				typed("Customer_Attrition__c", soql.TypeBoolean),
 				text("Time_Zone__c", 40),
+				text("Tenant_Id__c", 64),
+				// MSP cancellation.
+				typed("Subscription_Start_Date__c", soql.TypeDate),
+				picklist("Subscription_Status__c", true, "Active", "Pending Cancellation", "Cancelled"),
+				text("MSP_Partner__c", 80),
+				// Customer removal: the reseller that serves the customer, and how it is billed.
+				lookup("Partner__c", "Account"),
+				emailField("Partner_Email__c", 80),
+				picklist("Billing_Mode__c", true, "Partner Billing", "Direct Billing", "New Partner Billing"),
 				// Migrated orgs carry their old system's key; it is not unique, so an
 				// upsert on it can match several records (HTTP 300).
 				externalID(text("Legacy_Id__c", 40), false),
@@ -164,6 +185,9 @@ func newSchema() *schema {
 				{Name: "Cases", Object: "Case", Field: "AccountId"},
 				{Name: "Tasks", Object: "Task", Field: "WhatId"},
 				{Name: "ContentDocumentLinks", Object: "ContentDocumentLink", Field: "LinkedEntityId"},
+				// The relationship names the lookups' metadata gives, with the __r of custom ones.
+				{Name: "Partner_Customers__r", Object: "Account", Field: "Partner__c"},
+				{Name: "Former_Partner_Removals__r", Object: "Case", Field: "Former_Partner__c"},
 			}},
 			LabelPlural: "Accounts"},
 		{Object: soql.Object{Name: "Contact", Label: "Contact", KeyPrefix: "003",
@@ -189,8 +213,13 @@ func newSchema() *schema {
 				textArea("Description", 32000),
 				picklist("Status", true, "New", "Working", "Escalated", "Legal Review",
 					"Attrition Confirmed", "Termination Notified", "Off-boarding", "Final Notice Sent",
-					"Data Deletion Approved", "Data Purge", "Data Purge Done", "Closed"),
-				picklist("Type", false, "Termination", "Question", "Problem", "Feature Request", "Other"),
+					"Data Deletion Approved", "Data Purge", "Data Purge Done",
+					"Cancellation Refused", "Terms Not Accepted", "Pending Cancellation",
+					"Pending Partner Change", "Cancelled", "Partner Changed",
+					"Uninstall Pending", "Uninstall Confirmed", "Suspension Requested", "Tenant Deactivated",
+					"Removal Scheduled", "Removal Confirmed", "Removed", "Closed"),
+				picklist("Type", false, "Question", "Problem", "Feature Request", "Other", "Termination",
+					"MSP Cancellation", "Partner Cancellation", "Customer Removal"),
 				picklist("Origin", false, "Email", "Phone", "Web"),
 				picklist("Priority", false, "High", "Medium", "Low"),
 				picklist("Reason", false, "Installation", "Equipment Complexity", "Performance",
@@ -207,9 +236,46 @@ func newSchema() *schema {
 				text("SuppliedCompany", 80),
 				typed("Contract_End_Date__c", soql.TypeDate),
 				typed("Termination_Confirmed__c", soql.TypeDate),
-				typed("Deprovision_Date__c", soql.TypeDateTime),
+				labeled(typed("Deprovision_Date__c", soql.TypeDateTime), "De-Provision Date"),
 				typed("Termination_Hold__c", soql.TypeBoolean),
 				typed("Data_Deletion_Approved__c", soql.TypeBoolean),
+				longText("Deactivated_GUIDs__c"),
+				// MSP cancellation.
+				picklist("Cancellation_Type__c", true, "Cancel", "Partner Change"),
+				typed("Data_Export_Required__c", soql.TypeBoolean),
+				typed("Terms_Accepted__c", soql.TypeBoolean),
+				typed("Exgestion_Quote_Accepted__c", soql.TypeBoolean),
+				text("New_Partner__c", 80),
+				typed("Commitment_End_Date__c", soql.TypeDate),
+				typed("Service_Withdrawal_Date__c", soql.TypeDate),
+				// Partner cancellation.
+				typed("Cancellation_Confirmed__c", soql.TypeBoolean),
+				typed("Uninstall_Instructions_Sent__c", soql.TypeDateTime),
+				typed("Uninstall_Confirmed__c", soql.TypeBoolean),
+				longText("Uninstall_Evidence__c"),
+				longText("Pending_Matters__c"),
+				text("Technical_Contact__c", 255),
+				text("Commercial_Contact__c", 255),
+				text("Support_Case_Number__c", 40),
+				typed("Active_Devices__c", soql.TypeDouble),
+				typed("Devices_Checked_At__c", soql.TypeDateTime),
+				typed("Tenant_Deactivated_At__c", soql.TypeDateTime),
+				// Customer removal.
+				emailField("Customer_Email__c", 80),
+				picklist("Removal_Scenario__c", true, "Customer Request", "Partner Business Adjustment",
+					"Violation", "Policy Breach", "Agreement End", "Direct Billing Switch"),
+				longText("Termination_Reason__c"),
+				typed("Settlements_Complete__c", soql.TypeBoolean),
+				typed("Notice_Given_Date__c", soql.TypeDate),
+				typed("Notice_Period_Days__c", soql.TypeDouble),
+				longText("Data_Migration_Plan__c"),
+				text("Alternative_Service__c", 255),
+				labeled(picklist("Billing_Mode_After__c", true, "Direct Billing", "New Partner Billing"),
+					"Billing Mode After Removal"),
+				typed("Removal_Effective_Date__c", soql.TypeDate),
+				typed("Removal_Confirmed__c", soql.TypeBoolean),
+				lookup("Former_Partner__c", "Account"),
+				typed("Partner_Quota_Remaining__c", soql.TypeDouble),
 				// The key of the inbound mail a case was opened from, so that intake retried
 				// after a crash upserts the case instead of opening it twice.
 				externalID(text("Casebot_Key__c", 255), true),

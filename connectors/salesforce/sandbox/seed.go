@@ -3,6 +3,7 @@ package sandbox
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 	_ "time/tzdata" // the seed accounts' time zones must load on hosts without a zoneinfo database
@@ -14,18 +15,26 @@ var ErrNotEmpty = errors.New("the sandbox org already holds data")
 type seedUser struct{ username, first, last, title string }
 
 type seedAccount struct {
-	name, zone, accountType                 string
+	name, zone, accountType, tenant         string
 	attrition                               bool
 	contactFirst, contactLast, contactEmail string
 	// termination: an open termination case; confirmed: Legal has confirmed its terms (day 0).
 	termination, confirmed bool
 }
 
-// Seed fills an empty org with the demo data, dated relative to now: day 0 is now's date in
-// each account's time zone. Users (the API user, Order Management and the teams a termination
-// involves), the Infrastructure Engineering Provisioning queue, four accounts with a contact
-// each, an open termination case for Acme Corp, Globex GmbH and Initech KK (Legal has not yet
-// confirmed Initech's), an open problem case and a closed termination case for Umbrella Ltd.
+// Seed fills an empty org with the demo data of the shipped playbooks, dated relative to now:
+// day 0 is now's date in each account's time zone. Users (the API user and the teams the
+// playbooks involve) and the Infrastructure Engineering Provisioning queue, then:
+//   - termination SOP: four accounts with a contact each, an open termination case for Acme
+//     Corp, Globex GmbH and Initech KK (Legal has not yet confirmed Initech's), an open problem
+//     case and a closed termination case for Umbrella Ltd;
+//   - MSP cancellation: a cancellation with data export whose terms are not yet accepted, a
+//     partner change of a renewed subscription, and a request refused as too early;
+//   - partner cancellation: Tijuca Logistica, its cancellation confirmed, agents not yet removed;
+//   - customer removal: two customers of a reseller, Lotus Trading asking by mail to switch to
+//     direct billing (preconditions still to be filled in) and Orchid Studios, removed by the
+//     reseller at its agreement's end with every precondition met.
+//
 // It returns ErrNotEmpty when the org holds anything but the API user.
 func (s *Server) Seed(now time.Time) error {
 	s.gate.Lock() // not in the middle of a composite, which could roll the seed back
@@ -47,14 +56,65 @@ func (s *Server) Seed(now time.Time) error {
 	return nil
 }
 
+// seeder writes the demo records in the seed's transaction.
+type seeder struct {
+	t       *tx
+	sc      *schema
+	apiUser string
+	now     time.Time
+	users   map[string]string // username → id
+}
+
 func seed(t *tx, sc *schema, apiUser string, now time.Time) error {
-	create := func(object string, fields map[string]any) (string, error) {
-		id, err := t.create(sc.sobject(object), fields)
-		if err != nil {
-			return "", fmt.Errorf("creating %s %v: %w", object, fields, err)
+	s := &seeder{t: t, sc: sc, apiUser: apiUser, now: now, users: map[string]string{}}
+	for _, part := range []func() error{
+		s.seedUsers, s.terminations, s.mspCancellations, s.partnerCancellation, s.customerRemovals,
+	} {
+		if err := part(); err != nil {
+			return err
 		}
-		return id, nil
 	}
+	return nil
+}
+
+func (s *seeder) create(object string, fields map[string]any) (string, error) {
+	id, err := s.t.create(s.sc.sobject(object), fields)
+	if err != nil {
+		return "", fmt.Errorf("creating %s %v: %w", object, fields, err)
+	}
+	return id, nil
+}
+
+// day0 is the start of now's date in zone: the seed's dates count from it.
+func (s *seeder) day0(zone string) (time.Time, error) {
+	loc, err := time.LoadLocation(zone)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("loading time zone %s: %w", zone, err)
+	}
+	local := s.now.In(loc)
+	return time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, loc), nil
+}
+
+// account creates an account of the demo's account executive.
+func (s *seeder) account(name, zone, accountType string, fields map[string]any) (string, error) {
+	rec := map[string]any{"Name": name, "Type": accountType, "Industry": "Technology",
+		"Time_Zone__c": zone, "OwnerId": s.users["ae@example.test"]}
+	maps.Copy(rec, fields)
+	return s.create("Account", rec)
+}
+
+// openCase creates a case of the account, owned by owner.
+func (s *seeder) openCase(accountID, owner string, fields map[string]any) error {
+	rec := map[string]any{"Status": "New", "Priority": "Medium", "AccountId": accountID,
+		"OwnerId": s.users[owner]}
+	maps.Copy(rec, fields)
+	_, err := s.create("Case", rec)
+	return err
+}
+
+// seedUsers creates the users the example config gives the playbooks' roles to, and the
+// queue of Infrastructure Engineering Provisioning.
+func (s *seeder) seedUsers() error {
 	users := []seedUser{
 		{"om@example.test", "Olivia", "Mendes", "Order Management"},
 		{"legal@example.test", "Lena", "Schmidt", "Legal Counsel"},
@@ -66,50 +126,57 @@ func seed(t *tx, sc *schema, apiUser string, now time.Time) error {
 		{"secops@example.test", "Sofia", "Novak", "Security Operations"},
 		{"infra@example.test", "Ivan", "Petrov", "Infrastructure Engineering"},
 		{"ae@example.test", "Alex", "Evans", "Account Executive"},
+		{"rvp@example.test", "Rachel", "Vance", "Regional Vice President"},
+		{"csd@example.test", "Carlos", "Diaz", "Customer Success Director"},
+		{"bp@example.test", "Beatriz", "Pereira", "Business Partner"},
+		{"mspsupport@example.test", "Mark", "Sullivan", "MSP Partner Support"},
+		{"partnerops@example.test", "Priya", "Nair", "Partner Operations"},
+		{"commercial@example.test", "Helena", "Costa", "Commercial Manager"},
+		{"partnermgr@example.test", "Paolo", "Greco", "Partner Management"},
+		{"dpo@example.test", "Dana", "Okoro", "Data Protection Officer"},
+		{"compliance@example.test", "Kenji", "Mori", "Compliance"},
 	}
-	ids := map[string]string{}
-	if t.caller == "" {
-		users = append([]seedUser{{apiUser, "Casebot", "Integration", "Integration User"}}, users...)
+	if s.t.caller == "" {
+		users = append([]seedUser{{s.apiUser, "Casebot", "Integration", "Integration User"}}, users...)
 	}
 	for _, u := range users {
-		id, err := create("User", map[string]any{"Username": u.username, "Email": u.username,
+		id, err := s.create("User", map[string]any{"Username": u.username, "Email": u.username,
 			"FirstName": u.first, "LastName": u.last, "Title": u.title, "IsActive": true})
 		if err != nil {
 			return err
 		}
-		ids[u.username] = id
+		s.users[u.username] = id
 	}
-	if _, err := create("Group", map[string]any{"Name": "Infrastructure Engineering Provisioning",
-		"DeveloperName": "Infrastructure_Engineering_Provisioning", "Type": "Queue"}); err != nil {
-		return err
-	}
+	_, err := s.create("Group", map[string]any{"Name": "Infrastructure Engineering Provisioning",
+		"DeveloperName": "Infrastructure_Engineering_Provisioning", "Type": "Queue"})
+	return err
+}
+
+// terminations seeds the termination SOP's accounts and cases.
+func (s *seeder) terminations() error {
 	accounts := []seedAccount{
-		{"Acme Corp", "America/New_York", "Customer - Direct", false, "Jane", "Doe", "jane.doe@acme.example", true, true},
-		{"Globex GmbH", "Europe/Berlin", "Customer - Channel", true, "Hans", "Gruber", "hans.gruber@globex.example", true, true},
-		{"Initech KK", "Asia/Tokyo", "Customer - Direct", false, "Yuki", "Tanaka", "yuki.tanaka@initech.example", true, false},
-		{"Umbrella Ltd", "Europe/London", "Customer - Direct", false, "Alice", "Abernathy", "alice.abernathy@umbrella.example", false, false},
+		{"Acme Corp", "America/New_York", "Customer - Direct", "acme-prod-01", false, "Jane", "Doe", "jane.doe@acme.example", true, true},
+		{"Globex GmbH", "Europe/Berlin", "Customer - Channel", "globex-prod-01", true, "Hans", "Gruber", "hans.gruber@globex.example", true, true},
+		{"Initech KK", "Asia/Tokyo", "Customer - Direct", "initech-prod-01", false, "Yuki", "Tanaka", "yuki.tanaka@initech.example", true, false},
+		{"Umbrella Ltd", "Europe/London", "Customer - Direct", "umbrella-prod-01", false, "Alice", "Abernathy", "alice.abernathy@umbrella.example", false, false},
 	}
 	for _, a := range accounts {
-		loc, err := time.LoadLocation(a.zone)
-		if err != nil {
-			return fmt.Errorf("loading time zone %s: %w", a.zone, err)
-		}
-		local := now.In(loc)
-		day0 := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, loc)
-		accountID, err := create("Account", map[string]any{"Name": a.name, "Type": a.accountType,
-			"Industry": "Technology", "Customer_Attrition__c": a.attrition, "Time_Zone__c": a.zone,
-			"OwnerId": ids["ae@example.test"]})
+		day0, err := s.day0(a.zone)
 		if err != nil {
 			return err
 		}
-		contactID, err := create("Contact", map[string]any{"FirstName": a.contactFirst, "LastName": a.contactLast,
+		accountID, err := s.account(a.name, a.zone, a.accountType,
+			map[string]any{"Customer_Attrition__c": a.attrition, "Tenant_Id__c": a.tenant})
+		if err != nil {
+			return err
+		}
+		contactID, err := s.create("Contact", map[string]any{"FirstName": a.contactFirst, "LastName": a.contactLast,
 			"Email": a.contactEmail, "AccountId": accountID})
 		if err != nil {
 			return err
 		}
-		termination := map[string]any{"Type": "Termination", "Status": "New", "Origin": "Email",
-			"Priority": "Medium", "Subject": "Termination: " + a.name, "AccountId": accountID,
-			"ContactId": contactID, "OwnerId": ids["om@example.test"], "SuppliedEmail": a.contactEmail,
+		termination := map[string]any{"Type": "Termination", "Origin": "Email",
+			"Subject": "Termination: " + a.name, "ContactId": contactID, "SuppliedEmail": a.contactEmail,
 			"SuppliedName": a.contactFirst + " " + a.contactLast, "SuppliedCompany": a.name,
 			"Description":              a.name + " asks to terminate its subscription at the end of the contract.",
 			"Contract_End_Date__c":     day0.AddDate(0, 0, 40).Format(dateLayout),
@@ -127,16 +194,144 @@ func seed(t *tx, sc *schema, apiUser string, now time.Time) error {
 			termination["Contract_End_Date__c"] = day0.AddDate(0, 0, -320).Format(dateLayout)
 			termination["Deprovision_Date__c"] = formatDateTime(day0.AddDate(0, 0, -330).Add(17 * time.Hour))
 			termination["Termination_Confirmed__c"] = day0.AddDate(0, 0, -360).Format(dateLayout)
-			cases = append(cases, map[string]any{"Type": "Problem", "Status": "New", "Origin": "Phone",
-				"Priority": "High", "Subject": "Login page times out", "AccountId": accountID,
-				"ContactId": contactID, "OwnerId": ids["om@example.test"],
+			cases = append(cases, map[string]any{"Type": "Problem", "Origin": "Phone",
+				"Priority": "High", "Subject": "Login page times out", "ContactId": contactID,
 				"Description": "Users in London get a timeout on the login page since this morning."})
 		}
 		for _, c := range cases {
-			if _, err := create("Case", c); err != nil {
+			if err := s.openCase(accountID, "om@example.test", c); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// mspCancellations seeds one case of each outcome of the MSP cancellation playbook, all
+// requested by the same MSP partner: eligibility starts 11 months into the subscription, the
+// commitment ends at 12.
+func (s *seeder) mspCancellations() error {
+	const zone = "Europe/London"
+	day0, err := s.day0(zone)
+	if err != nil {
+		return err
+	}
+	requests := []struct {
+		name    string
+		started time.Time      // the subscription's start
+		fields  map[string]any // the request
+	}{
+		// Eligible, still in its commitment: withdrawn 20 days from now, after the data
+		// export. The partner has not yet ticked the terms.
+		{"Northwind Traders", day0.AddDate(0, -11, -10), map[string]any{
+			"Subject": "Cancel Northwind Traders", "Cancellation_Type__c": "Cancel",
+			"Data_Export_Required__c": true, "Terms_Accepted__c": false,
+			"Description": "Northwind Traders leaves us; please export its archive before the service ends."}},
+		// A renewal (past its 12 months): the customer moves to another partner at once.
+		{"Fabrikam Ltd", day0.AddDate(0, -26, 0), map[string]any{
+			"Subject": "Partner change: Fabrikam Ltd", "Cancellation_Type__c": "Partner Change",
+			"New_Partner__c": "Harbour IT Services", "Terms_Accepted__c": true,
+			"Description": "Fabrikam Ltd moves to Harbour IT Services and keeps its products."}},
+		// Eight months in: too early, refused.
+		{"Tailspin Toys", day0.AddDate(0, -8, 0), map[string]any{
+			"Subject": "Cancel Tailspin Toys", "Cancellation_Type__c": "Cancel", "Terms_Accepted__c": true,
+			"Description": "Tailspin Toys wants to stop its subscription."}},
+	}
+	for _, r := range requests {
+		accountID, err := s.account(r.name, zone, "Customer - Channel", map[string]any{
+			"Subscription_Start_Date__c": r.started.Format(dateLayout), "Subscription_Status__c": "Active",
+			"MSP_Partner__c": "Redwood MSP"})
+		if err != nil {
+			return err
+		}
+		c := map[string]any{"Type": "MSP Cancellation", "Origin": "Web", "SuppliedEmail": "ops@msp.example",
+			"SuppliedName": "Owen Price", "SuppliedCompany": "Redwood MSP"}
+		maps.Copy(c, r.fields)
+		if err := s.openCase(accountID, "mspsupport@example.test", c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// partnerCancellation seeds the partner cancellation playbook's case: the customer has
+// confirmed the cancellation, its contract ends in three weeks and its devices still report.
+func (s *seeder) partnerCancellation() error {
+	const zone = "America/Sao_Paulo"
+	day0, err := s.day0(zone)
+	if err != nil {
+		return err
+	}
+	accountID, err := s.account("Tijuca Logistica", zone, "Customer - Channel",
+		map[string]any{"Tenant_Id__c": "tijuca-7731"})
+	if err != nil {
+		return err
+	}
+	return s.openCase(accountID, "partnerops@example.test", map[string]any{
+		"Type": "Partner Cancellation", "Origin": "Email", "Subject": "Contract cancellation: Tijuca Logistica",
+		"Description":   "Tijuca Logistica cancels its contract at the end of its term.",
+		"SuppliedEmail": "ti@tijuca.example", "SuppliedName": "Paula Souza", "SuppliedCompany": "Tijuca Logistica",
+		"Contract_End_Date__c":      day0.AddDate(0, 0, 21).Format(dateLayout),
+		"Cancellation_Confirmed__c": true,
+		"Technical_Contact__c":      "Paula Souza, ti@tijuca.example, +55 21 5555 0100",
+		"Commercial_Contact__c":     "Rui Lima, rui@partner.example",
+		"Pending_Matters__c":        "Invoice 2026-041 unpaid.\nTwo loaner licences to return.",
+		"Active_Devices__c":         float64(42),
+		"Devices_Checked_At__c":     formatDateTime(s.now),
+	})
+}
+
+// customerRemovals seeds a reseller and two of its customers leaving it: one asking by mail,
+// one the reseller removes.
+func (s *seeder) customerRemovals() error {
+	const partnerEmail = "partners@meridian.example"
+	resellerID, err := s.account("Meridian Resellers", "Asia/Singapore", "Channel Partner / Reseller", nil)
+	if err != nil {
+		return err
+	}
+	customer := func(name, zone string) (string, error) {
+		return s.account(name, zone, "Customer - Channel", map[string]any{"Partner__c": resellerID,
+			"Partner_Email__c": partnerEmail, "Billing_Mode__c": "Partner Billing"})
+	}
+
+	// Customer-initiated: the exit reason is the mail's body; casebot fills the reason, the
+	// customer's address and the notice date from it, the partner manager the rest.
+	lotusID, err := customer("Lotus Trading", "Asia/Singapore")
+	if err != nil {
+		return err
+	}
+	if err := s.openCase(lotusID, "partnermgr@example.test", map[string]any{
+		"Type": "Customer Removal", "Origin": "Email", "Subject": "Please end our agent service",
+		"Description":   "We are moving our cloud billing in-house and will be billed by the platform directly.",
+		"SuppliedEmail": "it@lotus.example", "SuppliedName": "Wei Ling Tan", "SuppliedCompany": "Lotus Trading",
+		"Removal_Scenario__c": "Direct Billing Switch", "Notice_Period_Days__c": float64(30),
+	}); err != nil {
+		return err
+	}
+
+	// Partner-initiated at the agreement's end, which comes after the notice period: the
+	// removal takes effect on the agreement's end.
+	const orchidZone = "Europe/Paris"
+	day0, err := s.day0(orchidZone)
+	if err != nil {
+		return err
+	}
+	orchidID, err := customer("Orchid Studios", orchidZone)
+	if err != nil {
+		return err
+	}
+	return s.openCase(orchidID, "partnermgr@example.test", map[string]any{
+		"Type": "Customer Removal", "Origin": "Web", "Subject": "Remove Orchid Studios: reseller agreement ends",
+		"SuppliedEmail": partnerEmail, "SuppliedName": "Meridian partner desk", "SuppliedCompany": "Meridian Resellers",
+		"Customer_Email__c":       "admin@orchid.example",
+		"Removal_Scenario__c":     "Agreement End",
+		"Termination_Reason__c":   "Meridian's reseller agreement for Orchid Studios expires and is not renewed.",
+		"Settlements_Complete__c": true,
+		"Notice_Given_Date__c":    day0.AddDate(0, 0, -10).Format(dateLayout),
+		"Notice_Period_Days__c":   float64(30),
+		"Contract_End_Date__c":    day0.AddDate(0, 0, 25).Format(dateLayout),
+		"Data_Migration_Plan__c":  "Project files exported to Orchid's own storage by the reseller before the end date.",
+		"Alternative_Service__c":  "Kestrel IT, Orchid's new partner",
+		"Billing_Mode_After__c":   "New Partner Billing",
+	})
 }

@@ -125,7 +125,8 @@ func TestDescribe(t *testing.T) {
 		fields[f.Name] = f
 	}
 	status := fields["Status"]
-	if status.Type != "picklist" || !status.RestrictedPicklist || len(status.PicklistValues) != 12 || !status.PicklistValues[0].DefaultValue {
+	if status.Type != "picklist" || !status.RestrictedPicklist || len(status.PicklistValues) != 25 || !status.PicklistValues[0].DefaultValue ||
+		status.PicklistValues[24].Value != "Closed" {
 		t.Errorf("Status: %+v", status)
 	}
 	owner := fields["OwnerId"]
