@@ -82,7 +82,14 @@ func (b *batch) apply(ctx context.Context, crm bot.CRM, out []outcome) {
 	}
 	for i, ids := range b.ids {
 		if out[i].err == nil {
-			out[i].result = strings.Join(ids, ",")
+			out[i].result = strings.Join(append(nonEmpty(out[i].result), ids...), ",")
 		}
 	}
+}
+
+func nonEmpty(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return []string{s}
 }

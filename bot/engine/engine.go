@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -29,8 +28,18 @@ import (
 
 // Role is what a playbook role resolves to.
 type Role struct {
-	User    string // Salesforce username or user id: the owner of tasks for the role
-	Channel string // Slack channel the role follows
+	User    string   // Salesforce username or user id: the owner of tasks for the role
+	Queue   string   // Salesforce queue name or id: where `queue: role` gives the case
+	Channel string   // Slack channel the role follows
+	Emails  []string // addresses mail to the role goes to
+}
+
+// Renderer renders what effects send: Slack messages (mrkdwn), mails and case comments (plain
+// text). *templates.Set is one.
+type Renderer interface {
+	Render(name string, d templates.Data) (string, error)
+	RenderEmail(name string, d templates.Data) (subject, text string, err error)
+	RenderComment(name string, d templates.Data) (string, error)
 }
 
 // Options configure an Engine. CRM, Store, Chat, Playbooks and Templates are required.
@@ -38,8 +47,10 @@ type Options struct {
 	CRM       bot.CRM
 	Store     bot.Store
 	Chat      bot.Chat
+	Mailer    bot.Mailer // required when a playbook sends mail
+	Caller    bot.Caller // required when a playbook calls an endpoint
 	Playbooks []*rules.Playbook
-	Templates *templates.Set
+	Templates Renderer
 	Roles     map[string]Role
 	Now       func() time.Time // default time.Now
 	Logger    *slog.Logger     // default discards
@@ -47,6 +58,9 @@ type Options struct {
 	Observe func(Event)
 	// Registerer, when set, receives the engine's Prometheus metrics.
 	Registerer prometheus.Registerer
+	// MessageIDDomain is the right-hand side of the Message-IDs of the mail casebot sends
+	// (the domain of its From address); "casebot.localhost" when empty.
+	MessageIDDomain string
 }
 
 // Outcome is what became of an effect in a cycle.
@@ -80,9 +94,10 @@ type Report struct {
 
 // Engine runs reconcile cycles. It is safe for use by one goroutine at a time.
 type Engine struct {
-	opts  Options
-	log   *slog.Logger
-	users map[string]string // username → user id, resolved lazily and kept for the engine's life
+	opts   Options
+	log    *slog.Logger
+	users  *resolver // usernames → user ids
+	queues *resolver // queue names → queue ids
 	// stopping is set when Run's context is done: the cycle in flight stops between phases.
 	stopping atomic.Bool
 	metrics  *metrics
@@ -117,7 +132,14 @@ func New(opts Options) (*Engine, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Engine{opts: opts, log: log, users: map[string]string{}, metrics: newMetrics(opts.Registerer)}, nil
+	if opts.MessageIDDomain == "" {
+		opts.MessageIDDomain = "casebot.localhost"
+	}
+	return &Engine{
+		opts: opts, log: log, metrics: newMetrics(opts.Registerer),
+		users:  &resolver{what: "users", lookup: opts.CRM.UserIDs, isID: userID.MatchString},
+		queues: &resolver{what: "queues", lookup: opts.CRM.QueueIDs, isID: queueID.MatchString},
+	}, nil
 }
 
 // LastCycle reports when the last cycle ended and its error; a zero time means none has run.
@@ -138,7 +160,7 @@ func (e *Engine) Cycle(ctx context.Context) (Report, error) {
 		if e.stopping.Load() {
 			break
 		}
-		if err := e.cyclePlaybook(ctx, p, &rep); err != nil {
+		if err := e.settle(ctx, p, &rep); err != nil {
 			errs = append(errs, fmt.Errorf("playbook %s: %w", p.Name, err))
 		}
 	}
@@ -159,9 +181,46 @@ type pending struct {
 	prev  bot.LedgerEntry // the effect's entry before this cycle (zero when none)
 	loc   *time.Location  // the case's time zone
 	next  rules.StepState // the case's next scheduled step, for messages; zero when none
+	gate  string          // the condition the step waits for, for its reminders
+	now   time.Time
 }
 
-func (e *Engine) cyclePlaybook(ctx context.Context, p *rules.Playbook, rep *Report) error {
+// maxPasses bounds how often a cycle re-reads a playbook's cases while its passes make
+// progress: a chain of gates one step long each is settled in as many passes.
+const maxPasses = 8
+
+// settle runs passes over the playbook's cases until one makes no progress, so that a gate
+// opened by this cycle's own work (done('step'), a status it set) does not wait for the next
+// cycle: one cycle leaves nothing due, and a second at the same time does nothing. An idle
+// playbook costs one pass: one query.
+func (e *Engine) settle(ctx context.Context, p *rules.Playbook, rep *Report) error {
+	// Steps that failed in a pass are left alone by the later ones: a retry waits for the
+	// next cycle, which spaces retries out by the schedule.
+	failed := map[string]bool{}
+	for pass := 0; pass < maxPasses && !e.stopping.Load(); pass++ {
+		var r Report
+		if err := e.pass(ctx, p, failed, &r); err != nil {
+			return err
+		}
+		if pass == 0 {
+			rep.Cases += r.Cases
+		}
+		rep.Done += r.Done
+		rep.Skipped += r.Skipped
+		rep.Failed += r.Failed
+		if !r.Next.IsZero() && (rep.Next.IsZero() || r.Next.Before(rep.Next)) {
+			rep.Next = r.Next
+		}
+		if r.Done+r.Skipped == 0 {
+			return nil
+		}
+	}
+	return nil
+}
+
+// pass reads the playbook's cases and ledger once, evaluates every case and performs what is
+// due.
+func (e *Engine) pass(ctx context.Context, p *rules.Playbook, failed map[string]bool, rep *Report) error {
 	cases, err := e.opts.CRM.Cases(ctx, p.Query)
 	if err != nil {
 		return fmt.Errorf("reading cases: %w", err)
@@ -187,35 +246,48 @@ func (e *Engine) cyclePlaybook(ctx context.Context, p *rules.Playbook, rep *Repo
 		l := ledgers[c.ID]
 		res := p.Evaluate(*c, l, now)
 		loc := p.Zone(*c)
-		for _, s := range res.Skips {
-			if err := e.opts.Store.Record(ctx, s); err != nil {
-				return fmt.Errorf("recording skip of %s: %w", s.Key, err)
+		for _, r := range res.Records {
+			if err := e.opts.Store.Record(ctx, r); err != nil {
+				return fmt.Errorf("recording %s: %w", r.Key, err)
+			}
+			if r.State != bot.StateSkipped {
+				continue // a mark (a hold's start or end, a gate's first wait) is no outcome
 			}
 			rep.Skipped++
-			e.observe(Event{At: now, Location: loc, Case: *c, Step: s.Step, Title: titles[s.Step],
-				Effect: bot.Effect{Key: s.Key, Playbook: s.Playbook, Step: s.Step, CaseID: c.ID}, Outcome: Skipped, Detail: s.Detail})
+			e.observe(Event{At: now, Location: loc, Case: *c, Step: r.Step, Title: titles[r.Step],
+				Effect: bot.Effect{Key: r.Key, Playbook: r.Playbook, Step: r.Step, CaseID: c.ID}, Outcome: Skipped, Detail: r.Detail})
 		}
 		next := nextScheduled(res.Steps)
 		for _, eff := range res.Due {
-			due = append(due, pending{eff: eff, c: c, title: titles[eff.Step], prev: l[eff.Key], loc: loc, next: next})
+			due = append(due, pending{eff: eff, c: c, title: titles[eff.Step], prev: l[eff.Key], loc: loc,
+				next: next, gate: gateOf(res.Steps, eff.Step), now: now})
 		}
 		if !res.Next.IsZero() && (rep.Next.IsZero() || res.Next.Before(rep.Next)) {
 			rep.Next = res.Next
 		}
 	}
-	return e.execute(ctx, due, now, rep)
+	return e.execute(ctx, due, now, failed, rep)
 }
 
 // execute performs due effects in phases by action index, so that every action of a step runs
 // only after the ones before it succeeded (a step that closes the case closes it last), while
 // the writes of one phase across all cases still go out in as few calls as the CRM allows.
-func (e *Engine) execute(ctx context.Context, due []pending, now time.Time, rep *Report) error {
-	failedSteps := map[string]bool{} // case id + "/" + step → an earlier action failed this cycle
+//
+// failedSteps holds "case id/step" for steps with an action that failed in this cycle: their
+// remaining actions wait, and so does a retry of the failed one.
+func (e *Engine) execute(ctx context.Context, due []pending, now time.Time, failedSteps map[string]bool, rep *Report) error {
 	maxAction := 0
 	for _, d := range due {
 		maxAction = max(maxAction, d.eff.Action)
 	}
-	for action := 1; action <= maxAction; action++ {
+	// Action 0 is what belongs to no action of a step: reminders and escalations. They go last,
+	// and only from a pass that changed nothing else, the last of its cycle: a gate the pass
+	// opened must not be reminded of a moment before it opens.
+	for i := 1; i <= maxAction+1; i++ {
+		action := i % (maxAction + 1)
+		if action == 0 && rep.Done+rep.Skipped > 0 { // rep is this pass's
+			break
+		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -268,33 +340,83 @@ type outcome struct {
 	err    error
 }
 
-// perform runs one phase: all record writes in one CRM batch, then the chat posts.
+// perform runs one phase: all record writes in one CRM batch, then the messages, mails and
+// calls, then one more batch for what those leave on the case (logged mails, stored values).
 func (e *Engine) perform(ctx context.Context, phase []pending) []outcome {
 	out := make([]outcome, len(phase))
 	var b batch
 	for i, d := range phase {
+		var err error
 		switch d.eff.Kind {
 		case bot.KindUpdate, bot.KindStatus:
 			b.update(i, d.eff.Object, d.eff.RecordID, d.eff.Fields)
 			out[i].detail = describeFields(d.eff.Object, d.eff.Fields)
 		case bot.KindTasks:
-			if err := e.addTasks(ctx, &b, i, d); err != nil {
-				out[i].err = err
-				continue
-			}
+			err = e.addTasks(ctx, &b, i, d)
 			out[i].detail = fmt.Sprintf("%d task(s): %s", len(d.eff.Tasks), taskSubjects(d.eff.Tasks))
-		case bot.KindSlack:
+		case bot.KindComment:
+			err = e.addComment(&b, i, d, &out[i])
+		case bot.KindQueue:
+			err = e.addQueue(ctx, &b, i, d, &out[i])
+		case bot.KindSlack, bot.KindEmail, bot.KindHTTP:
 		default:
-			out[i].err = &bot.Error{Op: "perform " + d.eff.Key, Code: "UNKNOWN_KIND", Message: string(d.eff.Kind)}
+			err = &bot.Error{Op: "perform " + d.eff.Key, Code: "UNKNOWN_KIND", Message: string(d.eff.Kind)}
 		}
+		out[i].err = err
 	}
 	b.apply(ctx, e.opts.CRM, out)
+
+	var after batch
 	for i, d := range phase {
-		if d.eff.Kind == bot.KindSlack && out[i].err == nil {
+		if out[i].err != nil {
+			continue
+		}
+		switch d.eff.Kind {
+		case bot.KindSlack:
 			out[i] = e.post(ctx, d)
+		case bot.KindEmail:
+			out[i] = e.mail(ctx, &after, i, d)
+		case bot.KindHTTP:
+			out[i] = e.call(ctx, &after, i, d)
 		}
 	}
+	after.apply(ctx, e.opts.CRM, out)
 	return out
+}
+
+// addComment renders the effect's comment and adds it to the batch.
+func (e *Engine) addComment(b *batch, i int, d pending, o *outcome) error {
+	text, err := e.opts.Templates.RenderComment(d.eff.Template, e.data(d))
+	if err != nil {
+		return &bot.Error{Op: "render comment " + d.eff.Template, Code: "TEMPLATE", Message: err.Error()}
+	}
+	b.create(i, "CaseComment", bot.Fields{
+		"ParentId": d.c.ID, "CommentBody": truncate(text, 4000), "IsPublished": d.eff.Public,
+	})
+	o.detail = fmt.Sprintf("comment %q", firstLine(text))
+	return nil
+}
+
+// addQueue gives the case to the queue of the effect's role.
+func (e *Engine) addQueue(ctx context.Context, b *batch, i int, d pending, o *outcome) error {
+	role := d.eff.Roles[0]
+	r := e.opts.Roles[role]
+	if r.Queue == "" {
+		return &bot.Error{Op: "queue " + d.eff.Key, Code: "UNKNOWN_ROLE",
+			Message: fmt.Sprintf("role %q has no queue configured", role)}
+	}
+	ids, err := e.queues.resolve(ctx, []string{r.Queue})
+	if err != nil {
+		return err
+	}
+	id, ok := ids[r.Queue]
+	if !ok {
+		return &bot.Error{Op: "queue " + d.eff.Key, Code: "UNKNOWN_QUEUE", Retryable: true,
+			Message: fmt.Sprintf("role %q: no Salesforce queue %q", role, r.Queue)}
+	}
+	b.update(i, "Case", d.c.ID, bot.Fields{"OwnerId": id})
+	o.detail = fmt.Sprintf("Case.OwnerId = %s (queue %s)", id, r.Queue)
+	return nil
 }
 
 // addTasks adds the effect's tasks that do not exist yet to the batch. Tasks found on the case
@@ -310,7 +432,7 @@ func (e *Engine) addTasks(ctx context.Context, b *batch, i int, d pending) error
 			owners = append(owners, r.User)
 		}
 	}
-	ids, err := e.userIDs(ctx, owners)
+	ids, err := e.users.resolve(ctx, owners)
 	if err != nil {
 		return err
 	}
@@ -347,95 +469,14 @@ func (e *Engine) addTasks(ctx context.Context, b *batch, i int, d pending) error
 	return nil
 }
 
-// userIDs resolves users (usernames or ids) to ids, asking the CRM only for names it has not
-// resolved before, so an idle cycle costs no call.
-func (e *Engine) userIDs(ctx context.Context, users []string) (map[string]string, error) {
-	var ask []string
-	for _, u := range users {
-		if _, ok := e.users[u]; ok {
-			continue
-		}
-		if !strings.Contains(u, "@") {
-			e.users[u] = u // already a user id
-			continue
-		}
-		if !slices.Contains(ask, u) {
-			ask = append(ask, u)
+// gateOf returns the require condition a step waits for, or "".
+func gateOf(steps []rules.StepState, step string) string {
+	for _, s := range steps {
+		if s.Step == step && s.Gate.Kind == "require" {
+			return s.Gate.Source
 		}
 	}
-	if len(ask) > 0 {
-		got, err := e.opts.CRM.UserIDs(ctx, ask)
-		if err != nil {
-			return nil, fmt.Errorf("resolving task owners: %w", err)
-		}
-		for u, id := range got {
-			e.users[u] = id
-		}
-	}
-	return e.users, nil
-}
-
-// post renders the effect's template and posts it to the channel of each role. Channels that
-// already have the message from an earlier, partly failed attempt are not posted to again.
-func (e *Engine) post(ctx context.Context, d pending) outcome {
-	text, err := e.opts.Templates.Render(d.eff.Template, templates.Data{
-		Playbook: d.eff.Playbook, Step: d.eff.Step, StepTitle: d.title, Case: *d.c, Due: d.eff.Due,
-		Location: d.loc, NextStep: d.next.Title, NextDue: d.next.At,
-	})
-	if err != nil {
-		return outcome{err: &bot.Error{Op: "render " + d.eff.Template, Code: "TEMPLATE", Message: err.Error()}}
-	}
-	posted := parseResult(d.prev.Result)
-	var channels []string
-	for _, role := range d.eff.Roles {
-		r, ok := e.opts.Roles[role]
-		if !ok || r.Channel == "" {
-			return outcome{err: &bot.Error{Op: "slack " + d.eff.Key, Code: "UNKNOWN_ROLE",
-				Message: fmt.Sprintf("role %q has no Slack channel configured", role)}}
-		}
-		if !slices.Contains(channels, r.Channel) {
-			channels = append(channels, r.Channel)
-		}
-	}
-	var firstErr error
-	for _, ch := range channels {
-		if _, ok := posted[ch]; ok {
-			continue
-		}
-		ts, err := e.opts.Chat.Post(ctx, bot.Message{Channel: ch, Text: text, Key: d.eff.Key})
-		if err != nil {
-			if firstErr == nil {
-				firstErr = fmt.Errorf("posting to %s: %w", ch, err)
-			}
-			continue
-		}
-		posted[ch] = ts
-	}
-	return outcome{result: formatResult(posted), detail: "told " + strings.Join(channels, ", "), err: firstErr}
-}
-
-// parseResult reads "channel=ts,channel=ts" as written by formatResult.
-func parseResult(s string) map[string]string {
-	m := map[string]string{}
-	for _, kv := range strings.Split(s, ",") {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			m[k] = v
-		}
-	}
-	return m
-}
-
-func formatResult(m map[string]string) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = k + "=" + m[k]
-	}
-	return strings.Join(parts, ",")
+	return ""
 }
 
 // nextScheduled returns the earliest step that is scheduled but not yet due.

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -10,7 +11,6 @@ import (
 
 	"casebot/bot"
 	"casebot/rules"
-	"casebot/rules/playbooks"
 	"casebot/templates"
 )
 
@@ -22,10 +22,11 @@ var roleNames = []string{"account_team", "cs_ops", "sales_ops", "legal", "financ
 // day0 is when Legal confirmed the test case's termination: Monday 2 November 2026.
 var day0 = time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)
 
-// newSOP returns an engine running the shipped SOP over one Acme case in New York.
+// newSOP returns an engine running testdata/sop.yaml (the first version of the shipped SOP,
+// frozen so these tests do not move with the playbook) over one Acme case in New York.
 func newSOP(t *testing.T, clock *time.Time) (*Engine, *fakeCRM, *memStore, *fakeChat) {
 	t.Helper()
-	pbs, err := rules.Load(playbooks.FS, rules.Options{})
+	pbs, err := rules.Load(os.DirFS("testdata"), rules.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +79,8 @@ func key(step string, action int) string {
 }
 
 // Day 4, 10:00 in New York: the first five steps are due at once. The first cycle performs them
-// in two write batches (one per action index), the second at the same time does nothing.
+// in two write batches (one per action index), then finds nothing more; the second cycle at
+// the same time does nothing.
 func TestCycleTwiceAtSameTimeChangesNothing(t *testing.T) {
 	now := day0.Add(4*24*time.Hour + 15*time.Hour)
 	eng, crm, _, chat := newSOP(t, &now)
@@ -219,8 +221,7 @@ func TestTaskOwners(t *testing.T) {
 
 	delete(crm.users, "infrastructure@example.test")
 	now = day0.Add(31*24*time.Hour + 15*time.Hour)
-	cycle(t, eng) // approves data deletion, which opens the purge hand-off's gate
-	cycle(t, eng)
+	cycle(t, eng) // approves data deletion, which opens the purge hand-off's gate in the same cycle
 	if len(crm.userCalls) != 2 || !slices.Equal(crm.userCalls[1], []string{"infrastructure@example.test"}) {
 		t.Errorf("UserIDs calls %v, want a second one for the new owner only", crm.userCalls)
 	}
@@ -244,8 +245,10 @@ func TestRunCyclesOnSchedule(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
-		if crm.queries != 4 {
-			t.Errorf("%d cycles in 3.5 minutes of @every 1m, want 4 (one at start)", crm.queries)
+		// Four cycles: at start (two passes: the second finds nothing more to do), then
+		// three idle ones of a single query each.
+		if crm.queries != 5 {
+			t.Errorf("%d queries in 3.5 minutes of @every 1m, want 5: four cycles, one at start", crm.queries)
 		}
 	})
 }

@@ -51,7 +51,7 @@ func (f *fakeCRM) Apply(ctx context.Context, ws []bot.Write) ([]bot.WriteResult,
 	f.applies = append(f.applies, ws)
 	res := make([]bot.WriteResult, len(ws))
 	for i, w := range ws {
-		if err, ok := f.fail[w.Object+"/"+w.ID]; ok {
+		if err, ok := f.fail[w.Object+"/"+w.ID]; ok { // creates have no ID: "EmailMessage/"
 			delete(f.fail, w.Object+"/"+w.ID)
 			res[i].Err = err
 			continue

@@ -1,0 +1,290 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"casebot/bot"
+	"casebot/templates"
+)
+
+// data is what templates see of a due effect.
+func (e *Engine) data(d pending) templates.Data {
+	return templates.Data{
+		Playbook: d.eff.Playbook, Step: d.eff.Step, StepTitle: d.title, Case: *d.c, Due: d.eff.Due,
+		Location: d.loc, NextStep: d.next.Title, NextDue: d.next.At, Now: d.now, Gate: d.gate,
+	}
+}
+
+// post renders the effect's template and posts it to the channel of each role. Channels that
+// already have the message from an earlier, partly failed attempt are not posted to again.
+func (e *Engine) post(ctx context.Context, d pending) outcome {
+	text, err := e.opts.Templates.Render(d.eff.Template, e.data(d))
+	if err != nil {
+		return outcome{err: &bot.Error{Op: "render " + d.eff.Template, Code: "TEMPLATE", Message: err.Error()}}
+	}
+	posted := parseResult(d.prev.Result)
+	var channels []string
+	for _, role := range d.eff.Roles {
+		r, ok := e.opts.Roles[role]
+		if !ok || r.Channel == "" {
+			return outcome{err: &bot.Error{Op: "slack " + d.eff.Key, Code: "UNKNOWN_ROLE",
+				Message: fmt.Sprintf("role %q has no Slack channel configured", role)}}
+		}
+		if !slices.Contains(channels, r.Channel) {
+			channels = append(channels, r.Channel)
+		}
+	}
+	var firstErr error
+	for _, ch := range channels {
+		if _, ok := posted[ch]; ok {
+			continue
+		}
+		ts, err := e.opts.Chat.Post(ctx, bot.Message{Channel: ch, Text: text, Key: d.eff.Key})
+		if err != nil {
+			if firstErr == nil {
+				firstErr = fmt.Errorf("posting to %s: %w", ch, err)
+			}
+			continue
+		}
+		posted[ch] = ts
+	}
+	return outcome{result: formatResult(posted), detail: "told " + strings.Join(channels, ", "), err: firstErr}
+}
+
+// parseResult reads "channel=ts,channel=ts" as written by formatResult.
+func parseResult(s string) map[string]string {
+	m := map[string]string{}
+	for _, kv := range strings.Split(s, ",") {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+func formatResult(m map[string]string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + m[k]
+	}
+	return strings.Join(parts, ",")
+}
+
+// mail renders the effect's mail, sends it and adds its EmailMessage to the batch, so Order
+// Management sees on the case what casebot sent. A mail sent by an earlier attempt whose
+// logging failed is not sent again: the ledger result remembers it.
+func (e *Engine) mail(ctx context.Context, after *batch, i int, d pending) outcome {
+	if e.opts.Mailer == nil {
+		return outcome{err: &bot.Error{Op: "email " + d.eff.Key, Code: "NO_MAILER", Message: "no mailer configured"}}
+	}
+	subject, text, err := e.opts.Templates.RenderEmail(d.eff.Template, e.data(d))
+	if err != nil {
+		return outcome{err: &bot.Error{Op: "render email " + d.eff.Template, Code: "TEMPLATE", Message: err.Error()}}
+	}
+	to, err := e.addresses(d.eff.Key, d.eff.Roles)
+	if err != nil {
+		return outcome{err: err}
+	}
+	to = appendNew(to, d.eff.Addresses...)
+	cc, err := e.addresses(d.eff.Key, d.eff.Cc)
+	if err != nil {
+		return outcome{err: err}
+	}
+	if len(to) == 0 {
+		return outcome{err: &bot.Error{Op: "email " + d.eff.Key, Code: "NO_RECIPIENT",
+			Message: "no address to send to (the case fields it names are empty)"}}
+	}
+	id := messageID(d.eff.Key, e.opts.MessageIDDomain)
+	state := parseResult(d.prev.Result)
+	from, sent := state["from"], state["sent"] == id
+	if !sent {
+		from, err = e.opts.Mailer.Send(ctx, bot.Mail{To: to, Cc: cc, Subject: subject, Text: text, MessageID: id, Key: d.eff.Key})
+		if err != nil {
+			return outcome{err: fmt.Errorf("sending mail: %w", err)}
+		}
+	}
+	after.create(i, "EmailMessage", bot.Fields{
+		"ParentId": d.c.ID, "FromAddress": from, "ToAddress": strings.Join(to, "; "),
+		"CcAddress": strings.Join(cc, "; "), "Subject": subject, "TextBody": text,
+		"MessageIdentifier": id, "Status": "3", "Incoming": false,
+		"MessageDate": d.eff.Due.UTC().Format(bot.DateTimeLayout),
+	})
+	detail := fmt.Sprintf("mailed %s", strings.Join(to, ", "))
+	if len(cc) > 0 {
+		detail += fmt.Sprintf(" cc %s", strings.Join(cc, ", "))
+	}
+	return outcome{result: formatResult(map[string]string{"from": from, "sent": id}), detail: detail + ": " + subject}
+}
+
+// addresses are the mail addresses of roles.
+func (e *Engine) addresses(key string, roles []string) ([]string, error) {
+	var out []string
+	for _, role := range roles {
+		r := e.opts.Roles[role]
+		if len(r.Emails) == 0 {
+			return nil, &bot.Error{Op: "email " + key, Code: "UNKNOWN_ROLE",
+				Message: fmt.Sprintf("role %q has no email addresses configured", role)}
+		}
+		out = appendNew(out, r.Emails...)
+	}
+	return out, nil
+}
+
+func appendNew(list []string, items ...string) []string {
+	for _, s := range items {
+		if s != "" && !slices.Contains(list, s) {
+			list = append(list, s)
+		}
+	}
+	return list
+}
+
+// messageID derives a mail's Message-ID from its effect key, so the same effect always sends
+// the same Message-ID and a reply can be threaded back to it.
+func messageID(key, domain string) string {
+	sum := sha256.Sum256([]byte(key))
+	return "<casebot." + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:15])) + "@" + domain + ">"
+}
+
+// call performs the effect's HTTP call and adds the response values it stores to the batch.
+// A retry calls again with the same Idempotency-Key, which the endpoint deduplicates.
+func (e *Engine) call(ctx context.Context, after *batch, i int, d pending) outcome {
+	c := d.eff.HTTP
+	if e.opts.Caller == nil || c == nil {
+		return outcome{err: &bot.Error{Op: "http " + d.eff.Key, Code: "NO_CALLER", Message: "no endpoints configured"}}
+	}
+	resp, err := e.opts.Caller.Call(ctx, d.eff.Key, *c)
+	if err != nil {
+		return outcome{err: fmt.Errorf("calling %s: %w", c.Endpoint, err)}
+	}
+	fields := bot.Fields{}
+	for field, path := range c.Store {
+		v, ok := lookupPath(resp, path)
+		if !ok {
+			return outcome{err: &bot.Error{Op: "http " + d.eff.Key, Code: "BAD_RESPONSE",
+				Message: fmt.Sprintf("%s %s%s answered without %q", c.Method, c.Endpoint, c.Path, path)}}
+		}
+		fields[strings.TrimPrefix(field, "Case.")] = v
+	}
+	detail := fmt.Sprintf("%s %s%s", c.Method, c.Endpoint, c.Path)
+	if len(fields) > 0 {
+		after.update(i, "Case", d.c.ID, fields)
+		detail += "; stored " + describeFields("Case", fields)
+	}
+	return outcome{detail: detail}
+}
+
+// lookupPath finds a dot path ("tenant.guids", "items.0.id") in a decoded JSON object. Lists
+// and objects are stored as text: lists of scalars joined with ", ", anything else as JSON.
+func lookupPath(v map[string]any, path string) (any, bool) {
+	var cur any = v
+	for _, part := range strings.Split(path, ".") {
+		switch x := cur.(type) {
+		case map[string]any:
+			var ok bool
+			if cur, ok = x[part]; !ok {
+				return nil, false
+			}
+		case []any:
+			i, err := strconv.Atoi(part)
+			if err != nil || i < 0 || i >= len(x) {
+				return nil, false
+			}
+			cur = x[i]
+		default:
+			return nil, false
+		}
+	}
+	switch x := cur.(type) {
+	case []any:
+		parts := make([]string, 0, len(x))
+		for _, item := range x {
+			switch item.(type) {
+			case string, float64, bool:
+				parts = append(parts, fmt.Sprint(item))
+			default:
+				b, _ := json.Marshal(x)
+				return string(b), true
+			}
+		}
+		return strings.Join(parts, ", "), true
+	case map[string]any:
+		b, _ := json.Marshal(x)
+		return string(b), true
+	}
+	return cur, true
+}
+
+var (
+	userID  = regexp.MustCompile(`^005[A-Za-z0-9]{12}([A-Za-z0-9]{3})?$`)
+	queueID = regexp.MustCompile(`^00G[A-Za-z0-9]{12}([A-Za-z0-9]{3})?$`)
+)
+
+// resolver turns names (usernames, queue names) into Salesforce ids, asking the CRM only for
+// names it has not resolved before, so an idle cycle costs no call. Ids pass through.
+type resolver struct {
+	what   string
+	lookup func(ctx context.Context, names []string) (map[string]string, error)
+	isID   func(string) bool
+	known  map[string]string
+}
+
+func (r *resolver) resolve(ctx context.Context, names []string) (map[string]string, error) {
+	if r.known == nil {
+		r.known = map[string]string{}
+	}
+	var ask []string
+	for _, n := range names {
+		if _, ok := r.known[n]; ok {
+			continue
+		}
+		if r.isID(n) {
+			r.known[n] = n
+			continue
+		}
+		if !slices.Contains(ask, n) {
+			ask = append(ask, n)
+		}
+	}
+	if len(ask) > 0 {
+		got, err := r.lookup(ctx, ask)
+		if err != nil {
+			return nil, fmt.Errorf("resolving %s: %w", r.what, err)
+		}
+		for n, id := range got {
+			r.known[n] = id
+		}
+	}
+	return r.known, nil
+}
+
+// truncate cuts s to at most n bytes without splitting a character.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
