@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -17,9 +18,11 @@ import (
 	"casebot/bot"
 	"casebot/bot/cli"
 	"casebot/config"
+	"casebot/connectors/endpoint"
 	"casebot/connectors/salesforce"
 	"casebot/connectors/salesforce/sandbox"
 	"casebot/connectors/slack"
+	"casebot/connectors/smtp"
 	"casebot/connectors/sqlite"
 )
 
@@ -36,6 +39,7 @@ var wiring = cli.Wiring{
 			LoginURL: cfg.LoginURL, APIVersion: cfg.APIVersion, Grant: string(cfg.Grant),
 			ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret.Value(),
 			Username: cfg.Username, Password: cfg.Password.Value(),
+			PrivateKey: []byte(cfg.PrivateKey.Value()), JWTAudience: cfg.JWTAudience, RefreshToken: cfg.RefreshToken.Value(),
 			HTTPClient: &http.Client{Timeout: time.Duration(cfg.Timeout)}, Logger: log,
 		})
 		if err != nil {
@@ -49,7 +53,23 @@ var wiring = cli.Wiring{
 	Chat: func(cfg config.Slack, out io.Writer, log *slog.Logger) bot.Chat {
 		return slack.New(slack.Options{Token: cfg.Token.Value(), APIURL: cfg.APIURL, Out: out, Logger: log})
 	},
+	Mailer: func(cfg config.SMTP, out io.Writer, log *slog.Logger) (bot.Mailer, error) {
+		return smtp.New(smtp.Options{Host: cfg.Host, Port: cfg.Port, TLS: string(cfg.TLS),
+			Username: cfg.Username, Password: cfg.Password.Value(), From: cfg.From, Out: out, Logger: log})
+	},
+	Caller: func(eps map[string]config.Endpoint, log *slog.Logger) (bot.Caller, error) {
+		m := make(map[string]endpoint.Endpoint, len(eps))
+		for name, e := range eps {
+			m[name] = endpoint.Endpoint{URL: e.URL, Token: e.Token.Value(), Timeout: time.Duration(e.Timeout)}
+		}
+		return endpoint.New(endpoint.Options{Endpoints: m, Logger: log})
+	},
 	Sandbox: func(ctx context.Context, o cli.SandboxOptions) (cli.Sandbox, error) {
-		return sandbox.Start(ctx, sandbox.Options{Addr: o.Addr, DataFile: o.DataFile, Seed: o.Seed, Now: o.Now, Logger: o.Logger})
+		faults, err := sandbox.ParseFaults(o.Faults)
+		if err != nil {
+			return nil, fmt.Errorf("-faults: %w", err)
+		}
+		return sandbox.Start(ctx, sandbox.Options{Addr: o.Addr, DataFile: o.DataFile, Seed: o.Seed, Now: o.Now,
+			Logger: o.Logger, Faults: faults, JWTCertificate: o.JWTCertificate, RefreshTokens: o.RefreshTokens})
 	},
 }

@@ -3,8 +3,10 @@ package test
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,7 +32,14 @@ func sandboxConfig(t *testing.T, dir string, now func() time.Time) (*sandbox.Ser
 	if err != nil {
 		t.Fatal(err)
 	}
-	conf := string(example)
+	// The playbooks' http actions go to a local stand-in for the services the sandbox
+	// command simulates.
+	services := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"guids": ["g-1", "g-2"], "caseNumber": "SUP-1", "deactivatedAt": "2026-11-21T10:00:00Z", "remaining": 3}`)
+	}))
+	t.Cleanup(services.Close)
+	conf := strings.ReplaceAll(string(example), "http://127.0.0.1:8091", services.URL)
 	for field, value := range map[string]string{
 		"login_url": sb.URL(), "path": filepath.Join(dir, "ledger.db"), "listen": "127.0.0.1:0",
 	} {
@@ -91,7 +100,7 @@ func TestRunServesStatusAndStopsOnSIGTERM(t *testing.T) {
 		}
 	}
 	addr := wait(`msg="status server listening" addr=(\S+)`)[1]
-	wait(`msg="cycle done" cases=3 done=\d+`)
+	wait(`msg="cycle done" cases=\d+ done=\d+`)
 
 	for path, want := range map[string]string{
 		"/healthz": "ok",

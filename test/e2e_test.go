@@ -11,11 +11,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"casebot/connectors/salesforce/sandbox"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -67,7 +66,7 @@ func TestDemo(t *testing.T) {
 		"Account.Type = Former Customer",
 		"slack #legal",
 		"completed task",
-		"All termination cases closed",
+		"All cases closed",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q", want)
@@ -83,28 +82,7 @@ func TestDemo(t *testing.T) {
 // but its one query.
 func TestOnceTwiceWritesOnce(t *testing.T) {
 	start := time.Date(2026, 11, 2, 13, 0, 0, 0, time.UTC)
-	sb, err := sandbox.Start(t.Context(), sandbox.Options{Seed: true, Now: func() time.Time { return start }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sb.Close() })
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "casebot.yaml")
-	example, err := os.ReadFile("../config/example.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	conf := string(example)
-	for field, value := range map[string]string{"login_url": sb.URL(), "path": filepath.Join(dir, "ledger.db")} {
-		re := regexp.MustCompile(`(?m)^(\s+` + field + `:).*$`)
-		if !re.MatchString(conf) {
-			t.Fatalf("example.yaml has no %s to point at the test's sandbox", field)
-		}
-		conf = re.ReplaceAllString(conf, "${1} "+value)
-	}
-	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	sb, cfg := sandboxConfig(t, t.TempDir(), func() time.Time { return start })
 
 	// Four days in: the SOP's first steps are due for the seeded cases.
 	at := start.Add(4*24*time.Hour + 2*time.Hour).Format(time.RFC3339)
@@ -129,8 +107,10 @@ func TestOnceTwiceWritesOnce(t *testing.T) {
 			calls = append(calls, r.Method+" "+r.Path)
 		}
 	}
-	if len(calls) != 1 || !strings.HasPrefix(calls[0], "GET ") || !strings.Contains(calls[0], "/query") {
-		t.Errorf("second run at the same time made API calls %q, want exactly the one query", calls)
+	// One query per shipped playbook (each reads its own cases), and nothing else.
+	want := slices.Repeat([]string{"GET /services/data/v62.0/query"}, len(shippedPlaybooks(t)))
+	if !slices.Equal(calls, want) {
+		t.Errorf("second run at the same time made API calls %q, want %q: one query per playbook", calls, want)
 	}
 	if !strings.Contains(out, "0 effect(s) done") {
 		t.Errorf("second run did something: %s", out)

@@ -8,7 +8,8 @@ import (
 
 // TestImportDirection checks the dependency rules of DESIGN.md: bot imports nothing of ours;
 // rules and templates import only bot; connectors never import each other, and the Salesforce
-// client and its sandbox share nothing; the engine and the commands import no connector.
+// client and its sandbox share nothing; the engine, the playbook tests and the commands import
+// no connector.
 func TestImportDirection(t *testing.T) {
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Deps " "}}`, "casebot/...").Output()
 	if err != nil {
@@ -27,8 +28,10 @@ func TestImportDirection(t *testing.T) {
 		switch {
 		case pkg == "casebot" || strings.HasPrefix(pkg, "casebot/test"):
 			return func(string) bool { return true }
-		case pkg == "casebot/bot" || pkg == "casebot/config":
+		case pkg == "casebot/bot":
 			return func(string) bool { return false }
+		case pkg == "casebot/config":
+			return func(d string) bool { return d == "casebot/bot" }
 		case strings.HasPrefix(pkg, "casebot/bot/bottest"):
 			return func(d string) bool { return d == "casebot/bot" }
 		case strings.HasPrefix(pkg, "casebot/rules"), strings.HasPrefix(pkg, "casebot/templates"):
@@ -38,6 +41,11 @@ func TestImportDirection(t *testing.T) {
 		case strings.HasPrefix(pkg, "casebot/bot/engine"):
 			return func(d string) bool {
 				return d == "casebot/bot" || strings.HasPrefix(d, "casebot/rules") || d == "casebot/templates"
+			}
+		case strings.HasPrefix(pkg, "casebot/bot/playtest"):
+			// Playbook tests run the real engine over in-memory ports: no connector.
+			return func(d string) bool {
+				return d == "casebot/bot" || d == "casebot/bot/engine" || strings.HasPrefix(d, "casebot/rules") || d == "casebot/templates"
 			}
 		case strings.HasPrefix(pkg, "casebot/bot/cli"):
 			return func(d string) bool { return !strings.HasPrefix(d, "casebot/connectors") }

@@ -12,6 +12,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net/mail"
 	"os"
 	"path/filepath"
 	"sort"
@@ -42,13 +43,22 @@ type SandboxOptions struct {
 	Seed     bool             // seed an empty sandbox with demo accounts and cases
 	Now      func() time.Time // the sandbox's clock
 	Logger   *slog.Logger
+	// Faults is a fault spec such as "unavailable=0.1,lock_row=0.05,latency=200ms,seed=7".
+	Faults string
+	// JWTCertificate is the PEM certificate JWT bearer assertions are checked against.
+	JWTCertificate []byte
+	// RefreshTokens makes the password grant return refresh tokens.
+	RefreshTokens bool
 }
 
 // Wiring builds the connectors from their config. main fills it in.
 type Wiring struct {
-	CRM     func(cfg config.Salesforce, log *slog.Logger) (bot.CRM, error)
-	Store   func(ctx context.Context, cfg config.Store) (bot.Store, error)
-	Chat    func(cfg config.Slack, out io.Writer, log *slog.Logger) bot.Chat
+	CRM   func(cfg config.Salesforce, log *slog.Logger) (bot.CRM, error)
+	Store func(ctx context.Context, cfg config.Store) (bot.Store, error)
+	Chat  func(cfg config.Slack, out io.Writer, log *slog.Logger) bot.Chat
+	// Mailer sends through cfg's relay, or prints to out when it names no host.
+	Mailer  func(cfg config.SMTP, out io.Writer, log *slog.Logger) (bot.Mailer, error)
+	Caller  func(endpoints map[string]config.Endpoint, log *slog.Logger) (bot.Caller, error)
 	Sandbox func(ctx context.Context, opts SandboxOptions) (Sandbox, error)
 }
 
@@ -67,6 +77,9 @@ Commands:
   once       run one reconcile cycle and exit (for cron jobs)
   validate   check the config and the playbooks, reporting every error with file:line:col
   sandbox    serve the Salesforce-compatible sandbox
+  test       run the playbook tests (*.test.yaml) and report which steps no test reaches
+  plan       show what will happen to each open case, when and why (reads only)
+  why        explain why a step of a case ran, did not run, or will run when it will
 
 Run "casebot <command> -h" for a command's flags.
 `
@@ -83,6 +96,9 @@ func Main(ctx context.Context, args []string, std IO, w Wiring) int {
 		"once":     once,
 		"validate": validate,
 		"sandbox":  sandbox,
+		"test":     testCmd,
+		"plan":     plan,
+		"why":      why,
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {
@@ -137,10 +153,11 @@ func loadConfig(path string, std IO) (*config.Config, error) {
 
 // loadPlaybooks loads the configured playbooks, or the shipped ones when none are configured,
 // reporting every error of every file at once.
-func loadPlaybooks(paths []string, tmpl *templates.Set, roles map[string]config.Role) ([]*rules.Playbook, error) {
+func loadPlaybooks(paths []string, tmpl *templates.Set, cfg *config.Config) ([]*rules.Playbook, error) {
 	opts := rules.Options{
-		KnownTemplate: tmpl.Has,
-		KnownRole:     func(r string) bool { _, ok := roles[r]; return ok },
+		KnownTemplateKind: tmpl.HasKind,
+		KnownRole:         func(r string) bool { _, ok := cfg.Roles[r]; return ok },
+		KnownEndpoint:     func(e string) bool { _, ok := cfg.Endpoints[e]; return ok },
 	}
 	if len(paths) == 0 {
 		return rules.Load(playbooks.FS, opts)
@@ -176,7 +193,8 @@ func loadPlaybooks(paths []string, tmpl *templates.Set, roles map[string]config.
 	return pbs, nil
 }
 
-// playbookFiles expands directories into their *.yaml and *.yml files, sorted.
+// playbookFiles expands directories into their playbook files (*.yaml, *.yml, not tests),
+// sorted.
 func playbookFiles(paths []string) ([]string, error) {
 	var files []string
 	for _, p := range paths {
@@ -196,7 +214,7 @@ func playbookFiles(paths []string) ([]string, error) {
 			if d.IsDir() && path != p {
 				return filepath.SkipDir
 			}
-			if ext := filepath.Ext(path); !d.IsDir() && (ext == ".yaml" || ext == ".yml") {
+			if !d.IsDir() && rules.IsPlaybookFile(path) {
 				inDir = append(inDir, path)
 			}
 			return nil
@@ -223,9 +241,20 @@ func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
 func engineRoles(roles map[string]config.Role) map[string]engine.Role {
 	out := make(map[string]engine.Role, len(roles))
 	for name, r := range roles {
-		out[name] = engine.Role{User: r.User, Channel: r.Slack}
+		out[name] = engine.Role{User: r.User, Queue: r.Queue, Channel: r.Slack, Emails: r.Email}
 	}
 	return out
+}
+
+// mailDomain is the domain of the From address, for the Message-IDs of the mail casebot sends;
+// "" (the engine's default) when there is none.
+func mailDomain(from string) string {
+	addr, err := mail.ParseAddress(from)
+	if err != nil {
+		return ""
+	}
+	_, domain, _ := strings.Cut(addr.Address, "@")
+	return domain
 }
 
 // daemon is everything run and once need.
@@ -248,11 +277,19 @@ func newDaemon(ctx context.Context, configPath string, now func() time.Time, reg
 	if err != nil {
 		return nil, err
 	}
-	pbs, err := loadPlaybooks(cfg.Playbooks, tmpl, cfg.Roles)
+	pbs, err := loadPlaybooks(cfg.Playbooks, tmpl, cfg)
 	if err != nil {
 		return nil, err
 	}
 	crm, err := w.CRM(cfg.Salesforce, log)
+	if err != nil {
+		return nil, err
+	}
+	mailer, err := w.Mailer(cfg.Mail.SMTP, std.Out, log)
+	if err != nil {
+		return nil, err
+	}
+	caller, err := w.Caller(cfg.Endpoints, log)
 	if err != nil {
 		return nil, err
 	}
@@ -261,9 +298,9 @@ func newDaemon(ctx context.Context, configPath string, now func() time.Time, reg
 		return nil, err
 	}
 	eng, err := engine.New(engine.Options{
-		CRM: crm, Store: store, Chat: w.Chat(cfg.Slack, std.Out, log),
+		CRM: crm, Store: store, Chat: w.Chat(cfg.Slack, std.Out, log), Mailer: mailer, Caller: caller,
 		Playbooks: pbs, Templates: tmpl, Roles: engineRoles(cfg.Roles), Now: now, Logger: log,
-		Registerer: reg,
+		Registerer: reg, MessageIDDomain: mailDomain(cfg.Mail.SMTP.From),
 	})
 	if err != nil {
 		store.Close()
@@ -369,7 +406,7 @@ func validate(ctx context.Context, args []string, std IO, w Wiring) error {
 	if err != nil {
 		return err
 	}
-	pbs, err := loadPlaybooks(paths, tmpl, cfg.Roles)
+	pbs, err := loadPlaybooks(paths, tmpl, cfg)
 	if err != nil {
 		fmt.Fprintln(std.Out, err)
 		return errors.New("invalid playbooks")
@@ -385,11 +422,24 @@ func sandbox(ctx context.Context, args []string, std IO, w Wiring) error {
 	addr := fs.String("addr", "127.0.0.1:8090", "listen address")
 	data := fs.String("data", "sandbox.jsonl", `file that keeps the sandbox's records across restarts ("" keeps them in memory)`)
 	noSeed := fs.Bool("no-seed", false, "start empty instead of with the demo accounts and cases")
+	faults := fs.String("faults", "", "inject faults into data calls, e.g. unavailable=0.1,request_limit=0.01,lock_row=0.05,expire_session=0.01,latency=200ms@0.3,seed=7")
+	cert := fs.String("jwt-cert", "", "PEM certificate that JWT bearer assertions are checked against")
+	refresh := fs.Bool("refresh-tokens", false, "issue refresh tokens on the password grant")
+	services := fs.String("services", strings.TrimPrefix(exampleServices, "http://"),
+		`listen address of the simulated services the playbooks' http actions call ("" for none)`)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(std.Err, nil))
-	sb, err := w.Sandbox(ctx, SandboxOptions{Addr: *addr, DataFile: *data, Seed: !*noSeed, Now: time.Now, Logger: log})
+	opts := SandboxOptions{Addr: *addr, DataFile: *data, Seed: !*noSeed, Now: time.Now,
+		Logger: slog.New(slog.NewTextHandler(std.Err, nil)), Faults: *faults, RefreshTokens: *refresh}
+	if *cert != "" {
+		pem, err := os.ReadFile(*cert)
+		if err != nil {
+			return usageError{err}
+		}
+		opts.JWTCertificate = pem
+	}
+	sb, err := w.Sandbox(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -399,6 +449,17 @@ func sandbox(ctx context.Context, args []string, std IO, w Wiring) error {
 	fmt.Fprintln(std.Out, "client id casebot-sandbox, client secret sandbox-secret, user casebot@example.test, password sandbox")
 	if *data != "" {
 		fmt.Fprintf(std.Out, "records kept in %s\n", *data)
+	}
+	if *faults != "" {
+		fmt.Fprintf(std.Out, "injecting faults: %s\n", *faults)
+	}
+	if *services != "" {
+		url, stop, err := startServices(ctx, *services, time.Now, opts.Logger)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		fmt.Fprintf(std.Out, "simulated provisioning, support and partner platform services on %s\n", url)
 	}
 	<-ctx.Done()
 	return nil

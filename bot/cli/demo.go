@@ -52,6 +52,16 @@ func demo(ctx context.Context, args []string, std IO, w Wiring) error {
 		return err
 	}
 	cfg.Salesforce.LoginURL = sb.URL()
+	servicesURL, stopServices, err := startServices(ctx, "127.0.0.1:0", clk.Now, log)
+	if err != nil {
+		return err
+	}
+	defer stopServices()
+	pointEndpoints(cfg, servicesURL)
+	caller, err := w.Caller(cfg.Endpoints, log)
+	if err != nil {
+		return err
+	}
 	crm, err := w.CRM(cfg.Salesforce, log)
 	if err != nil {
 		return err
@@ -65,13 +75,17 @@ func demo(ctx context.Context, args []string, std IO, w Wiring) error {
 	if err != nil {
 		return err
 	}
-	pbs, err := loadPlaybooks(nil, tmpl, cfg.Roles)
+	pbs, err := loadPlaybooks(nil, tmpl, cfg)
 	if err != nil {
 		return err
 	}
-	tl := newTimeline(std.Out, w.Chat(config.Slack{}, indent{std.Out}, log), pbs)
+	printer, err := w.Mailer(config.SMTP{}, indent{std.Out}, log)
+	if err != nil {
+		return err
+	}
+	tl := newTimeline(std.Out, w.Chat(config.Slack{}, indent{std.Out}, log), printer, pbs)
 	eng, err := engine.New(engine.Options{
-		CRM: crm, Store: store, Chat: tl,
+		CRM: crm, Store: store, Chat: tl, Mailer: tl, Caller: caller,
 		Playbooks: pbs, Templates: tmpl, Roles: engineRoles(cfg.Roles), Now: clk.Now, Logger: log,
 		Observe: tl.event,
 	})
@@ -82,7 +96,10 @@ func demo(ctx context.Context, args []string, std IO, w Wiring) error {
 	fmt.Fprintf(std.Out, "casebot demo: %d playbook(s) against a seeded sandbox at %s\n", len(pbs), sb.URL())
 	seen := map[*rules.Playbook][]string{} // the cases each playbook ran, for the summary
 	fmt.Fprintf(std.Out, "virtual clock starts %s; people's actions in Salesforce are scripted\n\n", demoStart.Format("Mon 2 Jan 2006 15:04 MST"))
-	people := &people{crm: crm, out: tl}
+	people := &people{crm: crm, out: tl, done: map[int]bool{}}
+	if _, err := openCases(ctx, crm, pbs, seen); err != nil {
+		return err
+	}
 	for {
 		now := clk.Now()
 		if now.Sub(demoStart) > demoLimit {
@@ -98,18 +115,9 @@ func demo(ctx context.Context, args []string, std IO, w Wiring) error {
 		if err := tl.flush(ctx); err != nil {
 			return err
 		}
-		open := 0
-		for _, p := range pbs {
-			cs, err := crm.Cases(ctx, p.Query)
-			if err != nil {
-				return err
-			}
-			for _, c := range cs {
-				if !slices.Contains(seen[p], c.ID) {
-					seen[p] = append(seen[p], c.ID)
-				}
-			}
-			open += len(cs)
+		open, err := openCases(ctx, crm, pbs, seen)
+		if err != nil {
+			return err
 		}
 		if open == 0 {
 			break
@@ -120,13 +128,33 @@ func demo(ctx context.Context, args []string, std IO, w Wiring) error {
 		}
 		clk.Set(next)
 	}
-	fmt.Fprintf(std.Out, "\nAll termination cases closed on %s after %.0f virtual days; %d Salesforce API calls; %v of real time.\n",
+	fmt.Fprintf(std.Out, "\nAll cases closed on %s after %.0f virtual days; %d Salesforce API calls; %v of real time.\n",
 		clk.Now().UTC().Format("Mon 2 Jan 2006 15:04 MST"), clk.Now().Sub(demoStart).Hours()/24, sb.APICalls(),
 		time.Since(wall).Round(time.Millisecond))
 	return summary(ctx, std.Out, crm, pbs, seen)
 }
 
-// summary prints where each case the demo ran ended up, read back from Salesforce.
+// openCases counts the open cases of the playbooks and adds them to seen.
+func openCases(ctx context.Context, crm bot.CRM, pbs []*rules.Playbook, seen map[*rules.Playbook][]string) (int, error) {
+	open := 0
+	for _, p := range pbs {
+		cs, err := crm.Cases(ctx, p.Query)
+		if err != nil {
+			return 0, err
+		}
+		for _, c := range cs {
+			if !slices.Contains(seen[p], c.ID) {
+				seen[p] = append(seen[p], c.ID)
+			}
+		}
+		open += len(cs)
+	}
+	return open, nil
+}
+
+// summary prints where each case the demo ran ended up, read back from Salesforce: its status,
+// the tasks casebot created, and the account fields the SOP changes when the playbook reads
+// them.
 func summary(ctx context.Context, out io.Writer, crm bot.CRM, pbs []*rules.Playbook, seen map[*rules.Playbook][]string) error {
 	for _, p := range pbs {
 		ids := seen[p]
@@ -141,27 +169,64 @@ func summary(ctx context.Context, out io.Writer, crm bot.CRM, pbs []*rules.Playb
 		}
 		fmt.Fprintf(out, "\n%s:\n", p.Title)
 		for _, c := range cases {
-			var acct bot.Fields
+			line := fmt.Sprintf("   %-26s %-22v %d task(s) by casebot", caseLabel(c), c.Fields["Status"], len(c.Tasks))
 			if c.Account != nil {
-				acct = c.Account.Fields
+				for _, f := range []string{"Type", "Customer_Attrition__c"} {
+					if v, ok := c.Account.Fields[f]; ok {
+						line += fmt.Sprintf(", Account.%s = %v", f, v)
+					}
+				}
 			}
-			fmt.Fprintf(out, "   %-22s status %-8v attrition box %-5v account type %-16v %d tasks by casebot\n",
-				caseLabel(c), c.Fields["Status"], acct["Customer_Attrition__c"], acct["Type"], len(c.Tasks))
+			fmt.Fprintln(out, line)
 		}
 	}
 	return nil
 }
 
-// people play the humans of the procedure: Legal confirms the terms of the case it has not
-// confirmed yet, and every team completes its casebot tasks on their due date.
+// people play the humans of the procedures: the scripted acts below, and every team
+// completing its open casebot tasks on their due date.
 type people struct {
-	crm            bot.CRM
-	out            *timeline
-	legalConfirmed bool
+	crm  bot.CRM
+	out  *timeline
+	done map[int]bool // the acts of the script already performed
 }
 
-// legalDelay is when Legal confirms the case that was opened without confirmed terms.
-const legalDelay = 2*24*time.Hour + 3*time.Hour
+const day = 24 * time.Hour
+
+// act is something a person does on a case in Salesforce during the demo.
+type act struct {
+	after   time.Duration // from the demo's start
+	account string        // the case's account
+	note    string        // what happened, for the timeline
+	set     func(now time.Time, loc *time.Location) bot.Fields
+}
+
+// script is what people do in the demo, in the seeded sandbox's cases.
+var script = []act{
+	{2*day + 2*time.Hour, "Initech KK", "Legal confirmed the termination terms and dates",
+		func(now time.Time, loc *time.Location) bot.Fields {
+			return bot.Fields{"Termination_Confirmed__c": now.In(loc).Format(bot.DateLayout)}
+		}},
+	{day + 2*time.Hour, "Northwind Traders", "the partner accepted the cancellation terms",
+		func(time.Time, *time.Location) bot.Fields { return bot.Fields{"Terms_Accepted__c": true} }},
+	{4*day + 2*time.Hour, "Northwind Traders", "the partner accepted the exgestion quote",
+		func(time.Time, *time.Location) bot.Fields { return bot.Fields{"Exgestion_Quote_Accepted__c": true} }},
+	{2*day + 2*time.Hour, "Lotus Trading", "the partner manager recorded the settlements, the data migration plan and the alternative service",
+		func(time.Time, *time.Location) bot.Fields {
+			return bot.Fields{"Settlements_Complete__c": true,
+				"Data_Migration_Plan__c": "Export of the tenant's data to the customer's storage before the switch.",
+				"Alternative_Service__c": "Direct billing by the platform"}
+		}},
+	{3*day + 2*time.Hour, "Tijuca Logistica", "the customer confirmed the agents are uninstalled",
+		func(time.Time, *time.Location) bot.Fields {
+			return bot.Fields{"Uninstall_Confirmed__c": true,
+				"Uninstall_Evidence__c": "Removal script log sent by the customer's IT on the day it ran."}
+		}},
+	{17*day + 2*time.Hour, "Tijuca Logistica", "the technician checked: no device reports any more",
+		func(now time.Time, _ *time.Location) bot.Fields {
+			return bot.Fields{"Active_Devices__c": 0.0, "Devices_Checked_At__c": now.UTC().Format(bot.DateTimeLayout)}
+		}},
+}
 
 // next is the next time the people act: each afternoon (15:00 UTC) of the virtual clock.
 func (p *people) next(now time.Time) time.Time {
@@ -184,14 +249,16 @@ func (p *people) act(ctx context.Context, pbs []*rules.Playbook, now time.Time) 
 			return err
 		}
 		for _, c := range cases {
-			if v, has := c.Fields["Termination_Confirmed__c"]; has && v == nil &&
-				now.Sub(demoStart) >= legalDelay && !p.legalConfirmed {
-				ws = append(ws, bot.Write{Op: bot.OpUpdate, Object: "Case", ID: c.ID,
-					Fields: bot.Fields{"Termination_Confirmed__c": now.In(pb.Zone(c)).Format(bot.DateLayout)}})
-				notes = append(notes, fmt.Sprintf("Legal confirmed the termination terms and dates of %s", caseLabel(c)))
-				p.legalConfirmed = true
+			loc := pb.Zone(c)
+			for i, a := range script {
+				if p.done[i] || now.Sub(demoStart) < a.after || c.Account == nil || c.Account.Fields["Name"] != a.account {
+					continue
+				}
+				ws = append(ws, bot.Write{Op: bot.OpUpdate, Object: "Case", ID: c.ID, Fields: a.set(now, loc)})
+				notes = append(notes, fmt.Sprintf("%s: %s", caseLabel(c), a.note))
+				p.done[i] = true
 			}
-			today := now.In(pb.Zone(c)).Format(bot.DateLayout)
+			today := now.In(loc).Format(bot.DateLayout)
 			for _, t := range c.Tasks {
 				if t.IsClosed || t.ActivityDate == "" || t.ActivityDate > today {
 					continue
@@ -224,16 +291,19 @@ func (p *people) act(ctx context.Context, pbs []*rules.Playbook, now time.Time) 
 type timeline struct {
 	mu      sync.Mutex
 	out     io.Writer
-	printer bot.Chat
-	events  []engine.Event   // this cycle's, printed by flush
-	posts   map[string]*post // this cycle's messages by effect key
-	order   map[string]int   // playbook/step → the step's place in its playbook
+	printer bot.Chat            // the terminal Slack printer
+	mailer  bot.Mailer          // the terminal mail printer
+	events  []engine.Event      // this cycle's, printed by flush
+	posts   map[string]*post    // this cycle's messages by effect key
+	mails   map[string]bot.Mail // this cycle's mails by effect key
+	order   map[string]int      // playbook/step → the step's place in its playbook
 	n       int
 	last    string // the last heading printed, so consecutive events share one
 }
 
-func newTimeline(out io.Writer, printer bot.Chat, pbs []*rules.Playbook) *timeline {
-	t := &timeline{out: out, printer: printer, posts: map[string]*post{}, order: map[string]int{}}
+func newTimeline(out io.Writer, printer bot.Chat, mailer bot.Mailer, pbs []*rules.Playbook) *timeline {
+	t := &timeline{out: out, printer: printer, mailer: mailer, posts: map[string]*post{},
+		mails: map[string]bot.Mail{}, order: map[string]int{}}
 	for _, p := range pbs {
 		for i, s := range p.Steps {
 			t.order[p.Name+"/"+s.ID] = i
@@ -258,6 +328,14 @@ func (t *timeline) Post(ctx context.Context, m bot.Message) (string, error) {
 	p.channels = append(p.channels, m.Channel)
 	t.n++
 	return fmt.Sprintf("demo-%d", t.n), nil
+}
+
+// Send keeps the mail to print it under the step that sent it.
+func (t *timeline) Send(ctx context.Context, m bot.Mail) (string, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.mails[m.Key] = m
+	return "casebot@example.test", nil
 }
 
 func (t *timeline) event(ev engine.Event) {
@@ -304,13 +382,21 @@ func (t *timeline) flush(ctx context.Context) error {
 		default:
 			fmt.Fprintf(t.out, "     ✓ %s: %s\n", ev.Effect.Kind, ev.Detail)
 		}
-		if p := t.posts[ev.Effect.Key]; p != nil && ev.Outcome == engine.Done {
+		if ev.Outcome != engine.Done {
+			continue
+		}
+		if p := t.posts[ev.Effect.Key]; p != nil {
 			if _, err := t.printer.Post(ctx, bot.Message{Channel: strings.Join(p.channels, " "), Text: p.text, Key: ev.Effect.Key}); err != nil {
 				return err
 			}
 		}
+		if m, ok := t.mails[ev.Effect.Key]; ok {
+			if _, err := t.mailer.Send(ctx, m); err != nil {
+				return err
+			}
+		}
 	}
-	t.events, t.posts = t.events[:0], map[string]*post{}
+	t.events, t.posts, t.mails = t.events[:0], map[string]*post{}, map[string]bot.Mail{}
 	return nil
 }
 
