@@ -103,12 +103,18 @@ type Slack struct {
 	Token     Secret `yaml:"token"` // bot token, xoxb-…
 	TokenFile string `yaml:"token_file"`
 	APIURL    string `yaml:"api_url"` // for tests; empty means Slack's own
+	// Print prints messages to the terminal instead of posting them: for trying casebot
+	// against the sandbox. Without a token and without print, run and once refuse to start
+	// when a playbook posts to Slack.
+	Print bool `yaml:"print"`
 }
 
 // Mail is the inbound mailbox and the outbound relay. A server without a host is not used.
 type Mail struct {
 	IMAP IMAP `yaml:"imap"`
 	SMTP SMTP `yaml:"smtp"`
+	// Print prints outgoing mail to the terminal instead of sending it, like slack.print.
+	Print bool `yaml:"print"`
 }
 
 // TLSMode is how a mail connection is protected.

@@ -156,7 +156,7 @@ c.yaml:5:13: salesforce.password: not used with grant jwt_bearer`,
 			want: `c.yaml:7:23: endpoints.provisioning.url: plain http is only allowed to a loopback host; use https
 c.yaml:8:3: endpoints.support.url: required
 c.yaml:9:3: endpoints.Bad: endpoint names are lowercase letters, digits and _, starting with a letter
-c.yaml:9:48: endpoints.Bad.timeout: must be positive, not -1s`,
+c.yaml:9:48: endpoints.Bad.timeout: must not be negative (0 means 30s), not -1s`,
 		},
 		{
 			name: "duplicate key",
@@ -178,7 +178,7 @@ c.yaml:1:1: salesforce.password: required with grant password`,
 			want: `c.yaml:2:14: salesforce.login_url: plain http is only allowed to a loopback host; use https
 c.yaml:3:16: salesforce.api_version: want a version such as 62.0, not "v62"
 c.yaml:4:10: salesforce.grant: want one of "password", "client_credentials", "jwt_bearer", "refresh_token", not "jwt"
-c.yaml:6:12: salesforce.timeout: must be positive, not 0s`,
+c.yaml:6:12: salesforce.timeout: must be more than 0, not 0s`,
 		},
 		{
 			name: "password-grant fields with client credentials",

@@ -70,6 +70,12 @@ func (c *Config) validate(x *index) []*Error {
 		v.requiredSecret("mail.imap.password", c.Mail.IMAP.Password, c.Mail.IMAP.PasswordFile)
 		v.required("mail.imap.mailbox", c.Mail.IMAP.Mailbox)
 	}
+	if c.Slack.Print && (c.Slack.Token != "" || c.Slack.TokenFile != "") {
+		v.errorf("slack.print", "print is for running without Slack: give a token or print, not both")
+	}
+	if c.Mail.Print && c.Mail.SMTP.Host != "" {
+		v.errorf("mail.print", "print is for running without a relay: give mail.smtp or print, not both")
+	}
 	c.Mail.SMTP.Server.validate(v, "mail.smtp")
 	if c.Mail.SMTP.Host != "" {
 		if (c.Mail.SMTP.Username == "") != (c.Mail.SMTP.Password == "" && c.Mail.SMTP.PasswordFile == "") {
@@ -140,7 +146,7 @@ func (s *Salesforce) validate(v *validator) {
 		}
 	}
 	if s.Timeout <= 0 {
-		v.errorf("salesforce.timeout", "must be positive, not %s", s.Timeout)
+		v.errorf("salesforce.timeout", "must be more than 0, not %s", s.Timeout)
 	}
 }
 
@@ -180,7 +186,7 @@ func (e Endpoint) validate(v *validator, name string) {
 		}
 	}
 	if e.Timeout < 0 {
-		v.errorf(path+".timeout", "must be positive, not %s", e.Timeout)
+		v.errorf(path+".timeout", "must not be negative (0 means 30s), not %s", e.Timeout)
 	}
 }
 

@@ -86,7 +86,7 @@ func TestOnceTwiceWritesOnce(t *testing.T) {
 
 	// Four days in: the SOP's first steps are due for the seeded cases.
 	at := start.Add(4*24*time.Hour + 2*time.Hour).Format(time.RFC3339)
-	out := casebot(t, "once", "-config", cfg, "-now", at)
+	out := casebot(t, "once", "-config", cfg, "-at", at)
 	first := sb.Requests()
 	writes := 0
 	for _, r := range first {
@@ -99,7 +99,7 @@ func TestOnceTwiceWritesOnce(t *testing.T) {
 	}
 	sb.ResetRequests()
 
-	out = casebot(t, "once", "-config", cfg, "-now", at)
+	out = casebot(t, "once", "-config", cfg, "-at", at)
 	second := sb.Requests()
 	var calls []string
 	for _, r := range second {

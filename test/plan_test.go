@@ -33,7 +33,7 @@ func TestPlanAndWhy(t *testing.T) {
 	calls := pointEndpoints(t, cfg)
 
 	for _, at := range []time.Time{start.Add(time.Minute), start.Add(4*24*time.Hour + 2*time.Hour)} {
-		out, _, _ := run(t, "once", "-config", cfg, "-now", at.Format(time.RFC3339))
+		out, _, _ := run(t, "once", "-config", cfg, "-at", at.Format(time.RFC3339))
 		if !strings.Contains(out, "effect(s) done") {
 			t.Fatalf("casebot once at %v: %s", at, out)
 		}

@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/mail"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -267,7 +268,10 @@ type daemon struct {
 
 func (d *daemon) Close() error { return d.store.Close() }
 
-func newDaemon(ctx context.Context, configPath string, now func() time.Time, reg prometheus.Registerer, std IO, w Wiring) (*daemon, error) {
+// newDaemon loads everything run and once need. virtual says that now is not the real clock,
+// which is only allowed against a sandbox on this machine: a real org would get real mail
+// early, and holds would be measured on a made-up clock.
+func newDaemon(ctx context.Context, configPath string, now func() time.Time, virtual bool, reg prometheus.Registerer, std IO, w Wiring) (*daemon, error) {
 	cfg, err := loadConfig(configPath, std)
 	if err != nil {
 		return nil, err
@@ -279,6 +283,9 @@ func newDaemon(ctx context.Context, configPath string, now func() time.Time, reg
 	}
 	pbs, err := loadPlaybooks(cfg.Playbooks, tmpl, cfg)
 	if err != nil {
+		return nil, err
+	}
+	if err := runnable(cfg, pbs, virtual); err != nil {
 		return nil, err
 	}
 	crm, err := w.CRM(cfg.Salesforce, log)
@@ -311,12 +318,15 @@ func newDaemon(ctx context.Context, configPath string, now func() time.Time, reg
 
 func run(ctx context.Context, args []string, std IO, w Wiring) error {
 	fs := newFlags("run", std)
-	configPath := fs.String("config", "", "config file (default: the example config)")
+	configPath := fs.String("config", "", "config file (required: the daemon runs only on a config written for it)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if *configPath == "" {
+		return usageError{errors.New("-config is required; to try casebot against the sandbox: casebot run -config config/example.yaml")}
+	}
 	reg := newRegistry()
-	d, err := newDaemon(ctx, *configPath, time.Now, reg, std, w)
+	d, err := newDaemon(ctx, *configPath, time.Now, false, reg, std, w)
 	if err != nil {
 		return err
 	}
@@ -338,19 +348,19 @@ func run(ctx context.Context, args []string, std IO, w Wiring) error {
 func once(ctx context.Context, args []string, std IO, w Wiring) error {
 	fs := newFlags("once", std)
 	configPath := fs.String("config", "", "config file (default: the example config)")
-	at := fs.String("now", "", "evaluate as if it were this time (RFC 3339, or 2006-01-02T15:04 in UTC); default: now")
+	at := fs.String("at", "", "run as if it were this time (RFC 3339, or 2006-01-02T15:04 in UTC), against a sandbox on this machine only; default: now")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	now := time.Now
 	if *at != "" {
-		t, err := parseTime(*at)
+		t, err := parseAt(*at)
 		if err != nil {
-			return usageError{err}
+			return err
 		}
 		now = func() time.Time { return t }
 	}
-	d, err := newDaemon(ctx, *configPath, now, nil, std, w)
+	d, err := newDaemon(ctx, *configPath, now, *at != "", nil, std, w)
 	if err != nil {
 		return err
 	}
@@ -367,13 +377,48 @@ func once(ctx context.Context, args []string, std IO, w Wiring) error {
 	return err
 }
 
-func parseTime(s string) (time.Time, error) {
-	for _, layout := range []string{time.RFC3339, "2006-01-02T15:04", "2006-01-02"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t, nil
+// runnable refuses a config the daemon would run wrongly with: parts that do nothing yet,
+// messages that would only be printed without anyone having asked for it, a virtual clock
+// against a real org.
+func runnable(cfg *config.Config, pbs []*rules.Playbook, virtual bool) error {
+	var errs []error
+	if cfg.Mail.IMAP.Host != "" {
+		errs = append(errs, errors.New("mail.imap: mail intake comes with a later release; remove it"))
+	}
+	if usesKind(pbs, bot.KindSlack) && cfg.Slack.Token == "" && !cfg.Slack.Print {
+		errs = append(errs, errors.New("the playbooks post to Slack: give slack.token, or slack.print: true to print the messages instead"))
+	}
+	if usesKind(pbs, bot.KindEmail) && cfg.Mail.SMTP.Host == "" && !cfg.Mail.Print {
+		errs = append(errs, errors.New("the playbooks send mail: give mail.smtp, or mail.print: true to print the mail instead"))
+	}
+	if virtual {
+		u, err := url.Parse(cfg.Salesforce.LoginURL)
+		if err != nil || !bot.IsLoopback(u.Hostname()) {
+			errs = append(errs, errors.New("-at moves casebot's clock, which only a sandbox on this machine may see: salesforce.login_url is not on loopback"))
 		}
 	}
-	return time.Time{}, fmt.Errorf("-now %q: want RFC 3339 (2026-11-21T10:00:00Z), 2026-11-21T10:00 or 2026-11-21", s)
+	return errors.Join(errs...)
+}
+
+// usesKind reports whether a playbook has an effect of the kind: an action, or for Slack a
+// gate reminder or an escalation.
+func usesKind(pbs []*rules.Playbook, kind bot.EffectKind) bool {
+	for _, p := range pbs {
+		if kind == bot.KindSlack && len(p.EscalateTo) > 0 {
+			return true
+		}
+		for _, s := range p.Steps {
+			if kind == bot.KindSlack && s.Remind != nil {
+				return true
+			}
+			for _, a := range s.Actions {
+				if a.Kind == kind {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 func validate(ctx context.Context, args []string, std IO, w Wiring) error {

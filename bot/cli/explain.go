@@ -170,11 +170,12 @@ func parseAt(s string) (time.Time, error) {
 	if s == "" {
 		return time.Now(), nil
 	}
-	t, err := parseTime(s)
-	if err != nil {
-		return time.Time{}, usageError{fmt.Errorf("-at %q: want RFC 3339 (2026-11-21T10:00:00Z), 2026-11-21T10:00 or 2026-11-21 (UTC)", s)}
+	for _, layout := range []string{time.RFC3339, "2006-01-02T15:04", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
 	}
-	return t, nil
+	return time.Time{}, usageError{fmt.Errorf("-at %q: want RFC 3339 (2026-11-21T10:00:00Z), 2026-11-21T10:00 or 2026-11-21 (UTC)", s)}
 }
 
 // Layouts of the times plan and why print.

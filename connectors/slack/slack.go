@@ -143,8 +143,9 @@ func classify(ctx context.Context, op string, err error) error {
 	case errors.As(err, &api):
 		return &bot.Error{Op: op, Code: api.Err, Message: hint(api.Err), Retryable: transient(api.Err)}
 	case errors.As(err, &netErr):
-		// Includes *url.Error: the request may not have reached Slack. A retry may post twice
-		// when the response alone was lost; the metadata key lets a later pass find it.
+		// Includes *url.Error: the request may not have reached Slack. When only the response
+		// was lost, a retry posts twice; the message carries its effect key in its metadata so
+		// that such a duplicate can be found (nothing looks for it yet).
 		return &bot.Error{Op: op, Code: "network", Message: err.Error(), Retryable: true}
 	default:
 		// A response that was not the JSON Slack sends, such as a proxy's error page.
