@@ -294,3 +294,18 @@ func IsRetryable(err error) bool {
 	var e *Error
 	return errors.As(err, &e) && e.Retryable
 }
+
+// IsRecordID reports whether s is a Salesforce record id: 15 or 18 letters and digits,
+// starting with prefix (the object's key prefix, "005" for users, "00G" for queues; "" for any).
+func IsRecordID(s, prefix string) bool {
+	if (len(s) != 15 && len(s) != 18) || !strings.HasPrefix(s, prefix) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}

@@ -21,7 +21,6 @@ var (
 	apiVersionRe = regexp.MustCompile(`^[1-9][0-9]*\.0$`)
 	roleNameRe   = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 	channelRe    = regexp.MustCompile(`^(#[a-z0-9][a-z0-9._-]{0,79}|[CGD][A-Z0-9]{8,})$`)
-	userIDRe     = regexp.MustCompile(`^005[A-Za-z0-9]{12}([A-Za-z0-9]{3})?$`)
 )
 
 // validate checks the decoded, resolved config and returns every problem.
@@ -158,7 +157,7 @@ func (r Role) validate(v *validator, name string) {
 	if r.User == "" && r.Queue == "" && r.Slack == "" && len(r.Email) == 0 {
 		v.errorf(path, "give at least one of user, queue, slack, email")
 	}
-	if r.User != "" && !userIDRe.MatchString(r.User) && !strings.Contains(r.User, "@") {
+	if r.User != "" && !bot.IsRecordID(r.User, "005") && !strings.Contains(r.User, "@") {
 		v.errorf(path+".user", "want a Salesforce username (user@example.com) or user id (005…), not %q", r.User)
 	}
 	if r.Slack != "" && !channelRe.MatchString(r.Slack) {

@@ -77,7 +77,6 @@ func why(ctx context.Context, args []string, std IO, w Wiring) error {
 
 // Patterns of what `why` accepts as a case: a record id, or a case number.
 var (
-	recordID   = regexp.MustCompile(`^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$`)
 	caseNumber = regexp.MustCompile(`^[0-9]{1,15}$`)
 )
 
@@ -104,7 +103,7 @@ func (s *source) find(ctx context.Context, arg string, now time.Time) ([]caseSta
 	switch {
 	case caseNumber.MatchString(arg):
 		where = "CaseNumber = '" + arg + "'" // digits only: nothing to escape
-	case recordID.MatchString(arg):
+	case bot.IsRecordID(arg, ""):
 		where = "Id = '" + arg + "'"
 	default:
 		return nil, usageError{fmt.Errorf("case %q: want a case id or a case number", arg)}

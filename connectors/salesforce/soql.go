@@ -21,7 +21,6 @@ var (
 	// In a LIKE pattern _ and % are wildcards; escaped, they match themselves.
 	likeEscaper = strings.NewReplacer(append(slices.Clip(soqlEscapes), "_", `\_`, "%", `\%`)...)
 
-	idRE = regexp.MustCompile(`^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$`)
 	// An API name: letters, digits and underscores, starting with a letter ("Name",
 	// "Customer_Attrition__c", "ns__Field__c").
 	nameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,79}$`)
@@ -36,7 +35,7 @@ func Quote(s string) string { return "'" + soqlEscaper.Replace(s) + "'" }
 func QuoteLike(s string) string { return "'" + likeEscaper.Replace(s) + "'" }
 
 // ValidID reports whether id looks like a Salesforce record id (15 or 18 characters).
-func ValidID(id string) bool { return idRE.MatchString(id) }
+func ValidID(id string) bool { return bot.IsRecordID(id, "") }
 
 // ValidObject reports whether name is a valid sObject API name ("Case", "Ledger__c").
 func ValidObject(name string) bool { return nameRE.MatchString(name) }
