@@ -12,8 +12,10 @@ import (
 )
 
 // TestJsforce drives jsforce@3.10.14, a Salesforce client nobody here wrote, against the
-// sandbox served by `casebot sandbox`'s code: password login, query with paging, create,
-// update, relationships and error codes (see jsforce/check.js).
+// sandbox served by `casebot sandbox`'s code: password login, query with paging and through
+// its SOQL builder, relationships, create, update, delete, upsert by external id,
+// sObject Collections with partial failures, composite, describe, limits, identity and error
+// codes (see jsforce/check.js).
 func TestJsforce(t *testing.T) {
 	dir := os.Getenv("CASEBOT_JSFORCE_DIR")
 	if dir == "" {

@@ -12,6 +12,10 @@ func (s *Server) identity(openID bool) http.HandlerFunc {
 			return
 		}
 		_, userID, ok := s.authenticate(r)
+		if tok := r.URL.Query().Get("oauth_token"); !ok && tok != "" {
+			// The identity URL also takes the token as a parameter (jsforce sends both).
+			userID, ok = s.userOfToken(tok)
+		}
 		if !ok {
 			// Salesforce answers a bad token here with plain text, not the REST error array.
 			w.Header().Set("Content-Type", "text/plain")
@@ -31,7 +35,7 @@ func (s *Server) identity(openID bool) http.HandlerFunc {
 			return
 		}
 		instance := "http://" + r.Host
-		idURL := instance + "/id/" + s.orgID + "/" + userID
+		idURL := s.identityURL(r, userID)
 		rest := instance + "/services/data/v{version}/"
 		urls := map[string]string{
 			"rest": rest, "sobjects": rest + "sobjects/", "query": rest + "query/",
@@ -56,4 +60,9 @@ func (s *Server) identity(openID bool) http.HandlerFunc {
 		}
 		writeJSON(w, http.StatusOK, common)
 	}
+}
+
+// identityURL is the identity URL of a user, on the host a request reached.
+func (s *Server) identityURL(r *http.Request, user string) string {
+	return "http://" + r.Host + "/id/" + s.orgID + "/" + user
 }

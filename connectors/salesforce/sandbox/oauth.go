@@ -98,7 +98,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	instance := "http://" + r.Host
-	id := instance + "/id/" + s.orgID + "/" + user
+	id := s.identityURL(r, user)
 	issued := strconv.FormatInt(s.opts.Now().UnixMilli(), 10)
 	// Salesforce signs id+issued_at with the consumer secret so a client can check the id URL.
 	mac := hmac.New(sha256.New, []byte(s.opts.ClientSecret))
@@ -163,10 +163,16 @@ func (s *Server) authenticate(r *http.Request) (token, user string, ok bool) {
 		return "", "", false
 	}
 	token = strings.TrimSpace(token)
+	user, ok = s.userOfToken(token)
+	return token, user, ok
+}
+
+// userOfToken returns the user an access token was issued to, if it is valid.
+func (s *Server) userOfToken(token string) (string, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	user, ok = s.tokens[token]
-	return token, user, ok
+	user, ok := s.tokens[token]
+	return user, ok
 }
 
 // revoke ends an access token's session.

@@ -135,6 +135,14 @@ func TestIdentity(t *testing.T) {
 	if id["username"] != "casebot@example.test" || id["id"] != tok.ID || id["display_name"] != "Casebot Integration" {
 		t.Errorf("identity: %v", id)
 	}
+	// The token may come as a parameter instead of a header.
+	unauth := *o
+	unauth.token = ""
+	id = nil
+	unauth.do("GET", strings.TrimPrefix(tok.ID, o.http.URL)+"?format=json&oauth_token="+url.QueryEscape(tok.AccessToken), nil).ok(t, http.StatusOK, &id)
+	if id["id"] != tok.ID {
+		t.Errorf("identity with oauth_token: %v", id)
+	}
 	var info map[string]any
 	o.do("GET", "/services/oauth2/userinfo", nil).ok(t, http.StatusOK, &info)
 	if info["preferred_username"] != "casebot@example.test" || info["sub"] != tok.ID {
@@ -143,10 +151,12 @@ func TestIdentity(t *testing.T) {
 	// Another user's identity URL is not this token's.
 	om := o.query("SELECT Id FROM User WHERE Username = 'om@example.test'").Records[0]["Id"].(string)
 	o.do("GET", "/id/"+o.sb.orgID+"/"+om, nil).wantError(t, http.StatusNotFound, "NOT_FOUND")
-	unauth := *o
 	unauth.token = "bad"
 	if r := unauth.do("GET", "/services/oauth2/userinfo", nil); r.status != http.StatusForbidden || string(r.body) != "Bad_OAuth_Token" {
 		t.Errorf("userinfo without a session: %d %s", r.status, r.body)
+	}
+	if r := unauth.do("GET", "/services/oauth2/userinfo?oauth_token=bad", nil); r.status != http.StatusForbidden {
+		t.Errorf("userinfo with a bad oauth_token: %d %s", r.status, r.body)
 	}
 	for _, r := range o.sb.Requests() {
 		if r.APICall && !strings.HasPrefix(r.Path, "/services/data/") {

@@ -1,11 +1,12 @@
 package sandbox
 
 import (
-	"casebot/bot"
-
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
+
+	"casebot/bot"
 )
 
 func TestCRUD(t *testing.T) {
@@ -296,4 +297,155 @@ func TestValueFormats(t *testing.T) {
 			t.Errorf("%s = %v: stored %v, want %v", tt.field, tt.in, got, tt.want)
 		}
 	}
+}
+
+func TestCollectionUpsert(t *testing.T) {
+	o := seededOrg(t)
+	twin1 := o.create("Account", map[string]any{"Name": "Twin 1", "Legacy_Id__c": "L-TWIN"})
+	twin2 := o.create("Account", map[string]any{"Name": "Twin 2", "Legacy_Id__c": "L-TWIN"})
+	existing := o.create("Account", map[string]any{"Name": "Existing", "Legacy_Id__c": "L-1"})
+	account := func(fields map[string]any) map[string]any {
+		fields["attributes"] = map[string]any{"type": "Account"}
+		return fields
+	}
+	upsert := func(allOrNone bool, records ...map[string]any) []saveResult {
+		t.Helper()
+		var results []saveResult
+		o.do("PATCH", "/composite/sobjects/Account/Legacy_Id__c", map[string]any{"allOrNone": allOrNone, "records": records}).
+			ok(t, http.StatusOK, &results)
+		if len(results) != len(records) {
+			t.Fatalf("%d results for %d records: %+v", len(results), len(records), results)
+		}
+		return results
+	}
+	code := func(r saveResult) string {
+		if len(r.Errors) != 1 {
+			return ""
+		}
+		return r.Errors[0].StatusCode
+	}
+
+	results := upsert(false,
+		account(map[string]any{"Legacy_Id__c": "l-1", "Phone": "+1 555 0101"}),                                      // updates, case-insensitively
+		account(map[string]any{"Legacy_Id__c": "L-NEW", "Name": "New"}),                                             // creates
+		account(map[string]any{"Legacy_Id__c": "L-TWIN", "Name": "Which?"}),                                         // matches two
+		account(map[string]any{"Legacy_Id__c": "L-DUP", "Name": "Dup a"}),                                           // its value twice
+		account(map[string]any{"Legacy_Id__c": "l-dup", "Name": "Dup b"}),                                           // in this call
+		account(map[string]any{"Name": "No key"}),                                                                   // no value
+		map[string]any{"attributes": map[string]any{"type": "Contact"}, "Legacy_Id__c": "L-C", "LastName": "Wrong"}, // another object
+		account(map[string]any{"Legacy_Id__c": "L-BAD"}),                                                            // a create without Name
+	)
+	if r := results[0]; !r.Success || r.ID != existing || r.Created == nil || *r.Created {
+		t.Errorf("update by external id: %+v", r)
+	}
+	if r := results[1]; !r.Success || r.Created == nil || !*r.Created || !strings.HasPrefix(r.ID, "001") {
+		t.Errorf("create by external id: %+v", r)
+	}
+	for i, want := range []string{"", "", "DUPLICATE_EXTERNAL_ID", "DUPLICATE_VALUE", "DUPLICATE_VALUE", "MISSING_ARGUMENT", "INVALID_TYPE", "REQUIRED_FIELD_MISSING"} {
+		if r := results[i]; code(r) != want || (want != "" && (r.Success || r.Created != nil)) {
+			t.Errorf("result %d: %+v, want error %q", i, r, want)
+		}
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+	if e := results[2].Errors[0]; e.Message != "Legacy Id: more than one record found for external id field: ["+twin1+", "+twin2+"]" ||
+		len(e.Fields) != 1 || e.Fields[0] != "Legacy_Id__c" {
+		t.Errorf("ambiguous upsert error %+v", e)
+	}
+	if e := results[3].Errors[0]; e.Message != "Duplicate external id specified: L-DUP" {
+		t.Errorf("duplicate value error %+v", e)
+	}
+	if rec := o.get("Account", existing); rec["Phone"] != "+1 555 0101" || rec["Legacy_Id__c"] != "L-1" {
+		t.Errorf("updated account %v", rec)
+	}
+	if rec := o.get("Account", results[1].ID); rec["Name"] != "New" || rec["Legacy_Id__c"] != "L-NEW" {
+		t.Errorf("created account %v", rec)
+	}
+	if n := o.query("SELECT COUNT() FROM Account WHERE Legacy_Id__c IN ('L-DUP', 'L-BAD', 'L-C')").TotalSize; n != 0 {
+		t.Errorf("%d failed records were stored", n)
+	}
+	if n := o.query("SELECT COUNT() FROM Account WHERE Name = 'Which?'").TotalSize; n != 0 {
+		t.Error("an ambiguous upsert changed a record")
+	}
+
+	// All or none: the failure of one rolls back the others.
+	results = upsert(true,
+		account(map[string]any{"Legacy_Id__c": "L-1", "Phone": "+1 555 0199"}),
+		account(map[string]any{"Legacy_Id__c": "L-ALL", "Name": "All"}),
+		account(map[string]any{"Legacy_Id__c": "L-TWIN", "Name": "Which?"}),
+	)
+	for i, want := range []string{"ALL_OR_NONE_OPERATION_ROLLED_BACK", "ALL_OR_NONE_OPERATION_ROLLED_BACK", "DUPLICATE_EXTERNAL_ID"} {
+		if code(results[i]) != want {
+			t.Errorf("allOrNone result %d: %+v, want %s", i, results[i], want)
+		}
+	}
+	if rec := o.get("Account", existing); rec["Phone"] != "+1 555 0101" {
+		t.Errorf("a rolled back upsert changed the account: %v", rec["Phone"])
+	}
+
+	// By Id: updates only.
+	results = upsert(false, account(map[string]any{"Legacy_Id__c": "L-1"}))
+	if !results[0].Success {
+		t.Errorf("an upsert without changes failed: %+v", results[0])
+	}
+	var byID []saveResult
+	o.do("PATCH", "/composite/sobjects/Account/Id", map[string]any{"records": []map[string]any{
+		account(map[string]any{"Id": twin1, "Name": "Twin One"}), account(map[string]any{"Id": "001Sb9999999999", "Name": "x"}),
+	}}).ok(t, http.StatusOK, &byID)
+	if !byID[0].Success || byID[0].ID != twin1 || code(byID[1]) != "INVALID_CROSS_REFERENCE_KEY" {
+		t.Errorf("upsert by Id: %+v", byID)
+	}
+
+	o.do("PATCH", "/composite/sobjects/Account/Tenant_Id__c", map[string]any{"records": []any{}}).wantError(t, http.StatusNotFound, "NOT_FOUND")
+	o.do("PATCH", "/composite/sobjects/Nope/Legacy_Id__c", map[string]any{"records": []any{}}).wantError(t, http.StatusNotFound, "NOT_FOUND")
+	o.do("POST", "/composite/sobjects/Account/Legacy_Id__c", map[string]any{"records": []any{}}).wantError(t, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED")
+	o.do("PATCH", "/composite/sobjects/Account/Legacy_Id__c", "{").wantError(t, http.StatusBadRequest, "JSON_PARSER_ERROR")
+	var many []map[string]any
+	for i := range 201 {
+		many = append(many, account(map[string]any{"Legacy_Id__c": fmt.Sprint("L-MANY-", i), "Name": "x"}))
+	}
+	o.do("PATCH", "/composite/sobjects/Account/Legacy_Id__c", map[string]any{"records": many}).wantError(t, http.StatusBadRequest, "EXCEEDED_ID_LIMIT")
+}
+
+func TestCollectionRetrieve(t *testing.T) {
+	o := seededOrg(t)
+	a := o.create("Account", map[string]any{"Name": "Retrieved", "Industry": "Retail"})
+	gone := o.create("Account", map[string]any{"Name": "Gone"})
+	o.do("DELETE", "/sobjects/Account/"+gone, nil).ok(t, http.StatusNoContent, nil)
+	contact := o.create("Contact", map[string]any{"LastName": "Not an account"})
+
+	want := func(recs []map[string]any) {
+		t.Helper()
+		if len(recs) != 4 || recs[1] != nil || recs[2] != nil || recs[3] == nil {
+			t.Fatalf("records %v, want a record, two nulls and a record", recs)
+		}
+		attrs, _ := recs[0]["attributes"].(map[string]any)
+		if recs[0]["Id"] != a || recs[0]["Name"] != "Retrieved" || recs[0]["Industry"] != "Retail" ||
+			attrs["type"] != "Account" || attrs["url"] != "/services/data/v62.0/sobjects/Account/"+a {
+			t.Errorf("retrieved %v", recs[0])
+		}
+		if _, ok := recs[0]["Phone"]; ok {
+			t.Errorf("a field not asked for was retrieved: %v", recs[0])
+		}
+	}
+	// A 15-character id finds its record too.
+	ids := []string{a, gone, contact, a[:15]}
+	var recs []map[string]any
+	o.do("POST", "/composite/sobjects/Account", map[string]any{"ids": ids, "fields": []string{"Id", "Name", "Industry"}}).ok(t, http.StatusOK, &recs)
+	want(recs)
+	recs = nil
+	o.do("GET", "/composite/sobjects/Account?ids="+strings.Join(ids, ",")+"&fields=Id,Name,Industry", nil).ok(t, http.StatusOK, &recs)
+	want(recs)
+
+	o.do("POST", "/composite/sobjects/Account", map[string]any{"ids": []string{a}, "fields": []string{"Nope"}}).wantError(t, http.StatusBadRequest, "INVALID_FIELD")
+	o.do("POST", "/composite/sobjects/Account", map[string]any{"ids": []string{a}}).wantError(t, http.StatusBadRequest, "MISSING_ARGUMENT")
+	o.do("POST", "/composite/sobjects/Account", map[string]any{"fields": []string{"Id"}}).wantError(t, http.StatusBadRequest, "MISSING_ARGUMENT")
+	o.do("POST", "/composite/sobjects/Account", map[string]any{"ids": []string{"bad"}, "fields": []string{"Id"}}).wantError(t, http.StatusBadRequest, "MALFORMED_ID")
+	o.do("DELETE", "/composite/sobjects/Account", nil).wantError(t, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED")
+	many := make([]string, maxRetrieve+1)
+	for i := range many {
+		many[i] = a
+	}
+	o.do("POST", "/composite/sobjects/Account", map[string]any{"ids": many, "fields": []string{"Id"}}).wantError(t, http.StatusBadRequest, "EXCEEDED_ID_LIMIT")
 }

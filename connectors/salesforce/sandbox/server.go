@@ -330,6 +330,8 @@ func (s *Server) routes() http.Handler {
 		{"/sobjects/{type}/{id}", s.record, s.record},
 		{"/sobjects/{type}/{field}/{value}", s.byExternalID, s.externalIDRecord},
 		{"/composite/sobjects", s.collections, s.collections},
+		{"/composite/sobjects/{type}", s.collectionRetrieve, s.collectionRetrieve},
+		{"/composite/sobjects/{type}/{field}", s.collectionUpsert, s.collectionUpsert},
 		{"/{rest...}", func(w http.ResponseWriter, _ *http.Request, _ call) { writeError(w, errNotFound()) }, nil},
 	} {
 		mux.Handle("/services/data/{version}"+rt.pattern, s.data(rt.h))
@@ -549,6 +551,8 @@ func (s *Server) resources(w http.ResponseWriter, r *http.Request, c call) {
 	for _, name := range []string{"sobjects", "query", "queryAll", "limits", "composite"} {
 		out[name] = base + "/" + name
 	}
+	// Clients with only a token (jsforce's identity()) find who they are through it.
+	out["identity"] = s.identityURL(r, c.user)
 	writeJSON(w, http.StatusOK, out)
 }
 

@@ -1,14 +1,15 @@
 package sandbox
 
 import (
-	"casebot/bot"
-
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"sync"
 	"testing"
 	"time"
+
+	"casebot/bot"
 )
 
 func TestDailyLimit(t *testing.T) {
@@ -98,6 +99,11 @@ func TestVersionsAndResources(t *testing.T) {
 	o.do("GET", "/services/data/v66.0/", nil).ok(t, http.StatusOK, &resources)
 	if resources["query"] != "/services/data/v66.0/query" || resources["sobjects"] != "/services/data/v66.0/sobjects" {
 		t.Errorf("resources %v", resources)
+	}
+	// The identity URL of the caller, as the token response names it.
+	user := o.query("SELECT Id FROM User WHERE Username = 'casebot@example.test'").Records[0]["Id"]
+	if want := fmt.Sprint(o.http.URL, "/id/", o.sb.orgID, "/", user); resources["identity"] != want {
+		t.Errorf("resources name identity %q, want %q", resources["identity"], want)
 	}
 	var global struct {
 		Sobjects []objectInfo `json:"sobjects"`

@@ -2,7 +2,6 @@ package sandbox
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strings"
 
@@ -159,24 +158,33 @@ func (s *Server) record(w http.ResponseWriter, r *http.Request, c call) {
 
 // writeRecord answers a record GET: all fields, or those named in ?fields=a,b.
 func (s *Server) writeRecord(w http.ResponseWriter, obj *sobject, rec soql.Record, fieldList, version string) {
+	row, err := recordRow(obj, rec, splitList(fieldList))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeRaw(w, http.StatusOK, s.schema.encodeRow(row, version))
+}
+
+// recordRow is rec as a record resource shows it: with all of obj's fields, or those named.
+func recordRow(obj *sobject, rec soql.Record, names []string) (*soql.Row, *apiError) {
 	row := &soql.Row{Object: obj.Name, ID: rec["Id"].(string)}
-	if fieldList == "" {
+	if len(names) == 0 {
 		for _, f := range obj.Fields {
 			row.Fields = append(row.Fields, soql.Value{Name: f.Name, Scalar: rec[f.Name]})
 		}
-	} else {
-		for name := range strings.SplitSeq(fieldList, ",") {
-			f := obj.Field(strings.TrimSpace(name))
-			if f == nil {
-				writeError(w, newError(http.StatusBadRequest, "INVALID_FIELD",
-					"No such column '%s' on entity '%s'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name. Please reference your WSDL or the describe call for the appropriate names.",
-					strings.TrimSpace(name), obj.Name))
-				return
-			}
-			row.Fields = append(row.Fields, soql.Value{Name: f.Name, Scalar: rec[f.Name]})
-		}
+		return row, nil
 	}
-	writeRaw(w, http.StatusOK, s.schema.encodeRow(row, version))
+	for _, name := range names {
+		f := obj.Field(strings.TrimSpace(name))
+		if f == nil {
+			return nil, newError(http.StatusBadRequest, "INVALID_FIELD",
+				"No such column '%s' on entity '%s'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name. Please reference your WSDL or the describe call for the appropriate names.",
+				strings.TrimSpace(name), obj.Name)
+		}
+		row.Fields = append(row.Fields, soql.Value{Name: f.Name, Scalar: rec[f.Name]})
+	}
+	return row, nil
 }
 
 // byExternalID is /sobjects/{type}/{field}/{value}, which is also /sobjects/{type}/{id}/{blob}:
@@ -204,11 +212,8 @@ func (s *Server) externalIDRecord(w http.ResponseWriter, r *http.Request, c call
 		writeError(w, errMethod(r.Method, "GET", "HEAD", "PATCH", "DELETE"))
 		return
 	}
-	fieldName, value := r.PathValue("field"), r.PathValue("value")
-	f := obj.Field(fieldName)
-	if f == nil || !(f.ExternalID || f.Name == "Id") {
-		writeError(w, newError(http.StatusNotFound, "NOT_FOUND",
-			"Provided external ID field does not exist or is not accessible: %s", fieldName))
+	f, value := externalIDField(w, r, obj), r.PathValue("value")
+	if f == nil {
 		return
 	}
 	var body map[string]any
@@ -228,36 +233,29 @@ func (s *Server) externalIDRecord(w http.ResponseWriter, r *http.Request, c call
 		rec     soql.Record
 	)
 	err := s.transact(c, func(t *tx) *apiError {
-		matches = t.matchExternal(obj, f, value)
-		switch {
-		case len(matches) > 1:
-			return nil
-		case r.Method == http.MethodGet:
-			if len(matches) == 0 {
+		switch r.Method {
+		case http.MethodGet, http.MethodDelete:
+			matches = t.matchExternal(obj, f, value)
+			switch {
+			case len(matches) == 0:
 				return errNotFound()
-			}
-			rec = t.get(matches[0]).rec
-			return nil
-		case r.Method == http.MethodDelete:
-			if len(matches) == 0 {
-				return errNotFound()
+			case len(matches) > 1:
+				return nil
+			case r.Method == http.MethodGet:
+				rec = t.get(matches[0]).rec
+				return nil
 			}
 			_, err := t.delete(obj, matches[0])
 			return err
-		case len(matches) == 1:
-			id, err := t.update(obj, matches[0], body)
-			created := false
-			result = saveResult{ID: id, Success: true, Errors: []recordError{}, Created: &created}
-			return err
-		case f.Name == "Id":
-			return errNotFound() // upsert by Id only updates
-		default:
-			body[f.Name] = value
-			id, err := t.create(obj, body)
-			created := true
-			result = saveResult{ID: id, Success: true, Errors: []recordError{}, Created: &created}
-			return err
 		}
+		var (
+			id      string
+			created bool
+			err     *apiError
+		)
+		id, created, matches, err = t.upsert(obj, f, value, body)
+		result = saveResult{ID: id, Success: true, Errors: []recordError{}, Created: &created}
+		return err
 	})
 	switch {
 	case err != nil:
@@ -280,114 +278,14 @@ func (s *Server) externalIDRecord(w http.ResponseWriter, r *http.Request, c call
 	}
 }
 
-// collections is /composite/sobjects: create (POST), update (PATCH) or delete (DELETE ?ids=)
-// up to 200 records in one call, each with its own result, or all or none.
-func (s *Server) collections(w http.ResponseWriter, r *http.Request, c call) {
-	var (
-		allOrNone bool
-		n         int
-		op        func(t *tx, i int) (string, *apiError)
-	)
-	switch r.Method {
-	case http.MethodPost, http.MethodPatch:
-		var body struct {
-			AllOrNone bool             `json:"allOrNone"`
-			Records   []map[string]any `json:"records"`
-		}
-		if !decodeBody(w, r, &body) {
-			return
-		}
-		allOrNone, n = body.AllOrNone, len(body.Records)
-		update := r.Method == http.MethodPatch
-		op = func(t *tx, i int) (string, *apiError) { return s.collectionWrite(t, body.Records[i], update) }
-	case http.MethodDelete:
-		q := r.URL.Query()
-		var ids []string
-		if v := q.Get("ids"); v != "" {
-			ids = strings.Split(v, ",")
-		}
-		allOrNone, n = q.Get("allOrNone") == "true", len(ids)
-		op = func(t *tx, i int) (string, *apiError) {
-			id, err := t.delete(nil, ids[i])
-			if err != nil {
-				if norm, ok := normalizeID(ids[i]); ok {
-					id = norm
-				}
-			}
-			return id, err
-		}
-	default:
-		writeError(w, errMethod(r.Method, "POST", "PATCH", "DELETE"))
-		return
+// externalIDField returns the field of obj a URL's {field} names for an upsert: an external id
+// or Id. Otherwise it writes NOT_FOUND and returns nil.
+func externalIDField(w http.ResponseWriter, r *http.Request, obj *sobject) *soql.Field {
+	f := obj.Field(r.PathValue("field"))
+	if f == nil || !(f.ExternalID || f.Name == "Id") {
+		writeError(w, newError(http.StatusNotFound, "NOT_FOUND",
+			"Provided external ID field does not exist or is not accessible: %s", r.PathValue("field")))
+		return nil
 	}
-	if n > maxCollection {
-		writeError(w, newError(http.StatusBadRequest, "EXCEEDED_ID_LIMIT",
-			"record limit reached. cannot submit more than %d records into this call", maxCollection))
-		return
-	}
-	results := make([]saveResult, n)
-	failed := false
-	s.mu.Lock()
-	t := s.begin(c)
-	for i := range n {
-		id, err := op(t, i)
-		results[i] = saveResult{ID: id, Success: err == nil, Errors: []recordError{}}
-		if err != nil {
-			failed = true
-			results[i].Errors = []recordError{recordErr(err)}
-		}
-	}
-	var commitErr *apiError
-	if failed && allOrNone {
-		for i := range results {
-			if results[i].Success {
-				results[i] = saveResult{Errors: []recordError{{StatusCode: "ALL_OR_NONE_OPERATION_ROLLED_BACK",
-					Message: "Record rolled back because not all records were valid and the request was using AllOrNone header",
-					Fields:  []string{}}}}
-			}
-		}
-	} else {
-		commitErr = s.commit(t)
-	}
-	s.mu.Unlock()
-	if commitErr != nil {
-		writeError(w, commitErr)
-		return
-	}
-	writeJSON(w, http.StatusOK, results)
-}
-
-// collectionWrite creates or updates one record of a collection.
-func (s *Server) collectionWrite(t *tx, rec map[string]any, update bool) (string, *apiError) {
-	attrs, _ := rec["attributes"].(map[string]any)
-	typeName, _ := attrs["type"].(string)
-	if typeName == "" {
-		return "", fieldError("INVALID_TYPE", "Must send a concrete entity type.")
-	}
-	obj := s.schema.sobject(typeName)
-	if obj == nil {
-		return "", fieldError("INVALID_TYPE", fmt.Sprintf("sObject type '%s' is not supported.", typeName))
-	}
-	if !update {
-		return t.create(obj, rec)
-	}
-	var id string
-	for k, v := range rec {
-		if strings.EqualFold(k, "Id") {
-			id, _ = v.(string)
-		}
-	}
-	if id == "" {
-		return "", fieldError("MISSING_ARGUMENT", "Id not specified in an update call", "Id")
-	}
-	return t.update(obj, id, rec)
-}
-
-// recordErr is a per-record error of a collection; a record that does not exist is an
-// invalid reference there, not a 404.
-func recordErr(e *apiError) recordError {
-	if e.Code == "NOT_FOUND" {
-		e = fieldError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id")
-	}
-	return e.record()
+	return f
 }

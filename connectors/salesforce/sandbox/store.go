@@ -290,6 +290,26 @@ func (t *tx) set(id string, fields map[string]any) {
 	t.put(e.object, rec)
 }
 
+// upsert writes fields to the one live record of obj whose external id field f equals value,
+// or creates a record with that value when none does (by Id it only updates). It reports the
+// id written and whether it was created. When several records match it writes nothing and
+// returns their ids in ambiguous: the caller answers 300 or DUPLICATE_EXTERNAL_ID.
+func (t *tx) upsert(obj *sobject, f *soql.Field, value string, fields map[string]any) (id string, created bool, ambiguous []string, err *apiError) {
+	matches := t.matchExternal(obj, f, value)
+	switch {
+	case len(matches) > 1:
+		return "", false, matches, nil
+	case len(matches) == 1:
+		id, err = t.update(obj, matches[0], fields)
+		return id, false, nil, err
+	case f.Name == "Id":
+		return "", false, nil, errNotFound()
+	}
+	fields[f.Name] = value
+	id, err = t.create(obj, fields)
+	return id, true, nil, err
+}
+
 // matchExternal returns the ids of the live records of obj whose field f equals value,
 // compared as Salesforce compares external ids (case-insensitively).
 func (t *tx) matchExternal(obj *sobject, f *soql.Field, value string) []string {
