@@ -60,6 +60,9 @@ type CaseQuery struct {
 	Where         string   // a SOQL condition, as written in the playbook's applies_to
 	Fields        []string // fields of Object, API names, without "Id"
 	AccountFields []string // fields of the related Account, API names, without "Id"
+	// IDs, when not empty, restricts the query to these records (those of them that still
+	// match Where): a later pass of a cycle re-reads only the cases that changed.
+	IDs []string
 }
 
 // WriteOp is what a Write does to a record.
@@ -92,9 +95,10 @@ type CRM interface {
 	Cases(ctx context.Context, q CaseQuery) ([]Case, error)
 	// Apply performs ws in as few calls as the provider allows (Salesforce: collections of at
 	// most 200 records) and returns one result per write, in order. A record that fails does
-	// not fail the others. When a call fails, the error says so; the results are then nil if
-	// nothing was written, or complete, with that call's error on each write it carried, so
-	// that ids of records already written are not lost.
+	// not fail the others. Once any call was answered, the results are complete and err is
+	// nil: each failed write carries its own error (a call that failed as a whole puts its
+	// error on every write it carried), so ids of records already written are not lost. err
+	// is returned, with nil results, only when nothing was answered.
 	Apply(ctx context.Context, ws []Write) ([]WriteResult, error)
 	// UserIDs resolves usernames to active user ids. Unknown names are absent from the map.
 	UserIDs(ctx context.Context, usernames []string) (map[string]string, error)
@@ -255,6 +259,9 @@ type LedgerEntry struct {
 	Attempts  int       // how many times it was tried
 	At        time.Time // when it reached State, on the engine's clock
 	Retryable bool      // for StateFailed: whether a later cycle tries again
+	// RetryAt is, for a retryable failure, when the next attempt may run (the provider's
+	// Retry-After or the engine's backoff, whichever is later); zero when not set.
+	RetryAt time.Time
 }
 
 // Ledger is the ledger entries of one case by key, as Evaluate reads them.

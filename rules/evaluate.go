@@ -155,9 +155,11 @@ func (e *evaluation) step(s *Step, res *Result, st *StepState) {
 		// Started when the date was known: finish now rather than strand half a step.
 		at = e.now
 	}
+	// A failed action backs off until its RetryAt: nothing of the step runs before then.
+	backoff := pr.retry > 0 && e.now.Before(pr.retryEnt.RetryAt)
 	mark := len(res.Due)
 	for i := range s.Actions {
-		if !e.pending(s, i+1) {
+		if backoff || !e.pending(s, i+1) {
 			continue
 		}
 		eff, err := e.effect(s, i, at)
@@ -180,6 +182,11 @@ func (e *evaluation) step(s *Step, res *Result, st *StepState) {
 	if pr.retry > 0 {
 		e.buf = append(e.buf, " Retrying action "...)
 		e.buf = strconv.AppendInt(e.buf, int64(pr.retry), 10)
+		if backoff {
+			e.buf = append(e.buf, " at "...)
+			e.buf = e.appendWhen(e.buf, pr.retryEnt.RetryAt)
+			e.next(res, pr.retryEnt.RetryAt)
+		}
 		e.buf = append(e.buf, " after "...)
 		e.buf = strconv.AppendInt(e.buf, int64(pr.retryEnt.Attempts), 10)
 		e.buf = append(e.buf, " failed attempts: "...)
@@ -307,7 +314,7 @@ func (e *evaluation) skip(s *Step, res *Result, st *StepState, detail string) {
 // escalate emits the message that tells the escalate_to roles about a missed step, until the
 // ledger says it was sent.
 func (e *evaluation) escalate(s *Step, res *Result, at time.Time) {
-	if !e.unsent(s.ID, escalateTag, 0) {
+	if !e.unsent(res, s.ID, escalateTag, 0) {
 		return
 	}
 	res.Due = append(res.Due, e.notice(s, bot.StepKey(e.p.Name, s.ID, escalateTag, e.c.ID), at,
@@ -335,7 +342,7 @@ func (e *evaluation) remind(s *Step, res *Result, st *StepState, at time.Time) {
 			lo = mid
 		}
 	}
-	if lo > 0 && e.unsent(s.ID, remindTag, lo) {
+	if lo > 0 && e.unsent(res, s.ID, remindTag, lo) {
 		key := bot.StepKey(e.p.Name, s.ID, remindTag+strconv.Itoa(lo), e.c.ID)
 		res.Due = append(res.Due, e.notice(s, key, when(lo), r.To, r.Template))
 	}
@@ -350,10 +357,20 @@ func (e *evaluation) notice(s *Step, key string, due time.Time, roles []string, 
 }
 
 // unsent reports whether a step's notice is to be sent: not in the ledger, or failed and to
-// be retried.
-func (e *evaluation) unsent(step, tag string, n int) bool {
+// be retried, once its RetryAt has come (until then, RetryAt is a next due time).
+func (e *evaluation) unsent(res *Result, step, tag string, n int) bool {
 	ent, ok := e.tagged(step, tag, n)
-	return !ok || (ent.State == bot.StateFailed && ent.Retryable)
+	if !ok {
+		return true
+	}
+	if ent.State != bot.StateFailed || !ent.Retryable {
+		return false
+	}
+	if e.now.Before(ent.RetryAt) {
+		e.next(res, ent.RetryAt)
+		return false
+	}
+	return true
 }
 
 func (e *evaluation) next(res *Result, t time.Time) {

@@ -146,6 +146,29 @@ func TestStore(t *testing.T, open func(t *testing.T) bot.Store) {
 		}
 	})
 
+	t.Run("RetryAt", func(t *testing.T) {
+		s := start(t)
+		retryAt := time.Date(2026, 11, 21, 9, 32, 15, 654321000, time.FixedZone("UTC+2", 2*60*60))
+		failed := entry("c1", "attrition", 1, bot.StateFailed)
+		failed.Detail, failed.Retryable, failed.RetryAt = "503 Service Unavailable", true, retryAt
+		record(t, s, failed)
+		done := entry("c1", "attrition", 2, bot.StateDone)
+		record(t, s, done)
+		expect(t, s, map[string]bot.Ledger{"c1": {failed.Key: failed, done.Key: done}}, "c1")
+		got := entries(t, s, "c1")["c1"]
+		if g := got[failed.Key].RetryAt; !g.Equal(retryAt) || g.Location() != time.UTC {
+			t.Errorf("RetryAt = %v, want %v in UTC", g, retryAt)
+		}
+		if g := got[done.Key].RetryAt; !g.IsZero() {
+			t.Errorf("RetryAt of an entry without one = %v, want zero", g)
+		}
+		// The retry succeeds: the replaced entry has no retry time any more.
+		retried := failed
+		retried.State, retried.Detail, retried.Retryable, retried.RetryAt, retried.Attempts = bot.StateDone, "", false, time.Time{}, 2
+		record(t, s, retried)
+		expect(t, s, map[string]bot.Ledger{"c1": {retried.Key: retried, done.Key: done}}, "c1")
+	})
+
 	t.Run("Invalid", func(t *testing.T) {
 		s := start(t)
 		for _, e := range []bot.LedgerEntry{
@@ -213,10 +236,11 @@ func equal(got, want map[string]bot.Ledger) bool {
 		}
 		for k, we := range wl {
 			ge, ok := gl[k]
-			if !ok || !ge.At.Equal(we.At) {
+			if !ok || !ge.At.Equal(we.At) || !ge.RetryAt.Equal(we.RetryAt) {
 				return false
 			}
 			ge.At, we.At = time.Time{}, time.Time{}
+			ge.RetryAt, we.RetryAt = time.Time{}, time.Time{}
 			if !reflect.DeepEqual(ge, we) {
 				return false
 			}

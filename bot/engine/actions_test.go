@@ -135,6 +135,7 @@ func TestMailSentButNotLoggedIsNotSentAgain(t *testing.T) {
 	if e.State != bot.StateFailed || !e.Retryable || !strings.Contains(e.Result, "sent=") || len(mailer.mails) != 1 {
 		t.Fatalf("after a failed log: %+v, %d mails", e, len(mailer.mails))
 	}
+	now = e.RetryAt
 	cycle(t, eng)
 	if e := store.get(actionKey("notify", 1)); e.State != bot.StateDone || len(mailer.mails) != 1 {
 		t.Errorf("after the retry: %+v, %d mails sent in all, want 1", e, len(mailer.mails))
@@ -181,8 +182,8 @@ func TestGateRemindersAndClose(t *testing.T) {
 	if got := chat.channels("/approval/remind-1/"); !slices.Equal(got, []string{"#legal"}) {
 		t.Errorf("first reminder went to %v", got)
 	}
-	if p := chat.posts[len(chat.posts)-1]; !strings.Contains(p.Text, "Case.Legal_Approved__c") {
-		t.Errorf("reminder %q does not name the gate", p.Text)
+	if p := chat.posts[len(chat.posts)-1]; p.Text != "Still waiting on 00001002 for Legal Approved (case) is false" {
+		t.Errorf("reminder %q does not say what the gate waits for", p.Text)
 	}
 	now = now.Add(5 * 24 * time.Hour) // away for five days: one reminder, not five
 	before := len(chat.posts)
@@ -225,6 +226,30 @@ func TestLookupPath(t *testing.T) {
 		got, ok := lookupPath(resp, tc.path)
 		if ok != tc.ok || got != tc.want {
 			t.Errorf("lookupPath(%q) = %v, %v; want %v, %v", tc.path, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestGateText(t *testing.T) {
+	confirmed := rules.FieldRef{Object: "Case", Name: "Termination_Confirmed__c"}
+	for _, tc := range []struct {
+		gate rules.Gate
+		want string
+	}{
+		{rules.Gate{}, ""},
+		{rules.Gate{Kind: "when", Source: "x"}, ""},
+		{rules.Gate{Kind: "require", Source: "Case.Termination_Confirmed__c != nil", Inputs: []rules.Input{{Field: confirmed}}},
+			"Termination Confirmed (case) is empty"},
+		{rules.Gate{Kind: "require", Source: "s", Inputs: []rules.Input{
+			{Field: rules.FieldRef{Object: "Account", Name: "Active_Devices__c"}, Value: 2.0},
+			{Func: "done", Step: "support-case", Value: false},
+			{Func: "tasksDone", Step: "offboarding-tasks", Value: false},
+			{Func: "done", Step: "notify", Value: true},
+		}}, `Active Devices (account) is 2; step "support-case" to be done; the tasks of step "offboarding-tasks" to be closed`},
+		{rules.Gate{Kind: "require", Source: "Now.Year() > 2030"}, "Now.Year() > 2030"},
+	} {
+		if got := gateText(rules.StepState{Gate: tc.gate}); got != tc.want {
+			t.Errorf("gateText(%+v) = %q, want %q", tc.gate, got, tc.want)
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -98,7 +99,8 @@ type Engine struct {
 	log    *slog.Logger
 	users  *resolver // usernames → user ids
 	queues *resolver // queue names → queue ids
-	// stopping is set when Run's context is done: the cycle in flight stops between phases.
+	// stopping is set when Run's context is done: the cycle in flight finishes the effect it
+	// is performing and stops.
 	stopping atomic.Bool
 	metrics  *metrics
 
@@ -181,7 +183,8 @@ type pending struct {
 	prev  bot.LedgerEntry // the effect's entry before this cycle (zero when none)
 	loc   *time.Location  // the case's time zone
 	next  rules.StepState // the case's next scheduled step, for messages; zero when none
-	gate  string          // the condition the step waits for, for its reminders
+	gate  string          // what the step waits for, in words, for its reminders
+	at    time.Time       // when the step came due (a reminder's own Due is later)
 	now   time.Time
 }
 
@@ -189,17 +192,39 @@ type pending struct {
 // progress: a chain of gates one step long each is settled in as many passes.
 const maxPasses = 8
 
+// Retries: a retryable failure is tried again after an exponential backoff from its attempts
+// (1m, 2m, 4m … at most 6h) or the provider's Retry-After, whichever is later, and given up
+// after maxAttempts attempts.
+const (
+	retryBase   = time.Minute
+	retryMax    = 6 * time.Hour
+	maxAttempts = 10
+)
+
+// recordTimeout bounds a ledger write, which runs on a context a shutdown does not cancel.
+const recordTimeout = 30 * time.Second
+
 // settle runs passes over the playbook's cases until one makes no progress, so that a gate
 // opened by this cycle's own work (done('step'), a status it set) does not wait for the next
 // cycle: one cycle leaves nothing due, and a second at the same time does nothing. An idle
-// playbook costs one pass: one query.
-func (e *Engine) settle(ctx context.Context, p *rules.Playbook, rep *Report) error {
-	// Steps that failed in a pass are left alone by the later ones: a retry waits for the
-	// next cycle, which spaces retries out by the schedule.
+// playbook costs one pass: one query. Only a case that progressed can change, so a later pass
+// reads only the cases that progressed in the pass before.
+//
+// A panic (a bug in a connector, say) fails the playbook's cycle instead of the daemon.
+func (e *Engine) settle(ctx context.Context, p *rules.Playbook, rep *Report) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = e.panicked("settle playbook "+p.Name, v)
+		}
+	}()
+	// Steps that failed in a pass are left alone by the later ones: a retry waits for its
+	// RetryAt, which is later.
 	failed := map[string]bool{}
+	q := p.Query
 	for pass := 0; pass < maxPasses && !e.stopping.Load(); pass++ {
 		var r Report
-		if err := e.pass(ctx, p, failed, &r); err != nil {
+		progressed, err := e.pass(ctx, p, q, failed, &r)
+		if err != nil {
 			return err
 		}
 		if pass == 0 {
@@ -211,19 +236,20 @@ func (e *Engine) settle(ctx context.Context, p *rules.Playbook, rep *Report) err
 		if !r.Next.IsZero() && (rep.Next.IsZero() || r.Next.Before(rep.Next)) {
 			rep.Next = r.Next
 		}
-		if r.Done+r.Skipped == 0 {
+		if len(progressed) == 0 {
 			return nil
 		}
+		q.IDs = progressed
 	}
 	return nil
 }
 
-// pass reads the playbook's cases and ledger once, evaluates every case and performs what is
-// due.
-func (e *Engine) pass(ctx context.Context, p *rules.Playbook, failed map[string]bool, rep *Report) error {
-	cases, err := e.opts.CRM.Cases(ctx, p.Query)
+// pass reads the cases of q and their ledger once, evaluates every case and performs what is
+// due. It returns the ids of the cases that progressed: an effect done or a step skipped.
+func (e *Engine) pass(ctx context.Context, p *rules.Playbook, q bot.CaseQuery, failed map[string]bool, rep *Report) ([]string, error) {
+	cases, err := e.opts.CRM.Cases(ctx, q)
 	if err != nil {
-		return fmt.Errorf("reading cases: %w", err)
+		return nil, fmt.Errorf("reading cases: %w", err)
 	}
 	rep.Cases += len(cases)
 	ids := make([]string, len(cases))
@@ -232,7 +258,7 @@ func (e *Engine) pass(ctx context.Context, p *rules.Playbook, failed map[string]
 	}
 	ledgers, err := e.opts.Store.Entries(ctx, ids)
 	if err != nil {
-		return fmt.Errorf("reading the ledger: %w", err)
+		return nil, fmt.Errorf("reading the ledger: %w", err)
 	}
 	now := e.opts.Now()
 	titles := map[string]string{}
@@ -240,33 +266,63 @@ func (e *Engine) pass(ctx context.Context, p *rules.Playbook, failed map[string]
 		titles[s.ID] = s.Title
 	}
 
+	progressed := map[string]bool{}
 	var due []pending
 	for i := range cases {
-		c := &cases[i]
-		l := ledgers[c.ID]
-		res := p.Evaluate(*c, l, now)
-		loc := p.Zone(*c)
-		for _, r := range res.Records {
-			if err := e.opts.Store.Record(ctx, r); err != nil {
-				return fmt.Errorf("recording %s: %w", r.Key, err)
-			}
-			if r.State != bot.StateSkipped {
-				continue // a mark (a hold's start or end, a gate's first wait) is no outcome
-			}
-			rep.Skipped++
-			e.observe(Event{At: now, Location: loc, Case: *c, Step: r.Step, Title: titles[r.Step],
-				Effect: bot.Effect{Key: r.Key, Playbook: r.Playbook, Step: r.Step, CaseID: c.ID}, Outcome: Skipped, Detail: r.Detail})
+		d, err := e.evaluate(ctx, p, &cases[i], ledgers[cases[i].ID], now, titles, progressed, rep)
+		if err != nil {
+			return nil, err
 		}
-		next := nextScheduled(res.Steps)
-		for _, eff := range res.Due {
-			due = append(due, pending{eff: eff, c: c, title: titles[eff.Step], prev: l[eff.Key], loc: loc,
-				next: next, gate: gateOf(res.Steps, eff.Step), now: now})
-		}
-		if !res.Next.IsZero() && (rep.Next.IsZero() || res.Next.Before(rep.Next)) {
-			rep.Next = res.Next
+		due = append(due, d...)
+	}
+	err = e.execute(ctx, due, now, failed, progressed, rep)
+	var out []string
+	for _, c := range cases {
+		if progressed[c.ID] {
+			out = append(out, c.ID)
 		}
 	}
-	return e.execute(ctx, due, now, failed, rep)
+	return out, err
+}
+
+// evaluate evaluates one case, records what the evaluation decided (skips, marks) and returns
+// the case's due effects. A panic fails this case alone: it is logged, and recorded in the
+// ledger under the case's "evaluate/panic" key, and the case is left alone this pass.
+func (e *Engine) evaluate(ctx context.Context, p *rules.Playbook, c *bot.Case, l bot.Ledger, now time.Time,
+	titles map[string]string, progressed map[string]bool, rep *Report) (due []pending, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			rep.Failed++
+			perr := e.panicked("evaluate case "+c.ID, v)
+			key := bot.StepKey(p.Name, "evaluate", "panic", c.ID)
+			due, err = nil, e.record(ctx, bot.LedgerEntry{Key: key, CaseID: c.ID, Playbook: p.Name,
+				State: bot.StateFailed, Detail: perr.Error(), Attempts: l[key].Attempts + 1, At: now})
+		}
+	}()
+	res := p.Evaluate(*c, l, now)
+	loc := p.Zone(*c)
+	for _, r := range res.Records {
+		if err := e.record(ctx, r); err != nil {
+			return nil, fmt.Errorf("recording %s: %w", r.Key, err)
+		}
+		if r.State != bot.StateSkipped {
+			continue // a mark (a hold's start or end, a gate's first wait) is no outcome
+		}
+		rep.Skipped++
+		progressed[c.ID] = true
+		e.observe(Event{At: now, Location: loc, Case: *c, Step: r.Step, Title: titles[r.Step],
+			Effect: bot.Effect{Key: r.Key, Playbook: r.Playbook, Step: r.Step, CaseID: c.ID}, Outcome: Skipped, Detail: r.Detail})
+	}
+	next := nextScheduled(res.Steps)
+	for _, eff := range res.Due {
+		st := stepState(res.Steps, eff.Step)
+		due = append(due, pending{eff: eff, c: c, title: titles[eff.Step], prev: l[eff.Key], loc: loc,
+			next: next, gate: gateText(st), at: st.At, now: now})
+	}
+	if !res.Next.IsZero() && (rep.Next.IsZero() || res.Next.Before(rep.Next)) {
+		rep.Next = res.Next
+	}
+	return due, nil
 }
 
 // execute performs due effects in phases by action index, so that every action of a step runs
@@ -274,20 +330,21 @@ func (e *Engine) pass(ctx context.Context, p *rules.Playbook, failed map[string]
 // the writes of one phase across all cases still go out in as few calls as the CRM allows.
 //
 // failedSteps holds "case id/step" for steps with an action that failed in this cycle: their
-// remaining actions wait, and so does a retry of the failed one.
-func (e *Engine) execute(ctx context.Context, due []pending, now time.Time, failedSteps map[string]bool, rep *Report) error {
+// remaining actions wait, and so does a retry of the failed one. progressed collects the
+// cases with an effect done.
+//
+// Every effect performed is recorded, even when recording another fails; the errors are
+// returned together, and the cycle stops at the end of the phase.
+func (e *Engine) execute(ctx context.Context, due []pending, now time.Time, failedSteps, progressed map[string]bool, rep *Report) error {
 	maxAction := 0
 	for _, d := range due {
 		maxAction = max(maxAction, d.eff.Action)
 	}
 	// Action 0 is what belongs to no action of a step: reminders and escalations. They go last,
-	// and only from a pass that changed nothing else, the last of its cycle: a gate the pass
-	// opened must not be reminded of a moment before it opens.
+	// and only for cases this pass changed nothing else of: a gate the pass opened must not be
+	// reminded of a moment before it opens (the next pass, which reads the case again, decides).
 	for i := 1; i <= maxAction+1; i++ {
 		action := i % (maxAction + 1)
-		if action == 0 && rep.Done+rep.Skipped > 0 { // rep is this pass's
-			break
-		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -296,16 +353,21 @@ func (e *Engine) execute(ctx context.Context, due []pending, now time.Time, fail
 		}
 		var phase []pending
 		for _, d := range due {
-			if d.eff.Action == action && !failedSteps[d.c.ID+"/"+d.eff.Step] {
+			if d.eff.Action == action && !failedSteps[d.c.ID+"/"+d.eff.Step] && (action != 0 || !progressed[d.c.ID]) {
 				phase = append(phase, d)
 			}
 		}
 		if len(phase) == 0 {
 			continue
 		}
-		outcomes := e.perform(ctx, phase)
+		outcomes := e.perform(ctx, phase, now)
+		var errs []error
+		var events []Event // told once all are recorded
 		for i, d := range phase {
 			o := outcomes[i]
+			if o.unperformed {
+				continue // stopped before it: the next cycle derives it again
+			}
 			entry := bot.LedgerEntry{
 				Key: d.eff.Key, CaseID: d.c.ID, Playbook: d.eff.Playbook, Step: d.eff.Step,
 				Attempts: d.prev.Attempts + 1, At: now, Result: o.result,
@@ -315,22 +377,72 @@ func (e *Engine) execute(ctx context.Context, due []pending, now time.Time, fail
 				entry.State = bot.StateDone
 				ev.Outcome, ev.Detail = Done, o.detail
 				rep.Done++
+				progressed[d.c.ID] = true
 			} else {
-				entry.State = bot.StateFailed
-				entry.Detail = o.err.Error()
-				entry.Retryable = bot.IsRetryable(o.err)
-				ev.Outcome, ev.Detail = Failed, o.err.Error()
+				e.failure(&entry, o.err, now)
+				ev.Outcome, ev.Detail = Failed, entry.Detail
 				rep.Failed++
 				failedSteps[d.c.ID+"/"+d.eff.Step] = true
-				e.log.Warn("effect failed", "key", d.eff.Key, "retryable", entry.Retryable, "err", o.err)
 			}
-			if err := e.opts.Store.Record(ctx, entry); err != nil {
-				return fmt.Errorf("recording %s: %w", d.eff.Key, err)
+			if err := e.record(ctx, entry); err != nil {
+				errs = append(errs, fmt.Errorf("recording %s: %w", d.eff.Key, err))
 			}
+			events = append(events, ev)
+		}
+		for _, ev := range events {
 			e.observe(ev)
+		}
+		if err := errors.Join(errs...); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// failure fills in a failed effect's entry: retryable errors get a RetryAt, until the effect
+// has had maxAttempts attempts and fails for good.
+func (e *Engine) failure(entry *bot.LedgerEntry, err error, now time.Time) {
+	entry.State = bot.StateFailed
+	entry.Detail = err.Error()
+	entry.Retryable = bot.IsRetryable(err)
+	switch {
+	case entry.Retryable && entry.Attempts >= maxAttempts:
+		entry.Retryable = false
+		entry.Detail = fmt.Sprintf("gave up after %d attempts: %s", entry.Attempts, entry.Detail)
+		e.log.Error("effect failed for good", "key", entry.Key, "attempts", entry.Attempts, "err", err)
+	case entry.Retryable:
+		entry.RetryAt = retryAt(now, entry.Attempts, err)
+		e.log.Warn("effect failed", "key", entry.Key, "attempts", entry.Attempts, "retry_at", entry.RetryAt, "err", err)
+	default:
+		e.log.Error("effect failed for good", "key", entry.Key, "attempts", entry.Attempts, "err", err)
+	}
+}
+
+// retryAt is when an effect that failed retryably after attempts attempts may run again.
+func retryAt(now time.Time, attempts int, err error) time.Time {
+	wait := retryMax
+	if n := attempts - 1; n < 20 { // beyond, the shift would overflow; the cap holds anyway
+		wait = min(retryBase<<max(n, 0), retryMax)
+	}
+	var be *bot.Error
+	if errors.As(err, &be) {
+		wait = max(wait, be.RetryAfter)
+	}
+	return now.Add(wait)
+}
+
+// record writes a ledger entry on a context of its own: an effect that was performed must be
+// recorded even when a shutdown cancels ctx in the meantime, or the next run repeats it.
+func (e *Engine) record(ctx context.Context, entry bot.LedgerEntry) error {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	return e.opts.Store.Record(rctx, entry)
+}
+
+// panicked logs a recovered panic with its stack and returns it as a permanent error.
+func (e *Engine) panicked(op string, v any) error {
+	e.log.Error("panic", "op", op, "panic", v, "stack", string(debug.Stack()))
+	return &bot.Error{Op: op, Code: "PANIC", Message: fmt.Sprint(v)}
 }
 
 // outcome is the result of performing one effect.
@@ -338,50 +450,112 @@ type outcome struct {
 	result string // provider ids for the ledger
 	detail string // what was done, for people
 	err    error
+	// unperformed: the cycle stopped before the effect; it is neither done nor recorded.
+	unperformed bool
 }
 
 // perform runs one phase: all record writes in one CRM batch, then the messages, mails and
 // calls, then one more batch for what those leave on the case (logged mails, stored values).
-func (e *Engine) perform(ctx context.Context, phase []pending) []outcome {
+// Once Run is stopping (or ctx is done), the messages, mails and calls not yet begun are left
+// for the next run. A panic fails the effect it happened in, for good.
+func (e *Engine) perform(ctx context.Context, phase []pending, now time.Time) []outcome {
 	out := make([]outcome, len(phase))
+	users, queues := e.lookups(ctx, phase, now)
 	var b batch
 	for i, d := range phase {
-		var err error
-		switch d.eff.Kind {
-		case bot.KindUpdate, bot.KindStatus:
-			b.update(i, d.eff.Object, d.eff.RecordID, d.eff.Fields)
-			out[i].detail = describeFields(d.eff.Object, d.eff.Fields)
-		case bot.KindTasks:
-			err = e.addTasks(ctx, &b, i, d)
-			out[i].detail = fmt.Sprintf("%d task(s): %s", len(d.eff.Tasks), taskSubjects(d.eff.Tasks))
-		case bot.KindComment:
-			err = e.addComment(&b, i, d, &out[i])
-		case bot.KindQueue:
-			err = e.addQueue(ctx, &b, i, d, &out[i])
-		case bot.KindSlack, bot.KindEmail, bot.KindHTTP:
-		default:
-			err = &bot.Error{Op: "perform " + d.eff.Key, Code: "UNKNOWN_KIND", Message: string(d.eff.Kind)}
-		}
-		out[i].err = err
+		e.guard(d, &out[i], func() {
+			var err error
+			switch d.eff.Kind {
+			case bot.KindUpdate, bot.KindStatus:
+				b.update(i, d.eff.Object, d.eff.RecordID, d.eff.Fields)
+				out[i].detail = describeFields(d.eff.Object, d.eff.Fields)
+			case bot.KindTasks:
+				err = e.addTasks(&b, i, d, users)
+				out[i].detail = fmt.Sprintf("%d task(s): %s", len(d.eff.Tasks), taskSubjects(d.eff.Tasks))
+			case bot.KindComment:
+				err = e.addComment(&b, i, d, &out[i])
+			case bot.KindQueue:
+				err = e.addQueue(&b, i, d, queues, &out[i])
+			case bot.KindSlack, bot.KindEmail, bot.KindHTTP:
+			default:
+				err = &bot.Error{Op: "perform " + d.eff.Key, Code: "UNKNOWN_KIND", Message: string(d.eff.Kind)}
+			}
+			out[i].err = err
+		})
 	}
 	b.apply(ctx, e.opts.CRM, out)
 
 	var after batch
 	for i, d := range phase {
-		if out[i].err != nil {
+		if out[i].err != nil || !outbound(d.eff.Kind) {
 			continue
 		}
-		switch d.eff.Kind {
-		case bot.KindSlack:
-			out[i] = e.post(ctx, d)
-		case bot.KindEmail:
-			out[i] = e.mail(ctx, &after, i, d)
-		case bot.KindHTTP:
-			out[i] = e.call(ctx, &after, i, d)
+		if e.stopping.Load() || ctx.Err() != nil {
+			out[i].unperformed = true
+			continue
 		}
+		e.guard(d, &out[i], func() {
+			switch d.eff.Kind {
+			case bot.KindSlack:
+				out[i] = e.post(ctx, d)
+			case bot.KindEmail:
+				out[i] = e.mail(ctx, &after, i, d)
+			case bot.KindHTTP:
+				out[i] = e.call(ctx, &after, i, d)
+			}
+		})
 	}
 	after.apply(ctx, e.opts.CRM, out)
 	return out
+}
+
+// outbound reports whether an effect of kind leaves Salesforce: a message, a mail, a call.
+func outbound(kind bot.EffectKind) bool {
+	return kind == bot.KindSlack || kind == bot.KindEmail || kind == bot.KindHTTP
+}
+
+// guard runs f for one effect, turning a panic into a permanent failure of that effect, so
+// that one bad case cannot crash-loop the daemon.
+func (e *Engine) guard(d pending, o *outcome, f func()) {
+	defer func() {
+		if v := recover(); v != nil {
+			*o = outcome{err: e.panicked("perform "+d.eff.Key, v)}
+		}
+	}()
+	f()
+}
+
+// lookup is the outcome of resolving names: the ids known, or why the CRM could not be asked.
+type lookup struct {
+	ids map[string]string
+	err error
+}
+
+// lookups resolves the task owners and the queues the effects of a phase need, in one call
+// each at most.
+func (e *Engine) lookups(ctx context.Context, phase []pending, now time.Time) (users, queues lookup) {
+	var owners, names []string
+	for _, d := range phase {
+		switch d.eff.Kind {
+		case bot.KindTasks:
+			for _, t := range d.eff.Tasks {
+				if r, ok := e.opts.Roles[t.OwnerRole]; ok && t.OwnerRole != "" {
+					owners = append(owners, r.User)
+				}
+			}
+		case bot.KindQueue:
+			if len(d.eff.Roles) > 0 {
+				names = append(names, e.opts.Roles[d.eff.Roles[0]].Queue)
+			}
+		}
+	}
+	if len(owners) > 0 {
+		users.ids, users.err = e.users.resolve(ctx, now, owners)
+	}
+	if len(names) > 0 {
+		queues.ids, queues.err = e.queues.resolve(ctx, now, names)
+	}
+	return users, queues
 }
 
 // addComment renders the effect's comment and adds it to the batch.
@@ -397,19 +571,18 @@ func (e *Engine) addComment(b *batch, i int, d pending, o *outcome) error {
 	return nil
 }
 
-// addQueue gives the case to the queue of the effect's role.
-func (e *Engine) addQueue(ctx context.Context, b *batch, i int, d pending, o *outcome) error {
+// addQueue gives the case to the queue of the effect's role, resolved in queues.
+func (e *Engine) addQueue(b *batch, i int, d pending, queues lookup, o *outcome) error {
 	role := d.eff.Roles[0]
 	r := e.opts.Roles[role]
 	if r.Queue == "" {
 		return &bot.Error{Op: "queue " + d.eff.Key, Code: "UNKNOWN_ROLE",
 			Message: fmt.Sprintf("role %q has no queue configured", role)}
 	}
-	ids, err := e.queues.resolve(ctx, []string{r.Queue})
-	if err != nil {
-		return err
+	if queues.err != nil {
+		return queues.err
 	}
-	id, ok := ids[r.Queue]
+	id, ok := queues.ids[r.Queue]
 	if !ok {
 		return &bot.Error{Op: "queue " + d.eff.Key, Code: "UNKNOWN_QUEUE", Retryable: true,
 			Message: fmt.Sprintf("role %q: no Salesforce queue %q", role, r.Queue)}
@@ -419,22 +592,13 @@ func (e *Engine) addQueue(ctx context.Context, b *batch, i int, d pending, o *ou
 	return nil
 }
 
-// addTasks adds the effect's tasks that do not exist yet to the batch. Tasks found on the case
-// by their key were created by an earlier attempt whose ledger entry was lost.
-func (e *Engine) addTasks(ctx context.Context, b *batch, i int, d pending) error {
+// addTasks adds the effect's tasks that do not exist yet to the batch, with their owners
+// resolved in users. Tasks found on the case by their key were created by an earlier attempt
+// whose ledger entry was lost.
+func (e *Engine) addTasks(b *batch, i int, d pending, users lookup) error {
 	existing := map[string]string{}
 	for _, t := range d.c.Tasks {
 		existing[t.Key] = t.ID
-	}
-	var owners []string
-	for _, t := range d.eff.Tasks {
-		if r, ok := e.opts.Roles[t.OwnerRole]; ok && t.OwnerRole != "" {
-			owners = append(owners, r.User)
-		}
-	}
-	ids, err := e.users.resolve(ctx, owners)
-	if err != nil {
-		return err
 	}
 	for _, t := range d.eff.Tasks {
 		if id, ok := existing[t.Key]; ok {
@@ -457,7 +621,10 @@ func (e *Engine) addTasks(ctx context.Context, b *batch, i int, d pending) error
 				return &bot.Error{Op: "task " + t.Key, Code: "UNKNOWN_ROLE",
 					Message: fmt.Sprintf("role %q is not configured", t.OwnerRole)}
 			}
-			id, ok := ids[r.User]
+			if users.err != nil {
+				return users.err
+			}
+			id, ok := users.ids[r.User]
 			if !ok {
 				return &bot.Error{Op: "task " + t.Key, Code: "UNKNOWN_USER", Retryable: true,
 					Message: fmt.Sprintf("role %q: no active Salesforce user %q", t.OwnerRole, r.User)}
@@ -469,14 +636,47 @@ func (e *Engine) addTasks(ctx context.Context, b *batch, i int, d pending) error
 	return nil
 }
 
-// gateOf returns the require condition a step waits for, or "".
-func gateOf(steps []rules.StepState, step string) string {
+// stepState returns the state of the named step.
+func stepState(steps []rules.StepState, step string) rules.StepState {
 	for _, s := range steps {
-		if s.Step == step && s.Gate.Kind == "require" {
-			return s.Gate.Source
+		if s.Step == step {
+			return s
 		}
 	}
-	return ""
+	return rules.StepState{}
+}
+
+// gateText says what a waiting step's require gate waits for, in words a person acts on: the
+// fields it reads with their values and the steps it waits for. "" when there is no gate.
+func gateText(st rules.StepState) string {
+	if st.Gate.Kind != "require" {
+		return ""
+	}
+	var parts []string
+	for _, in := range st.Gate.Inputs {
+		switch {
+		case in.Func == "done" && in.Value != true:
+			parts = append(parts, fmt.Sprintf("step %q to be done", in.Step))
+		case in.Func == "tasksDone" && in.Value != true:
+			parts = append(parts, fmt.Sprintf("the tasks of step %q to be closed", in.Step))
+		case in.Func != "":
+		case in.Value == nil || in.Value == "":
+			parts = append(parts, fieldLabel(in.Field)+" is empty")
+		default:
+			parts = append(parts, fmt.Sprintf("%s is %v", fieldLabel(in.Field), in.Value))
+		}
+	}
+	if len(parts) == 0 {
+		return st.Gate.Source
+	}
+	return strings.Join(parts, "; ")
+}
+
+// fieldLabel names a field as a person reads it: Case.Termination_Confirmed__c is "Termination
+// Confirmed (case)".
+func fieldLabel(f rules.FieldRef) string {
+	name := strings.ReplaceAll(strings.TrimSuffix(f.Name, "__c"), "_", " ")
+	return name + " (" + strings.ToLower(f.Object) + ")"
 }
 
 // nextScheduled returns the earliest step that is scheduled but not yet due.

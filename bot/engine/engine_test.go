@@ -148,7 +148,15 @@ func TestFailedActionHoldsTheRestOfItsStep(t *testing.T) {
 	if got := chat.channels("/attrition/"); len(got) != 0 {
 		t.Errorf("the failed step posted to %v", got)
 	}
+	// The retry waits a minute, and the cycle says when.
+	if retry := now.Add(time.Minute); !e.RetryAt.Equal(retry) || !rep.Next.Equal(retry) {
+		t.Errorf("retry at %v, next %v; want both a minute later", e.RetryAt, rep.Next)
+	}
+	if rep = cycle(t, eng); rep.Done+rep.Failed != 0 {
+		t.Errorf("a cycle before the retry time: %+v", rep)
+	}
 
+	now = now.Add(time.Minute)
 	rep = cycle(t, eng)
 	if rep.Done != 3 || rep.Failed != 0 {
 		t.Fatalf("retry cycle: %+v, want the step's three actions done", rep)
@@ -195,6 +203,7 @@ func TestSlackRetryPostsOnlyWhereMissing(t *testing.T) {
 	if e.State != bot.StateFailed || !e.Retryable || !strings.Contains(e.Result, "#legal=") {
 		t.Fatalf("after a partial post: %+v", e)
 	}
+	now = e.RetryAt
 	cycle(t, eng)
 	if got := chat.channels("/attrition/"); !slices.Equal(got, []string{"#legal", "#finance"}) {
 		t.Errorf("posted to %v, want #legal once and then #finance", got)

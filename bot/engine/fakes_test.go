@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"sync"
 
@@ -15,13 +16,16 @@ type fakeCRM struct {
 	mu        sync.Mutex
 	cases     []*bot.Case
 	queries   int
+	asked     []bot.CaseQuery // every query, in order
 	applies   [][]bot.Write
 	userCalls [][]string
 	users     map[string]string
 	queues    map[string]string
 	created   []bot.Write // records other than tasks: comments, logged mails
 	// fail makes the next write to a record (by "Object/ID") fail with the error.
-	fail   map[string]error
+	fail map[string]error
+	// check, when set, refuses every write it returns an error for, as a validation rule.
+	check  func(bot.Write) error
 	nextID int
 }
 
@@ -31,9 +35,10 @@ func (f *fakeCRM) Cases(ctx context.Context, q bot.CaseQuery) ([]bot.Case, error
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.queries++
+	f.asked = append(f.asked, q)
 	var out []bot.Case
 	for _, c := range f.cases {
-		if c.Fields["Status"] == "Closed" {
+		if c.Fields["Status"] == "Closed" || (len(q.IDs) > 0 && !slices.Contains(q.IDs, c.ID)) {
 			continue
 		}
 		cp := bot.Case{ID: c.ID, Fields: maps.Clone(c.Fields), Tasks: append([]bot.Task(nil), c.Tasks...)}
@@ -55,6 +60,11 @@ func (f *fakeCRM) Apply(ctx context.Context, ws []bot.Write) ([]bot.WriteResult,
 			delete(f.fail, w.Object+"/"+w.ID)
 			res[i].Err = err
 			continue
+		}
+		if f.check != nil {
+			if res[i].Err = f.check(w); res[i].Err != nil {
+				continue
+			}
 		}
 		switch {
 		case w.Op == bot.OpCreate && w.Object == "Task":
@@ -160,10 +170,12 @@ func (f *fakeCRM) writes() []bot.Write {
 	return all
 }
 
-// memStore is an in-memory ledger.
+// memStore is an in-memory ledger. Like a database, it refuses work on a done context; fail
+// makes recording an entry (by key) fail with the error.
 type memStore struct {
 	mu      sync.Mutex
 	entries map[string]bot.LedgerEntry
+	fail    map[string]error
 }
 
 var _ bot.Store = (*memStore)(nil)
@@ -190,6 +202,12 @@ func (s *memStore) Entries(ctx context.Context, ids []string) (map[string]bot.Le
 func (s *memStore) Record(ctx context.Context, e bot.LedgerEntry) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err, ok := s.fail[e.Key]; ok {
+		return err
+	}
 	s.entries[e.Key] = e
 	return nil
 }
@@ -202,24 +220,31 @@ func (s *memStore) get(key string) bot.LedgerEntry {
 	return s.entries[key]
 }
 
-// fakeChat records posts; fail makes the next post to a channel fail.
+// fakeChat records posts; fail makes the next post to a channel fail; onPost, when set, runs
+// after every post (outside the lock).
 type fakeChat struct {
-	mu    sync.Mutex
-	posts []bot.Message
-	fail  map[string]error
+	mu     sync.Mutex
+	posts  []bot.Message
+	fail   map[string]error
+	onPost func(bot.Message)
 }
 
 var _ bot.Chat = (*fakeChat)(nil)
 
 func (c *fakeChat) Post(ctx context.Context, m bot.Message) (string, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if err, ok := c.fail[m.Channel]; ok {
 		delete(c.fail, m.Channel)
+		c.mu.Unlock()
 		return "", err
 	}
 	c.posts = append(c.posts, m)
-	return fmt.Sprintf("ts-%d", len(c.posts)), nil
+	ts := fmt.Sprintf("ts-%d", len(c.posts))
+	c.mu.Unlock()
+	if c.onPost != nil {
+		c.onPost(m)
+	}
+	return ts, nil
 }
 
 func (c *fakeChat) channels(keySuffix string) []string {

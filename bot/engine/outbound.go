@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"casebot/bot"
@@ -20,7 +21,7 @@ import (
 // data is what templates see of a due effect.
 func (e *Engine) data(d pending) templates.Data {
 	return templates.Data{
-		Playbook: d.eff.Playbook, Step: d.eff.Step, StepTitle: d.title, Case: *d.c, Due: d.eff.Due,
+		Playbook: d.eff.Playbook, Step: d.eff.Step, StepTitle: d.title, Case: *d.c, Due: firstTime(d.at, d.eff.Due),
 		Location: d.loc, NextStep: d.next.Title, NextDue: d.next.At, Now: d.now, Gate: d.gate,
 	}
 }
@@ -122,7 +123,7 @@ func (e *Engine) mail(ctx context.Context, after *batch, i int, d pending) outco
 		"ParentId": d.c.ID, "FromAddress": from, "ToAddress": strings.Join(to, "; "),
 		"CcAddress": strings.Join(cc, "; "), "Subject": subject, "TextBody": text,
 		"MessageIdentifier": id, "Status": "3", "Incoming": false,
-		"MessageDate": d.eff.Due.UTC().Format(bot.DateTimeLayout),
+		"MessageDate": d.now.UTC().Format(bot.DateTimeLayout), // when it was sent, not when it was due
 	})
 	detail := fmt.Sprintf("mailed %s", strings.Join(to, ", "))
 	if len(cc) > 0 {
@@ -235,18 +236,27 @@ var (
 	queueID = regexp.MustCompile(`^00G[A-Za-z0-9]{12}([A-Za-z0-9]{3})?$`)
 )
 
+// missTTL is how long a name the CRM did not know is not asked again: a user or queue created
+// meanwhile is found after at most this long.
+const missTTL = 10 * time.Minute
+
 // resolver turns names (usernames, queue names) into Salesforce ids, asking the CRM only for
-// names it has not resolved before, so an idle cycle costs no call. Ids pass through.
+// names it has not resolved before, nor found unknown in the last missTTL (on the engine's
+// clock), so an idle cycle, or one retrying effects whose owner does not exist, costs no
+// call. Ids pass through.
 type resolver struct {
-	what   string
-	lookup func(ctx context.Context, names []string) (map[string]string, error)
-	isID   func(string) bool
-	known  map[string]string
+	what    string
+	lookup  func(ctx context.Context, names []string) (map[string]string, error)
+	isID    func(string) bool
+	known   map[string]string
+	missing map[string]time.Time // names the CRM did not know, and when it said so
 }
 
-func (r *resolver) resolve(ctx context.Context, names []string) (map[string]string, error) {
+// resolve returns the ids of the names known so far, asking the CRM, in one call, for those
+// it has to. Unknown names are absent.
+func (r *resolver) resolve(ctx context.Context, now time.Time, names []string) (map[string]string, error) {
 	if r.known == nil {
-		r.known = map[string]string{}
+		r.known, r.missing = map[string]string{}, map[string]time.Time{}
 	}
 	var ask []string
 	for _, n := range names {
@@ -257,17 +267,23 @@ func (r *resolver) resolve(ctx context.Context, names []string) (map[string]stri
 			r.known[n] = n
 			continue
 		}
-		if !slices.Contains(ask, n) {
-			ask = append(ask, n)
+		if at, ok := r.missing[n]; ok && now.Sub(at) < missTTL {
+			continue
 		}
+		ask = appendNew(ask, n)
 	}
 	if len(ask) > 0 {
 		got, err := r.lookup(ctx, ask)
 		if err != nil {
 			return nil, fmt.Errorf("resolving %s: %w", r.what, err)
 		}
-		for n, id := range got {
-			r.known[n] = id
+		for _, n := range ask {
+			if id, ok := got[n]; ok {
+				r.known[n] = id
+				delete(r.missing, n)
+			} else {
+				r.missing[n] = now
+			}
 		}
 	}
 	return r.known, nil
@@ -282,6 +298,14 @@ func truncate(s string, n int) string {
 		n--
 	}
 	return s[:n]
+}
+
+// firstTime returns a, or b when a is zero.
+func firstTime(a, b time.Time) time.Time {
+	if a.IsZero() {
+		return b
+	}
+	return a
 }
 
 func firstLine(s string) string {

@@ -10,8 +10,8 @@ import (
 
 // Run runs a cycle at once and then on schedule (a robfig/cron spec such as "@every 1m") until
 // ctx is done. Cycles never overlap: a tick that comes while a cycle runs is skipped. When ctx
-// is done, the cycle in flight finishes the effect it is performing and stops before the next
-// phase; Run returns once it has.
+// is done, the cycle in flight finishes the effect it is performing, records it and stops:
+// the effects it has not begun are left for the next run. Run returns once it has.
 func (e *Engine) Run(ctx context.Context, schedule string) error {
 	sched, err := cron.ParseStandard(schedule)
 	if err != nil {
@@ -31,7 +31,7 @@ func (e *Engine) Run(ctx context.Context, schedule string) error {
 }
 
 // runCycle runs one cycle whose I/O is not cut off by ctx: an effect that has started is
-// finished and recorded, and the cycle stops between phases once ctx is done.
+// finished and recorded, and the cycle stops before the next effect once ctx is done.
 func (e *Engine) runCycle(ctx context.Context) {
 	start := time.Now()
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)

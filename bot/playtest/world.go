@@ -45,11 +45,11 @@ func (m *crm) isClosed() bool {
 }
 
 // Cases returns the case with exactly the fields q asks for, null when the fixture has none,
-// as a query would, or nothing once the case is closed.
+// as a query would, or nothing once the case is closed or when q names other ids.
 func (m *crm) Cases(ctx context.Context, q bot.CaseQuery) ([]bot.Case, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.isClosed() {
+	if m.isClosed() || (len(q.IDs) > 0 && !slices.Contains(q.IDs, m.c.ID)) {
 		return nil, nil
 	}
 	out := bot.Case{ID: m.c.ID, Fields: pick(m.c.Fields, q.Fields), Tasks: slices.Clone(m.c.Tasks)}

@@ -54,8 +54,9 @@ type caseQuery struct {
 // buildCaseQuery writes q as one SOQL query: the record's fields, its account's fields through
 // the Account relationship and its bot tasks through a subquery. q.Where is the admin's SOQL
 // and goes in parentheses as is; every name is checked, so a playbook cannot add SOQL
-// through a field name.
-func buildCaseQuery(q bot.CaseQuery) (caseQuery, error) {
+// through a field name. ids, when not empty, restricts the query to these records (quoted
+// and checked by the caller; q.IDs is not read here, since a long list takes several queries).
+func buildCaseQuery(q bot.CaseQuery, ids []string) (caseQuery, error) {
 	var cq caseQuery
 	if !ValidObject(q.Object) {
 		return cq, fmt.Errorf("invalid object name %q", q.Object)
@@ -85,8 +86,15 @@ func buildCaseQuery(q bot.CaseQuery) (caseQuery, error) {
 	}
 	var b strings.Builder
 	b.WriteString("SELECT " + strings.Join(sel.names, ", ") + ", " + taskSubquery + " FROM " + q.Object)
+	var where []string
 	if strings.TrimSpace(q.Where) != "" {
-		b.WriteString(" WHERE (" + q.Where + ")")
+		where = append(where, "("+q.Where+")")
+	}
+	if len(ids) > 0 {
+		where = append(where, "Id IN ("+strings.Join(ids, ", ")+")")
+	}
+	if len(where) > 0 {
+		b.WriteString(" WHERE " + strings.Join(where, " AND "))
 	}
 	b.WriteString(" ORDER BY Id")
 	cq.soql = b.String()
@@ -104,20 +112,51 @@ func containsFold(names []string, name string) bool {
 
 // Cases reads every record that matches q in one query (one call per 2,000 records), with its
 // account and bot tasks. A record with more tasks than the subquery's first batch costs
-// further calls for them.
+// further calls for them. With q.IDs, the ids go in an IN list, in as many queries as keep
+// each query's URL under Salesforce's limit; the records come back ordered by id.
 func (m *CRM) Cases(ctx context.Context, q bot.CaseQuery) ([]bot.Case, error) {
 	op := "read " + q.Object + " records"
-	cq, err := buildCaseQuery(q)
-	if err != nil {
-		return nil, invalidInput(op, err.Error())
+	if len(q.IDs) == 0 {
+		cq, err := buildCaseQuery(q, nil)
+		if err != nil {
+			return nil, invalidInput(op, err.Error())
+		}
+		return m.cases(ctx, op, cq)
 	}
+	ids := slices.Clone(q.IDs)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	literals := make([]string, len(ids))
+	for i, id := range ids {
+		if !ValidID(id) {
+			return nil, invalidInput(op, fmt.Sprintf("invalid record id %q", id))
+		}
+		literals[i] = Quote(id)
+	}
+	var cases []bot.Case
+	for _, chunk := range chunkByLength(literals, maxInList) {
+		cq, err := buildCaseQuery(q, chunk)
+		if err != nil {
+			return nil, invalidInput(op, err.Error())
+		}
+		cs, err := m.cases(ctx, op, cq)
+		if err != nil {
+			return nil, err
+		}
+		cases = append(cases, cs...)
+	}
+	return cases, nil
+}
+
+// cases runs one case query.
+func (m *CRM) cases(ctx context.Context, op string, cq caseQuery) ([]bot.Case, error) {
 	var cases []bot.Case
 	type moreTasks struct {
 		i    int    // the case
 		next string // the subquery's nextRecordsUrl
 	}
 	var more []moreTasks
-	err = m.c.Query(ctx, cq.soql, func(records []json.RawMessage) error {
+	err := m.c.Query(ctx, cq.soql, func(records []json.RawMessage) error {
 		for _, raw := range records {
 			cs, next, err := decodeCase(raw, cq)
 			if err != nil {
@@ -283,30 +322,32 @@ func (m *CRM) Apply(ctx context.Context, ws []bot.Write) ([]bot.WriteResult, err
 	return results, nil
 }
 
-// maxInList bounds the literals of one IN list in characters, so that the query's GET URL,
-// percent-encoded, stays under Salesforce's limit of 16,384 characters.
+// maxInList bounds the literals of the IN lists of one query in characters, so that the
+// query's GET URL, percent-encoded, stays under Salesforce's limit of 16,384 characters.
 const maxInList = 4000
 
 // UserIDs resolves usernames to the ids of active users, in one query per few hundred names.
 // Salesforce compares usernames without regard to case; the map is keyed by the names as
 // given.
 func (m *CRM) UserIDs(ctx context.Context, usernames []string) (map[string]string, error) {
-	return m.resolveNames(ctx, "usernames", usernames, func(in string) string {
+	return m.resolveNames(ctx, "usernames", usernames, maxInList, func(in string) string {
 		return "SELECT Id, Username FROM User WHERE IsActive = true AND Username IN (" + in + ")"
 	}, "Username")
 }
 
-// QueueIDs resolves queue names or developer names to queue (Group) ids.
+// QueueIDs resolves queue names or developer names to queue (Group) ids. The query names its
+// IN list twice, so each list gets half the budget.
 func (m *CRM) QueueIDs(ctx context.Context, names []string) (map[string]string, error) {
-	return m.resolveNames(ctx, "queue names", names, func(in string) string {
+	return m.resolveNames(ctx, "queue names", names, maxInList/2, func(in string) string {
 		return "SELECT Id, Name, DeveloperName FROM Group WHERE Type = 'Queue' AND (Name IN (" + in + ") OR DeveloperName IN (" + in + "))"
 	}, "Name", "DeveloperName")
 }
 
 // resolveNames maps names to the Ids of the records whose match fields equal them (without
-// regard to case), querying in chunks: query builds the SOQL for an IN list of quoted names.
-// The map is keyed by the names as given; unknown names are absent.
-func (m *CRM) resolveNames(ctx context.Context, what string, names []string, query func(in string) string, match ...string) (map[string]string, error) {
+// regard to case), querying in chunks of IN lists of at most limit characters: query builds
+// the SOQL for an IN list of quoted names. The map is keyed by the names as given; unknown
+// names are absent.
+func (m *CRM) resolveNames(ctx context.Context, what string, names []string, limit int, query func(in string) string, match ...string) (map[string]string, error) {
 	out := make(map[string]string)
 	asked := make(map[string][]string) // lower-cased name → the spellings asked for
 	var literals []string
@@ -320,7 +361,7 @@ func (m *CRM) resolveNames(ctx context.Context, what string, names []string, que
 		}
 		asked[k] = append(asked[k], n)
 	}
-	for _, chunk := range chunkByLength(literals, maxInList) {
+	for _, chunk := range chunkByLength(literals, limit) {
 		err := m.c.Query(ctx, query(strings.Join(chunk, ", ")), func(records []json.RawMessage) error {
 			for _, raw := range records {
 				var rec map[string]any

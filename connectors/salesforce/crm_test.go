@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -43,7 +44,7 @@ func TestBuildCaseQuery(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cq, err := buildCaseQuery(tt.q)
+			cq, err := buildCaseQuery(tt.q, nil)
 			if err != nil {
 				t.Fatalf("buildCaseQuery: %v", err)
 			}
@@ -62,7 +63,7 @@ func TestBuildCaseQuery(t *testing.T) {
 		{Object: "", Fields: []string{"Status"}},
 	}
 	for _, q := range bad {
-		if cq, err := buildCaseQuery(q); err == nil {
+		if cq, err := buildCaseQuery(q, nil); err == nil {
 			t.Errorf("buildCaseQuery(%+v) = %q, want an error", q, cq.soql)
 		}
 	}
@@ -75,7 +76,7 @@ func TestCasesDecodesAccountsAndTasks(t *testing.T) {
 		Fields:        []string{"Status", "subject", "Termination_Hold__c", "Amount__c", "Owner.Username"},
 		AccountFields: []string{"Name", "Customer_Attrition__c", "Time_Zone__c"},
 	}
-	cq, err := buildCaseQuery(q)
+	cq, err := buildCaseQuery(q, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -401,5 +402,110 @@ func TestQueueIDs(t *testing.T) {
 	want := map[string]string{"infrastructure engineering provisioning": "00G000000000001AAA", "Legal_Queue": "00G000000000002AAA"}
 	if !reflect.DeepEqual(ids, want) {
 		t.Errorf("QueueIDs = %v, want %v", ids, want)
+	}
+}
+
+// Cases with ids reads only those records, in IN lists that keep each query's URL short: 500
+// ids (one repeated, out of order) take several queries whose records come back by id.
+func TestCasesByIDs(t *testing.T) {
+	q := bot.CaseQuery{Object: "Case", Where: "Type = 'Termination'", Fields: []string{"Status"}}
+	ids := make([]string, 500)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("500%012dAAA", len(ids)-i) // descending
+	}
+	ids = append(ids, ids[7])
+	prefix := "SELECT Id, Status, " + taskSelect + " FROM Case WHERE (Type = 'Termination') AND Id IN ("
+	org := newOrg(t, func(w http.ResponseWriter, r *http.Request) {
+		soql := r.URL.Query().Get("q")
+		if !strings.HasPrefix(soql, prefix) || !strings.HasSuffix(soql, ") ORDER BY Id") {
+			sfErrors(w, 400, "MALFORMED_QUERY", "unexpected query: "+soql)
+			return
+		}
+		var records []map[string]any
+		for _, m := range literalRE.FindAllStringSubmatch(soql[len(prefix):], -1) {
+			records = append(records, map[string]any{"attributes": map[string]string{"type": "Case"}, "Id": m[1], "Status": "New", "Tasks": nil})
+		}
+		writeJSON(w, 200, map[string]any{"totalSize": len(records), "done": true, "records": records})
+	})
+	env := newEnv(t, org, nil)
+	cases, err := NewCRM(env.client).Cases(t.Context(), bot.CaseQuery{Object: q.Object, Where: q.Where, Fields: q.Fields, IDs: ids})
+	if err != nil {
+		t.Fatalf("Cases: %v", err)
+	}
+	calls := org.dataCalls()
+	if len(calls) < 2 {
+		t.Errorf("%d calls for 500 ids, want the list split", len(calls))
+	}
+	for _, c := range calls {
+		in := strings.TrimSuffix(queryOf(t, c)[len(prefix):], ") ORDER BY Id")
+		if len(in) > maxInList || len(c.Path)+len(c.RawQuery) > 16384 {
+			t.Errorf("IN list of %d characters, URL of %d", len(in), len(c.Path)+len(c.RawQuery))
+		}
+	}
+	got := make([]string, len(cases))
+	for i, c := range cases {
+		got[i] = c.ID
+	}
+	want := slices.Clone(ids[:500])
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("read %d cases, want the 500 asked for once each, by id", len(got))
+	}
+
+	calls0 := len(org.dataCalls())
+	if _, err := NewCRM(env.client).Cases(t.Context(), bot.CaseQuery{Object: "Case", IDs: []string{"500000000000001AAA", "500' OR Id != null"}}); !isInvalidInput(err) {
+		t.Errorf("Cases with a malformed id: %v, want INVALID_INPUT", err)
+	}
+	if n := len(org.dataCalls()); n != calls0 {
+		t.Errorf("a malformed id cost %d calls", n-calls0)
+	}
+}
+
+func isInvalidInput(err error) bool {
+	var be *bot.Error
+	return errors.As(err, &be) && be.Code == "INVALID_INPUT"
+}
+
+func TestBuildCaseQueryIDs(t *testing.T) {
+	ids := []string{"'500000000000001AAA'", "'500000000000002AAA'"}
+	for _, tt := range []struct {
+		where, want string
+	}{
+		{"", "SELECT Id, Status, " + taskSelect + " FROM Case WHERE Id IN ('500000000000001AAA', '500000000000002AAA') ORDER BY Id"},
+		{"IsClosed = false OR Status = 'New'", "SELECT Id, Status, " + taskSelect +
+			" FROM Case WHERE (IsClosed = false OR Status = 'New') AND Id IN ('500000000000001AAA', '500000000000002AAA') ORDER BY Id"},
+	} {
+		cq, err := buildCaseQuery(bot.CaseQuery{Object: "Case", Where: tt.where, Fields: []string{"Status"}}, ids)
+		if err != nil || cq.soql != tt.want {
+			t.Errorf("buildCaseQuery(%q):\n got %s (%v)\nwant %s", tt.where, cq.soql, err, tt.want)
+		}
+	}
+}
+
+// The queue query names its IN list twice: a long list of names that percent-encode long
+// still keeps every URL under Salesforce's limit.
+func TestQueueIDsChunksLongLists(t *testing.T) {
+	org := newOrg(t, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, map[string]any{"totalSize": 0, "done": true, "records": []any{}})
+	})
+	env := newEnv(t, org, nil)
+	names := make([]string, 400)
+	for i := range names {
+		names[i] = fmt.Sprintf("Équipe d'Été «Ünïté» №%04d", i)
+	}
+	if _, err := NewCRM(env.client).QueueIDs(t.Context(), names); err != nil {
+		t.Fatalf("QueueIDs: %v", err)
+	}
+	seen := 0
+	for _, c := range org.dataCalls() {
+		q := queryOf(t, c)
+		in := q[strings.Index(q, "Name IN (")+len("Name IN (") : strings.Index(q, ") OR DeveloperName IN (")]
+		seen += len(literalRE.FindAllString(in, -1))
+		if 2*len(in) > maxInList || len(c.Path)+len(c.RawQuery) > 16384 {
+			t.Errorf("two IN lists of %d characters, URL of %d", len(in), len(c.Path)+len(c.RawQuery))
+		}
+	}
+	if seen != len(names) {
+		t.Errorf("%d names queried, want %d", seen, len(names))
 	}
 }

@@ -139,7 +139,7 @@ func (s *Store) entries(ctx context.Context, caseIDs []string, out map[string]bo
 		args[i] = id
 	}
 	rows, err := s.db.QueryContext(ctx, `
-		SELECT key, case_id, playbook, step, state, result, detail, attempts, at, retryable
+		SELECT key, case_id, playbook, step, state, result, detail, attempts, at, retryable, retry_at
 		FROM ledger WHERE case_id IN (?`+strings.Repeat(",?", len(caseIDs)-1)+`)`, args...)
 	if err != nil {
 		return fmt.Errorf("read ledger of %d cases: %w", len(caseIDs), err)
@@ -147,14 +147,20 @@ func (s *Store) entries(ctx context.Context, caseIDs []string, out map[string]bo
 	defer rows.Close()
 	for rows.Next() {
 		var (
-			e  bot.LedgerEntry
-			at string
+			e       bot.LedgerEntry
+			at      string
+			retryAt sql.NullString
 		)
-		if err := rows.Scan(&e.Key, &e.CaseID, &e.Playbook, &e.Step, &e.State, &e.Result, &e.Detail, &e.Attempts, &at, &e.Retryable); err != nil {
+		if err := rows.Scan(&e.Key, &e.CaseID, &e.Playbook, &e.Step, &e.State, &e.Result, &e.Detail, &e.Attempts, &at, &e.Retryable, &retryAt); err != nil {
 			return fmt.Errorf("read ledger: %w", err)
 		}
 		if e.At, err = time.Parse(time.RFC3339Nano, at); err != nil {
 			return fmt.Errorf("read ledger entry %s: time %q: %w", e.Key, at, err)
+		}
+		if retryAt.Valid {
+			if e.RetryAt, err = time.Parse(time.RFC3339Nano, retryAt.String); err != nil {
+				return fmt.Errorf("read ledger entry %s: retry time %q: %w", e.Key, retryAt.String, err)
+			}
 		}
 		if out[e.CaseID] == nil {
 			out[e.CaseID] = bot.Ledger{}
@@ -172,15 +178,20 @@ func (s *Store) Record(ctx context.Context, e bot.LedgerEntry) error {
 	if e.Key == "" || e.CaseID == "" || e.State == "" {
 		return errors.New("record ledger entry: key, case id and state are required")
 	}
+	var retryAt sql.NullString
+	if !e.RetryAt.IsZero() {
+		retryAt = sql.NullString{String: e.RetryAt.UTC().Format(time.RFC3339Nano), Valid: true}
+	}
 	_, err := s.db.ExecContext(ctx, `
-		INSERT INTO ledger (key, case_id, playbook, step, state, result, detail, attempts, at, retryable)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		INSERT INTO ledger (key, case_id, playbook, step, state, result, detail, attempts, at, retryable, retry_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (key) DO UPDATE SET
 			case_id = excluded.case_id, playbook = excluded.playbook, step = excluded.step,
 			state = excluded.state, result = excluded.result, detail = excluded.detail,
-			attempts = excluded.attempts, at = excluded.at, retryable = excluded.retryable`,
+			attempts = excluded.attempts, at = excluded.at, retryable = excluded.retryable,
+			retry_at = excluded.retry_at`,
 		e.Key, e.CaseID, e.Playbook, e.Step, string(e.State), e.Result, e.Detail, e.Attempts,
-		e.At.UTC().Format(time.RFC3339Nano), e.Retryable)
+		e.At.UTC().Format(time.RFC3339Nano), e.Retryable, retryAt)
 	if err != nil {
 		return fmt.Errorf("record ledger entry %s: %w", e.Key, err)
 	}

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"database/sql"
 	"os"
 	"path/filepath"
 	"strings"
@@ -65,8 +66,8 @@ func TestDurable(t *testing.T) {
 		t.Errorf("entry after reopening = %+v, want %+v", g, e)
 	}
 	var version int
-	if err := s.db.QueryRowContext(t.Context(), `SELECT version FROM schema_version`).Scan(&version); err != nil || version != 1 {
-		t.Errorf("schema version %d (%v), want 1", version, err)
+	if err := s.db.QueryRowContext(t.Context(), `SELECT version FROM schema_version`).Scan(&version); err != nil || version != 2 {
+		t.Errorf("schema version %d (%v), want 2", version, err)
 	}
 }
 
@@ -78,7 +79,49 @@ func TestNewerSchema(t *testing.T) {
 	}
 	s.Close()
 	_, err := Open(t.Context(), path)
-	if err == nil || !strings.Contains(err.Error(), "schema is version 99, newer than this casebot knows (1)") {
+	if err == nil || !strings.Contains(err.Error(), "schema is version 99, newer than this casebot knows (2)") {
 		t.Errorf("Open of a newer schema: error %v", err)
+	}
+}
+
+// A ledger written by a casebot before retry times gets the column, its entries none.
+func TestUpgradeFromVersion1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "casebot.db")
+	v1, err := migrations.ReadFile("migrations/0001_ledger.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range []string{
+		string(v1),
+		`CREATE TABLE schema_version (version INTEGER NOT NULL) STRICT`,
+		`INSERT INTO schema_version (version) VALUES (1)`,
+		`INSERT INTO ledger VALUES ('p/s/1/c1', 'c1', 'p', 's', 'failed', '', '503', 1, '2026-11-03T14:00:00Z', 1)`,
+	} {
+		if _, err := db.ExecContext(t.Context(), stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	db.Close()
+
+	s := open(t, path)
+	defer s.Close()
+	got, err := s.Entries(t.Context(), []string{"c1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := got["c1"]["p/s/1/c1"]; e.State != bot.StateFailed || !e.Retryable || !e.RetryAt.IsZero() {
+		t.Errorf("entry after the upgrade = %+v, want the failed entry without a retry time", e)
+	}
+	retryAt := time.Date(2026, 11, 3, 14, 1, 0, 0, time.UTC)
+	if err := s.Record(t.Context(), bot.LedgerEntry{Key: "p/s/1/c1", CaseID: "c1", Playbook: "p", Step: "s",
+		State: bot.StateFailed, Retryable: true, Attempts: 2, At: retryAt.Add(-time.Minute), RetryAt: retryAt}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err = s.Entries(t.Context(), []string{"c1"}); err != nil || !got["c1"]["p/s/1/c1"].RetryAt.Equal(retryAt) {
+		t.Errorf("RetryAt after the upgrade = %v (%v), want %v", got["c1"]["p/s/1/c1"].RetryAt, err, retryAt)
 	}
 }
