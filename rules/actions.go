@@ -509,7 +509,9 @@ func (e *evaluation) effect(s *Step, i int, due time.Time) (bot.Effect, error) {
 	case bot.KindStatus:
 		eff.Object, eff.RecordID, eff.Fields = ObjectCase, e.c.ID, bot.Fields{"Status": a.Status}
 	case bot.KindTasks:
-		eff.Tasks = e.tasks(eff.Key, a.Tasks, due)
+		// A step that runs after its date (found late, or held back by its gate) gives its
+		// tasks their full time from the day they are created: none is born overdue.
+		eff.Tasks = e.tasks(eff.Key, a.Tasks, later(due, e.now))
 	case bot.KindSlack, bot.KindQueue:
 		eff.Roles, eff.Template = slices.Clone(a.Roles), a.Template
 	case bot.KindEmail:
@@ -565,10 +567,10 @@ func (e *evaluation) http(h *HTTPAction) (*bot.HTTPCall, error) {
 	return call, nil
 }
 
-// tasks builds the tasks of a template; due dates count from the step's local date.
-func (e *evaluation) tasks(key, template string, due time.Time) []bot.TaskSpec {
+// tasks builds the tasks of a template; due dates count from the local date of from.
+func (e *evaluation) tasks(key, template string, from time.Time) []bot.TaskSpec {
 	entries := e.p.TaskTemplates[template]
-	from := dayOf(due.In(e.loc))
+	start := dayOf(from.In(e.loc))
 	specs := make([]bot.TaskSpec, len(entries))
 	for i, t := range entries {
 		specs[i] = bot.TaskSpec{
@@ -581,13 +583,21 @@ func (e *evaluation) tasks(key, template string, due time.Time) []bot.TaskSpec {
 		var d day
 		switch t.Due.Unit {
 		case Days:
-			d = from.add(t.Due.N)
+			d = start.add(t.Due.N)
 		case BusinessDays:
-			d = e.p.cal.addBusinessDays(from, t.Due.N)
+			d = e.p.cal.addBusinessDays(start, t.Due.N)
 		default:
 			continue
 		}
 		specs[i].Due = time.Date(d.y, d.m, d.d, 0, 0, 0, 0, time.UTC).Format(bot.DateLayout)
 	}
 	return specs
+}
+
+// later returns the later of two times.
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }

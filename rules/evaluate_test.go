@@ -610,10 +610,8 @@ func TestNoAccount(t *testing.T) {
 	}
 }
 
-func TestEffects(t *testing.T) {
-	pb := sop(t)
-	c := sopCase("Asia/Tokyo")
-	now := utc("2026-10-31T00:00:00Z") // offboarding-tasks comes due: 09:00 JST on 2026-10-31
+// doneBeforeOffboarding is the ledger of a case whose steps before offboarding-tasks are done.
+func doneBeforeOffboarding(c bot.Case) bot.Ledger {
 	l := bot.Ledger{}
 	for _, step := range []string{"case-opened", "termination-notice"} {
 		for a := 1; a <= 2; a++ {
@@ -623,6 +621,14 @@ func TestEffects(t *testing.T) {
 	for a := 1; a <= 3; a++ {
 		l[bot.EffectKey(sopName, "attrition", a, c.ID)] = bot.LedgerEntry{State: bot.StateDone}
 	}
+	return l
+}
+
+func TestEffects(t *testing.T) {
+	pb := sop(t)
+	c := sopCase("Asia/Tokyo")
+	now := utc("2026-10-31T00:00:00Z") // offboarding-tasks comes due: 09:00 JST on 2026-10-31
+	l := doneBeforeOffboarding(c)
 	r := pb.Evaluate(c, l, now)
 	due := utc("2026-10-31T00:00:00Z")
 	base := bot.Effect{Playbook: sopName, Step: "offboarding-tasks", CaseID: c.ID}
@@ -661,6 +667,47 @@ func TestEffects(t *testing.T) {
 	again := pb.Evaluate(c, l, now)
 	if again.Due[1].Fields["Status"] != "Off-boarding" || again.Due[2].Roles[0] != "legal" {
 		t.Errorf("editing an effect changed the playbook: %+v", again.Due)
+	}
+}
+
+// Task due dates count from the step's date, or from the day the tasks are created when the
+// step runs later: found late, or held back by its gate. The effect stays due at the step's date.
+func TestTaskDueFromCreation(t *testing.T) {
+	pb := sop(t)
+	c := sopCase("Asia/Tokyo")
+	l := doneBeforeOffboarding(c)
+	stepDate := utc("2026-10-31T00:00:00Z") // offboarding-tasks: Sat 31 Oct 09:00 JST
+	for _, tc := range []struct {
+		name, now          string
+		customOps, omFinal string // due dates of a 7d and a 21d task
+	}{
+		{"on time", "2026-10-31T00:00:00Z", "2026-11-07", "2026-11-21"},
+		{"later the same local day", "2026-10-31T14:59:00Z", "2026-11-07", "2026-11-21"},
+		{"the next local day", "2026-10-31T15:00:00Z", "2026-11-08", "2026-11-22"}, // Sun 1 Nov in Tokyo
+		{"ten days late", "2026-11-10T01:00:00Z", "2026-11-17", "2026-12-01"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := pb.Evaluate(c, l, utc(tc.now))
+			var tasks *bot.Effect
+			for i := range r.Due {
+				if r.Due[i].Step == "offboarding-tasks" && r.Due[i].Kind == bot.KindTasks {
+					tasks = &r.Due[i]
+				}
+			}
+			if tasks == nil {
+				t.Fatalf("no tasks due: %v", dueSteps(r.Due))
+			}
+			if !tasks.Due.Equal(stepDate) {
+				t.Errorf("tasks effect due %v, want the step's date %v", tasks.Due, stepDate)
+			}
+			got := map[string]string{}
+			for _, ts := range tasks.Tasks {
+				got[ts.Key[strings.LastIndex(ts.Key, "/")+1:]] = ts.Due
+			}
+			if got["customer-ops"] != tc.customOps || got["om-final"] != tc.omFinal {
+				t.Errorf("customer-ops due %s, om-final due %s; want %s, %s", got["customer-ops"], got["om-final"], tc.customOps, tc.omFinal)
+			}
+		})
 	}
 }
 

@@ -201,9 +201,10 @@ func goldenCases() []goldenCase {
 		{Slack, "final-notice", fixture, "final-notice", "Final termination email with data purge information", at(time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC), day0.AddDate(0, 0, 30), "Data approved for deletion")},
 		{Slack, "hold-reminder", fixture, "hold-reminder", "RVP and CSD asked whether to hold the termination before data deletion is approved", at(day0.AddDate(0, 0, 25), day0.AddDate(0, 0, 30), "Data approved for deletion")},
 		{Slack, "case-closed", fixture, "close", "Case closed, account type set to Former Customer", at(day0.AddDate(0, 0, 33), time.Time{}, "")},
+		{Slack, "case-done", mimecast, "withdraw-service", "Service withdrawn, cancellation complete", nil},
 		{Slack, "gate-reminder", fixture, "legal-confirmation", "Legal confirmed the termination terms and dates", func(d *Data) {
 			unconfirmed(d)
-			d.Gate = "!Case.Termination_Confirmed__c.IsZero() && !Case.Deprovision_Date__c.IsZero()"
+			d.Gate = "Termination Confirmed (case) is empty; Deprovision Date (case) is empty"
 		}},
 		{Slack, "missed-step", fixture, "deletion-approval", "Data approved for deletion", func(d *Data) {
 			d.Due, d.Now, d.NextStep, d.NextDue = day0.AddDate(0, 0, 30), day0.AddDate(0, 0, 31).Add(3*time.Hour), "", time.Time{}
@@ -229,7 +230,7 @@ func goldenCases() []goldenCase {
 
 		// Email.
 		{Email, "sop-case-opened", fixture, "account-team-informed", "Account team informed of the termination", unconfirmed},
-		{Email, "sop-termination-notice", fixture, "termination-notice", "Termination notification sent", nil},
+		{Email, "sop-termination-notice", fixture, "termination-notice", "Termination notification sent", at(day0.AddDate(0, 0, 2), day0.AddDate(0, 0, 3), "Off-boarding tasks assigned to the Termination Team")},
 		{Email, "sop-final-termination", fixture, "final-notice", "Final termination email with data purge information", nil},
 		{Email, "sop-hold-reminder", fixture, "hold-reminder", "RVP and CSD asked whether to hold the termination before data deletion is approved", at(day0.AddDate(0, 0, 25), day0.AddDate(0, 0, 30), "Data approved for deletion")},
 		{Email, "sop-deletion-approved", fixture, "deletion-approval", "Data approved for deletion", at(day0.AddDate(0, 0, 30), day0.AddDate(0, 0, 31), "Case moved to Infrastructure Engineering Provisioning for data purge")},
@@ -662,5 +663,126 @@ func TestRecordDate(t *testing.T) {
 		if err != nil || !strings.Contains(got, tc.want) {
 			t.Errorf("record with Now %v = %q, %v; want it to contain %q", tc.now, got, err, tc.want)
 		}
+	}
+}
+
+func TestPassedAndToday(t *testing.T) {
+	set, err := Load(fstest.MapFS{"slack/p.tmpl": {Data: []byte(`{{.Passed "F"}} {{.Today}}`)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(s string) time.Time {
+		v, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	for _, tc := range []struct {
+		name     string
+		value    any
+		zone     string
+		now, due string // now "" leaves Data.Now zero: the step's date stands in
+		want     string
+	}{
+		{"date before today", "2026-05-31", "Asia/Singapore", "2026-06-01T02:00:00Z", "", "true Mon 1 Jun 2026"},
+		{"date is today", "2026-05-31", "America/New_York", "2026-05-31T20:00:00Z", "", "false Sun 31 May 2026"},
+		// The same instant is already 1 June in Singapore.
+		{"date before today in the case's zone", "2026-05-31", "Asia/Singapore", "2026-05-31T20:00:00Z", "", "true Mon 1 Jun 2026"},
+		{"date ahead", "2026-06-02", "UTC", "2026-06-01T23:59:00Z", "", "false Mon 1 Jun 2026"},
+		{"datetime a minute ahead", "2026-05-31T12:00:00.000+0000", "UTC", "2026-05-31T11:59:00Z", "", "false Sun 31 May 2026"},
+		{"datetime a minute ago", "2026-05-31T12:00:00.000+0000", "UTC", "2026-05-31T12:01:00Z", "", "true Sun 31 May 2026"},
+		{"empty", "", "UTC", "2026-05-31T12:01:00Z", "", "false Sun 31 May 2026"},
+		{"null", nil, "UTC", "2026-05-31T12:01:00Z", "", "false Sun 31 May 2026"},
+		{"sent time unknown: the step's date", "2026-05-31", "UTC", "", "2026-06-03T09:00:00Z", "true Wed 3 Jun 2026"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := Data{Case: bot.Case{Fields: bot.Fields{"F": tc.value}}, Location: zone(t, tc.zone)}
+			if tc.now != "" {
+				d.Now = at(tc.now)
+			}
+			if tc.due != "" {
+				d.Due = at(tc.due)
+			}
+			if got, err := set.Render("p", d); err != nil || got != tc.want {
+				t.Errorf("Render = %q, %v; want %q", got, err, tc.want)
+			}
+		})
+	}
+	for _, tc := range []struct {
+		fields bot.Fields
+		want   string
+	}{
+		{bot.Fields{}, "case field F is not in the record"},
+		{bot.Fields{"F": true}, "case field F is a bool, not a date"},
+		{bot.Fields{"F": "soon"}, `case field F: "soon" is neither a date nor a datetime`},
+	} {
+		if _, err := set.Render("p", Data{Case: bot.Case{Fields: tc.fields}}); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Render with %v: error %v, want %q", tc.fields, err, tc.want)
+		}
+	}
+}
+
+// A message sent after a date it names says so (a late case, a step a gate held back), and a
+// reminder says what its step really waits for.
+func TestLateWording(t *testing.T) {
+	set := shipped(t)
+	late := func(now string) func(*Data) {
+		return func(d *Data) {
+			v, err := time.Parse(time.RFC3339, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d.Now = v
+		}
+	}
+	for _, tc := range []struct {
+		kind, name string
+		data       func(*testing.T) Data
+		edit       func(*Data)
+		want       []string
+	}{
+		{Email, "removal-scheduled", removal, late("2026-07-15T02:00:00Z"),
+			[]string{"Subject: Your partner service ends now (case 00001063)", "was Wed 1 Jul 2026:\nthe partner relationship of Lotus Trading ends now.", "billing from now on: Direct Billing"}},
+		{Comment, "removal-scheduled", removal, late("2026-07-15T02:00:00Z"), []string{"was Wed 1 Jul 2026: the removal takes effect now."}},
+		{Email, "mimecast-cancelled", mimecast, late("2026-04-14T14:00:00Z"),
+			[]string{"withdrawn on Tue 14 Apr 2026.\nThe withdrawal was due on Wed 1 Apr 2026 and waited for the data export to be delivered."}},
+		{Email, "mimecast-partner-change", mimecast, func(d *Data) {
+			late("2026-04-07T13:00:00Z")(d)
+			d.Case.Fields["Cancellation_Type__c"] = "Partner Change"
+			d.Case.Fields["New_Partner__c"] = "msp-2"
+		}, []string{"The twelve-month commitment completed on Wed 1 Apr 2026, so the customer moves to its new\npartner now."}},
+		{Email, "mimecast-cancellation-initiated", mimecast, late("2026-04-02T09:00:00Z"),
+			[]string{"Services are withdrawn now: the\ntwelve-month commitment completed on Wed 1 Apr 2026."}},
+		{Comment, "mimecast-history", mimecast, late("2026-04-02T09:00:00Z"),
+			[]string{"Services to be withdrawn: once the data export is delivered (effective date Wed 1 Apr 2026)"}},
+		// The deactivation waits for the support case, not for devices.
+		{Slack, "almaden-devices-reporting", almaden, func(d *Data) {
+			d.Case.Fields["Support_Case_Number__c"] = nil
+			d.Case.Fields["Devices_Checked_At__c"] = nil
+			d.Case.Fields["Active_Devices__c"] = nil
+			d.Gate = `Devices Checked At (case) is empty; Active Devices (case) is empty; step "support-case" to be done`
+		}, []string{"It waits for the support case that asks Almaden to suspend and deactivate the tenant, which is not open yet (see its own reminders). Where it stands: Devices Checked At (case) is empty; Active Devices (case) is empty; step \"support-case\" to be done."}},
+		{Comment, "mimecast-history", mimecast, func(d *Data) { d.Step = "withdraw-service"; late("2026-04-14T14:00:00Z")(d) },
+			[]string{"Services withdrawn on: Tue 14 Apr 2026"}},
+		{Comment, "mimecast-history", mimecast, func(d *Data) {
+			d.Step = "partner-transfer"
+			d.Case.Fields["Cancellation_Type__c"] = "Partner Change"
+			late("2026-04-07T13:00:00Z")(d)
+		}, []string{"Moved to the new partner on: Tue 7 Apr 2026"}},
+	} {
+		t.Run(tc.kind+"/"+tc.name, func(t *testing.T) {
+			d := tc.data(t)
+			tc.edit(&d)
+			got, err := render(set, tc.kind, tc.name, d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("%s renders\n%s\nwant it to contain %q", tc.name, got, w)
+				}
+			}
+		})
 	}
 }

@@ -115,7 +115,7 @@ func (v view) Step() string      { return v.style.text(v.d.Step) }
 func (v view) StepTitle() string { return v.style.text(v.d.StepTitle) }
 func (v view) NextStep() string  { return v.style.text(v.d.NextStep) }
 
-// Gate is the condition a waiting step waits for ("" unless the message is a reminder).
+// Gate is what a waiting step waits for, in words ("" unless the message is a reminder).
 func (v view) Gate() string { return v.style.text(v.d.Gate) }
 
 // Due is when the step became due; NextDue when the next step is due; Now when the message is
@@ -124,15 +124,47 @@ func (v view) Due() string     { return v.when(v.d.Due) }
 func (v view) NextDue() string { return v.when(v.d.NextDue) }
 func (v view) Now() string     { return v.when(v.d.Now) }
 
+// Today is the day the message is sent (the step's date when that is unknown), in the case's
+// time zone: "Tue 14 Apr 2026".
+func (v view) Today() string { return v.sent().In(v.loc()).Format(dateFormat) }
+
+// Passed reports whether a date or datetime field of the case lies before the message is sent:
+// a datetime before that instant, a date before that day in the case's time zone. An empty
+// field has not passed. Templates use it to word a date that was ahead when the step was
+// planned and is not any more (a late case, a step held back by a gate).
+func (v view) Passed(field string) (bool, error) {
+	st, err := v.stamp(v.d.Case.Fields, "case", field)
+	if err != nil || st.t.IsZero() {
+		return false, err
+	}
+	sent := v.sent().In(v.loc())
+	if st.dateOnly {
+		y, m, d := sent.Date()
+		return st.t.Before(time.Date(y, m, d, 0, 0, 0, 0, time.UTC)), nil
+	}
+	return st.t.Before(sent), nil
+}
+
+// sent is when the message is sent: Now, or the step's date when the caller does not say.
+func (v view) sent() time.Time {
+	if v.d.Now.IsZero() {
+		return v.d.Due
+	}
+	return v.d.Now
+}
+
+func (v view) loc() *time.Location {
+	if v.d.Location == nil {
+		return time.UTC
+	}
+	return v.d.Location
+}
+
 func (v view) when(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	loc := v.d.Location
-	if loc == nil {
-		loc = time.UTC
-	}
-	return t.In(loc).Format(dateTimeFormat)
+	return t.In(v.loc()).Format(dateTimeFormat)
 }
 
 // lookup returns a field's value; a field the record does not carry is an error, never "".
@@ -145,27 +177,43 @@ func lookup(fields bot.Fields, record, field string) (any, error) {
 }
 
 func (v view) dateText(fields bot.Fields, record, field string) (string, error) {
+	st, err := v.stamp(fields, record, field)
+	switch {
+	case err != nil || st.t.IsZero():
+		return "", err
+	case st.dateOnly:
+		return st.t.Format(dateFormat), nil
+	}
+	return v.when(st.t), nil
+}
+
+// stamp is the value of a date or datetime field; t is zero when the field is empty. A date
+// has no time zone, being the same day everywhere: t is its midnight in UTC.
+type stamp struct {
+	t        time.Time
+	dateOnly bool
+}
+
+func (v view) stamp(fields bot.Fields, record, field string) (stamp, error) {
 	raw, err := lookup(fields, record, field)
 	if err != nil || raw == nil {
-		return "", err
+		return stamp{}, err
 	}
-	switch raw := raw.(type) {
-	case string:
-		if raw == "" {
-			return "", nil
-		}
-		// A date has no time zone: it is the same day everywhere.
-		if d, err := time.Parse(bot.DateLayout, raw); err == nil {
-			return d.Format(dateFormat), nil
-		}
-		t, err := time.Parse(bot.DateTimeLayout, raw)
-		if err != nil {
-			return "", fmt.Errorf("%s field %s: %q is neither a date nor a datetime", record, field, v.style.text(raw))
-		}
-		return v.when(t), nil
-	default:
-		return "", fmt.Errorf("%s field %s is a %T, not a date", record, field, raw)
+	s, ok := raw.(string)
+	switch {
+	case !ok:
+		return stamp{}, fmt.Errorf("%s field %s is a %T, not a date", record, field, raw)
+	case s == "":
+		return stamp{}, nil
 	}
+	if d, err := time.Parse(bot.DateLayout, s); err == nil {
+		return stamp{t: d, dateOnly: true}, nil
+	}
+	t, err := time.Parse(bot.DateTimeLayout, s)
+	if err != nil {
+		return stamp{}, fmt.Errorf("%s field %s: %q is neither a date nor a datetime", record, field, v.style.text(s))
+	}
+	return stamp{t: t}, nil
 }
 
 func (v view) fieldText(fields bot.Fields, record, field string) (string, error) {

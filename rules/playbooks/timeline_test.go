@@ -205,8 +205,9 @@ func TestTimelines(t *testing.T) {
 		},
 		{
 			// The case reaches casebot 46 days after Legal's confirmation: what is late runs
-			// once, the reminder before day 30 is skipped, and the deletion approval is left
-			// to a person (escalated), who ticks it by hand.
+			// once, the reminder before day 30 is skipped, and the final notice (its
+			// de-provision date is past) and the deletion approval are left to a person
+			// (escalated), who ticks the approval by hand.
 			name: "termination SOP arriving late", playbook: "termination-sop",
 			start: "2026-11-20T15:00:00Z", end: "2027-01-31T00:00:00Z",
 			caseFields: bot.Fields{"CaseNumber": "00001027", "Subject": "Termination: Globex", "Status": "New",
@@ -221,9 +222,9 @@ func TestTimelines(t *testing.T) {
 			},
 			http: map[string]any{"guids": "guid-9"},
 			wantRan: []string{"case-opened", "account-team-informed", "legal-confirmation", "attrition", "termination-notice",
-				"offboarding-tasks", "deactivate-access", "final-notice", "team-confirmed", "purge-handoff", "purge-done", "close"},
-			wantSkipped:  []string{"deletion-approval", "hold-reminder", "late-case"},
-			wantReminded: []string{"close", "deletion-approval", "purge-done", "purge-handoff", "team-confirmed"},
+				"offboarding-tasks", "deactivate-access", "team-confirmed", "purge-handoff", "purge-done", "close"},
+			wantSkipped:  []string{"deletion-approval", "final-notice", "hold-reminder", "late-case"},
+			wantReminded: []string{"close", "deletion-approval", "final-notice", "purge-done", "purge-handoff", "team-confirmed"},
 			wantCase:     bot.Fields{"Status": "Closed", "Data_Deletion_Approved__c": true},
 			wantAccount:  bot.Fields{"Type": "Former Customer", "Customer_Attrition__c": true},
 		},
