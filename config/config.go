@@ -87,6 +87,10 @@ type Role struct {
 	Queue string   `yaml:"queue"` // Salesforce queue name or id (00G…)
 	Slack string   `yaml:"slack"` // "#channel" or a channel id
 	Email []string `yaml:"email"`
+	// Field resolves the role on each case through a field of the case or its account:
+	// "Account.Owner.Email" sends the role's mail to the account's owner, a field holding a
+	// user id makes that user the owner of the role's tasks.
+	Field string `yaml:"field"`
 }
 
 // Endpoint is an HTTP service a playbook's http action calls. Its URL and credentials live

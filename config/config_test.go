@@ -151,6 +151,11 @@ c.yaml:1:1: salesforce.private_key: required with grant jwt_bearer
 c.yaml:5:13: salesforce.password: not used with grant jwt_bearer`,
 		},
 		{
+			name: "role fields",
+			yaml: minimal + "roles:\n  owner: {field: Opportunity.OwnerId}\n  team: {field: Account.Owner.Email}\n",
+			want: `c.yaml:7:18: roles.owner.field: want a field of the case or its account, such as Account.Owner.Email, not "Opportunity.OwnerId"`,
+		},
+		{
 			name: "endpoints",
 			yaml: minimal + "endpoints:\n  provisioning: {url: 'http://provisioning.example.com'}\n  support: {token: x}\n  Bad: {url: 'https://x.example.com', timeout: -1s}\n",
 			want: `c.yaml:7:23: endpoints.provisioning.url: plain http is only allowed to a loopback host; use https
@@ -204,7 +209,7 @@ c.yaml:9:31: log.format: want one of "text", "json", not "xml"`,
 			name: "roles",
 			yaml: minimal + "roles:\n  Legal: {slack: '#legal'}\n  finance: {}\n  ops: {user: bob, slack: legal, email: [ops@example.com, 'not an address']}\n",
 			want: `c.yaml:7:3: roles.Legal: role names are lowercase letters, digits and _, starting with a letter
-c.yaml:8:3: roles.finance: give at least one of user, queue, slack, email
+c.yaml:8:3: roles.finance: give at least one of user, queue, slack, email, field
 c.yaml:9:15: roles.ops.user: want a Salesforce username (user@example.com) or user id (005…), not "bob"
 c.yaml:9:27: roles.ops.slack: want a channel such as #legal or a channel id, not "legal"
 c.yaml:9:59: roles.ops.email[1]: invalid address "not an address": mail: no angle-addr`,
@@ -414,9 +419,12 @@ func TestExample(t *testing.T) {
 	// Every role reaches a seeded sandbox user, a channel and a mailbox; whether they cover
 	// the shipped playbooks' roles is checked by validating those (test/).
 	for name, r := range c.Roles {
-		if !strings.HasSuffix(r.User, "@example.test") || r.Slack == "" || len(r.Email) == 0 {
-			t.Errorf("role %s = %+v, want a sandbox user, a channel and an address", name, r)
+		if !strings.HasSuffix(r.User, "@example.test") || r.Slack == "" || len(r.Email) == 0 && r.Field == "" {
+			t.Errorf("role %s = %+v, want a sandbox user, a channel and an address or a field", name, r)
 		}
+	}
+	if f := c.Roles["account_team"].Field; f != "Account.Owner.Email" {
+		t.Errorf("account_team field = %q", f)
 	}
 	if q := c.Roles["infrastructure"].Queue; q != "Infrastructure_Engineering_Provisioning" {
 		t.Errorf("infrastructure queue = %q", q)

@@ -20,6 +20,7 @@ import (
 var (
 	apiVersionRe = regexp.MustCompile(`^[1-9][0-9]*\.0$`)
 	roleNameRe   = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+	roleFieldRe  = regexp.MustCompile(`^(Case|Account)(\.[A-Za-z][A-Za-z0-9_]*){1,4}$`)
 	channelRe    = regexp.MustCompile(`^(#[a-z0-9][a-z0-9._-]{0,79}|[CGD][A-Z0-9]{8,})$`)
 )
 
@@ -154,8 +155,11 @@ func (r Role) validate(v *validator, name string) {
 	if !roleNameRe.MatchString(name) {
 		v.keyErrorf(path, "role names are lowercase letters, digits and _, starting with a letter")
 	}
-	if r.User == "" && r.Queue == "" && r.Slack == "" && len(r.Email) == 0 {
-		v.errorf(path, "give at least one of user, queue, slack, email")
+	if r.User == "" && r.Queue == "" && r.Slack == "" && len(r.Email) == 0 && r.Field == "" {
+		v.errorf(path, "give at least one of user, queue, slack, email, field")
+	}
+	if r.Field != "" && !roleFieldRe.MatchString(r.Field) {
+		v.errorf(path+".field", "want a field of the case or its account, such as Account.Owner.Email, not %q", r.Field)
 	}
 	if r.User != "" && !bot.IsRecordID(r.User, "005") && !strings.Contains(r.User, "@") {
 		v.errorf(path+".user", "want a Salesforce username (user@example.com) or user id (005…), not %q", r.User)

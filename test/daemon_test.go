@@ -102,11 +102,13 @@ func TestRunServesStatusAndStopsOnSIGTERM(t *testing.T) {
 	addr := wait(`msg="status server listening" addr=(\S+)`)[1]
 	wait(`msg="cycle done" cases=\d+ done=\d+`)
 
-	for path, want := range map[string]string{
-		"/healthz": "ok",
-		"/readyz":  "ok: last cycle ended",
-		"/metrics": `casebot_cycles_total{result="ok"} 1`,
+	for _, c := range []struct{ path, want string }{
+		{"/healthz", "ok"},
+		{"/readyz", "ok: last cycle ended"},
+		{"/metrics", `casebot_cycles_total{result="ok"} 1`},
+		{"/metrics", "casebot_salesforce_api_calls_max 15000"},
 	} {
+		path, want := c.path, c.want
 		resp, err := http.Get("http://" + addr + path)
 		if err != nil {
 			t.Fatal(err)

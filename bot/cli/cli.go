@@ -242,7 +242,7 @@ func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
 func engineRoles(roles map[string]config.Role) map[string]engine.Role {
 	out := make(map[string]engine.Role, len(roles))
 	for name, r := range roles {
-		out[name] = engine.Role{User: r.User, Queue: r.Queue, Channel: r.Slack, Emails: r.Email}
+		out[name] = engine.Role{User: r.User, Queue: r.Queue, Channel: r.Slack, Emails: r.Email, Field: r.Field}
 	}
 	return out
 }
@@ -291,6 +291,9 @@ func newDaemon(ctx context.Context, configPath string, now func() time.Time, vir
 	crm, err := w.CRM(cfg.Salesforce, log)
 	if err != nil {
 		return nil, err
+	}
+	if u, ok := crm.(apiUsage); ok && reg != nil {
+		registerAPIUsage(reg, u)
 	}
 	mailer, err := w.Mailer(cfg.Mail.SMTP, std.Out, log)
 	if err != nil {

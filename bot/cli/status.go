@@ -68,3 +68,23 @@ func serveStatus(ctx context.Context, addr string, h http.Handler, log *slog.Log
 	log.Info("status server listening", "addr", ln.Addr().String())
 	return done, nil
 }
+
+// apiUsage is what a CRM that counts its API calls offers.
+type apiUsage interface {
+	APIUsage() (used, max int)
+}
+
+// registerAPIUsage exports the org's daily API budget, the scarce resource every integration
+// shares, so that an alert can fire before it runs out.
+func registerAPIUsage(reg prometheus.Registerer, u apiUsage) {
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "casebot_salesforce_api_calls_used",
+			Help: "API calls the org has used today, as Salesforce's last response said.",
+		}, func() float64 { used, _ := u.APIUsage(); return float64(used) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "casebot_salesforce_api_calls_max",
+			Help: "The org's daily API allowance, as Salesforce's last response said.",
+		}, func() float64 { _, max := u.APIUsage(); return float64(max) }),
+	)
+}

@@ -41,7 +41,8 @@ func newActions(t *testing.T, clock *time.Time) (*Engine, *fakeCRM, *memStore, *
 				"SuppliedEmail": "it@globex.example", "Termination_Confirmed__c": "2026-11-02",
 				"Tenant_GUIDs__c": nil, "Legal_Approved__c": false},
 			Account: &bot.Account{ID: "001000000000002AAA", Fields: bot.Fields{
-				"Name": "Globex", "Time_Zone__c": "Europe/Berlin", "Tenant_Id__c": "globex/eu 1"}},
+				"Name": "Globex", "Time_Zone__c": "Europe/Berlin", "Tenant_Id__c": "globex/eu 1",
+				"Owner": map[string]any{"Email": "owner@globex.example; deputy@globex.example"}}},
 		}}}
 	store, chat := newMemStore(), &fakeChat{fail: map[string]error{}}
 	mailer := &fakeMailer{}
@@ -50,7 +51,7 @@ func newActions(t *testing.T, clock *time.Time) (*Engine, *fakeCRM, *memStore, *
 		Playbooks: pbs, Templates: tmpl, Now: func() time.Time { return *clock },
 		MessageIDDomain: "bot.example.test",
 		Roles: map[string]Role{
-			"account_team":   {Emails: []string{"ae@example.test"}},
+			"account_team":   {Emails: []string{"ae@example.test"}, Field: "Account.Owner.Email"},
 			"legal":          {Emails: []string{"legal@example.test"}, Channel: "#legal"},
 			"infrastructure": {Queue: "Infrastructure Engineering Provisioning"},
 		}})
@@ -74,6 +75,10 @@ func TestEmailCommentQueueAndHTTP(t *testing.T) {
 	if rep.Done != 5 || rep.Failed != 0 {
 		t.Fatalf("report %+v, want 5 effects done", rep)
 	}
+	// The role's field is read in the playbook's own query.
+	if q := crm.lastQuery; !slices.Contains(q.AccountFields, "Owner.Email") {
+		t.Errorf("query %+v does not read the account_team role's field", q)
+	}
 	// The step gated on done('notify') ran in the same cycle, in a second pass.
 	if crm.cases[0].Fields["Status"] != "Working" || crm.queries != 3 {
 		t.Errorf("status %v after %d queries: want the gated step done in the same cycle (3 passes)", crm.cases[0].Fields["Status"], crm.queries)
@@ -84,7 +89,7 @@ func TestEmailCommentQueueAndHTTP(t *testing.T) {
 	}
 	m := mailer.mails[0]
 	wantID := messageID(actionKey("notify", 1), "bot.example.test")
-	if !slices.Equal(m.To, []string{"ae@example.test", "it@globex.example"}) || !slices.Equal(m.Cc, []string{"legal@example.test"}) ||
+	if !slices.Equal(m.To, []string{"ae@example.test", "owner@globex.example", "deputy@globex.example", "it@globex.example"}) || !slices.Equal(m.Cc, []string{"legal@example.test"}) ||
 		m.Subject != "Termination of Globex" || m.Text != "Your contract ends." || m.MessageID != wantID {
 		t.Errorf("mail %+v", m)
 	}
@@ -98,7 +103,7 @@ func TestEmailCommentQueueAndHTTP(t *testing.T) {
 	}
 	logged := byObject["EmailMessage"]
 	if logged["ParentId"] != actionsCase || logged["MessageIdentifier"] != wantID || logged["Status"] != "3" ||
-		logged["ToAddress"] != "ae@example.test; it@globex.example" || logged["FromAddress"] != "casebot@example.test" {
+		logged["ToAddress"] != "ae@example.test; owner@globex.example; deputy@globex.example; it@globex.example" || logged["FromAddress"] != "casebot@example.test" {
 		t.Errorf("logged EmailMessage %v", logged)
 	}
 	if c := byObject["CaseComment"]; c["ParentId"] != actionsCase || c["CommentBody"] != "Notice sent for tenant globex/eu 1." || c["IsPublished"] != false {
@@ -251,5 +256,45 @@ func TestGateText(t *testing.T) {
 		if got := gateText(rules.StepState{Gate: tc.gate}); got != tc.want {
 			t.Errorf("gateText(%+v) = %q, want %q", tc.gate, got, tc.want)
 		}
+	}
+}
+
+func TestRoleFields(t *testing.T) {
+	c := &bot.Case{ID: actionsCase,
+		Fields: bot.Fields{"Account_Manager__c": "005000000000042AAA", "Empty__c": nil},
+		Account: &bot.Account{ID: "001000000000002AAA", Fields: bot.Fields{
+			"Owner": map[string]any{"Email": "owner@globex.example", "Manager": map[string]any{"Email": "boss@globex.example"}}}},
+	}
+	for _, tc := range []struct {
+		path string
+		want any
+	}{
+		{"Case.Account_Manager__c", "005000000000042AAA"},
+		{"Account.Owner.Email", "owner@globex.example"},
+		{"Account.Owner.Manager.Email", "boss@globex.example"},
+		{"Case.Empty__c", nil},
+		{"Account.Missing.Email", nil},
+		{"Case.Account_Manager__c.Name", nil},
+	} {
+		if got := fieldValue(c, tc.path); got != tc.want {
+			t.Errorf("fieldValue(%q) = %v, want %v", tc.path, got, tc.want)
+		}
+	}
+	if got := fieldValue(&bot.Case{}, "Account.Owner.Email"); got != nil {
+		t.Errorf("a case without an account: %v", got)
+	}
+	if u := roleUser(Role{Field: "Case.Account_Manager__c"}, c); u != "005000000000042AAA" {
+		t.Errorf("task owner from the role's field = %q", u)
+	}
+	if u := roleUser(Role{User: "ae@example.test", Field: "Case.Account_Manager__c"}, c); u != "ae@example.test" {
+		t.Errorf("a configured user wins over the field: %q", u)
+	}
+	e := &Engine{opts: Options{Roles: map[string]Role{"team": {Field: "Account.Owner.Email"}, "gone": {Field: "Case.Empty__c"}}}}
+	q := e.withRoleFields(bot.CaseQuery{Fields: []string{"Status"}, AccountFields: []string{"Name"}})
+	if !slices.Equal(q.Fields, []string{"Status", "Empty__c"}) || !slices.Equal(q.AccountFields, []string{"Name", "Owner.Email"}) {
+		t.Errorf("query with role fields: %+v", q)
+	}
+	if _, err := e.addresses("k", []string{"gone"}, c); err == nil || !strings.Contains(err.Error(), "Case.Empty__c is empty on the case") {
+		t.Errorf("a role whose field is empty: %v", err)
 	}
 }

@@ -13,7 +13,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -33,6 +35,10 @@ type Role struct {
 	Queue   string   // Salesforce queue name or id: where `queue: role` gives the case
 	Channel string   // Slack channel the role follows
 	Emails  []string // addresses mail to the role goes to
+	// Field resolves the role per case: "Account.Owner.Email" (mail goes to the account's
+	// owner), "Case.Account_Manager__c" (a user id: the owner of the role's tasks). The
+	// engine reads it in the same query as the playbook's own fields.
+	Field string
 }
 
 // Renderer renders what effects send: Slack messages (mrkdwn), mails and case comments (plain
@@ -220,7 +226,7 @@ func (e *Engine) settle(ctx context.Context, p *rules.Playbook, rep *Report) (er
 	// Steps that failed in a pass are left alone by the later ones: a retry waits for its
 	// RetryAt, which is later.
 	failed := map[string]bool{}
-	q := p.Query
+	q := e.withRoleFields(p.Query)
 	for pass := 0; pass < maxPasses && !e.stopping.Load(); pass++ {
 		var r Report
 		progressed, err := e.pass(ctx, p, q, failed, &r)
@@ -540,7 +546,7 @@ func (e *Engine) lookups(ctx context.Context, phase []pending, now time.Time) (u
 		case bot.KindTasks:
 			for _, t := range d.eff.Tasks {
 				if r, ok := e.opts.Roles[t.OwnerRole]; ok && t.OwnerRole != "" {
-					owners = append(owners, r.User)
+					owners = append(owners, roleUser(r, d.c))
 				}
 			}
 		case bot.KindQueue:
@@ -624,16 +630,63 @@ func (e *Engine) addTasks(b *batch, i int, d pending, users lookup) error {
 			if users.err != nil {
 				return users.err
 			}
-			id, ok := users.ids[r.User]
+			user := roleUser(r, d.c)
+			id, ok := users.ids[user]
 			if !ok {
 				return &bot.Error{Op: "task " + t.Key, Code: "UNKNOWN_USER", Retryable: true,
-					Message: fmt.Sprintf("role %q: no active Salesforce user %q", t.OwnerRole, r.User)}
+					Message: fmt.Sprintf("role %q: no active Salesforce user %q", t.OwnerRole, user)}
 			}
 			f["OwnerId"] = id
 		}
 		b.create(i, "Task", f)
 	}
 	return nil
+}
+
+// withRoleFields adds the fields roles resolve through to a playbook's query.
+func (e *Engine) withRoleFields(q bot.CaseQuery) bot.CaseQuery {
+	for _, name := range slices.Sorted(maps.Keys(e.opts.Roles)) {
+		object, path, ok := strings.Cut(e.opts.Roles[name].Field, ".")
+		switch {
+		case !ok:
+		case object == "Case" && !slices.Contains(q.Fields, path):
+			q.Fields = append(slices.Clip(q.Fields), path)
+		case object == "Account" && !slices.Contains(q.AccountFields, path):
+			q.AccountFields = append(slices.Clip(q.AccountFields), path)
+		}
+	}
+	return q
+}
+
+// roleUser is the user who owns a role's tasks on a case: the configured user, or the user id
+// in the role's field.
+func roleUser(r Role, c *bot.Case) string {
+	if r.User != "" || r.Field == "" {
+		return r.User
+	}
+	v, _ := fieldValue(c, r.Field).(string)
+	return v
+}
+
+// fieldValue reads "Case.F", "Account.F" or a relationship path such as "Account.Owner.Email"
+// from a case; nil when a part is missing or null.
+func fieldValue(c *bot.Case, path string) any {
+	object, rest, _ := strings.Cut(path, ".")
+	var cur any
+	switch {
+	case object == "Case":
+		cur = map[string]any(c.Fields)
+	case object == "Account" && c.Account != nil:
+		cur = map[string]any(c.Account.Fields)
+	}
+	for _, part := range strings.Split(rest, ".") {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = m[part]
+	}
+	return cur
 }
 
 // stepState returns the state of the named step.

@@ -16,6 +16,7 @@ type fakeCRM struct {
 	mu        sync.Mutex
 	cases     []*bot.Case
 	queries   int
+	lastQuery bot.CaseQuery
 	asked     []bot.CaseQuery // every query, in order
 	applies   [][]bot.Write
 	userCalls [][]string
@@ -35,6 +36,7 @@ func (f *fakeCRM) Cases(ctx context.Context, q bot.CaseQuery) ([]bot.Case, error
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.queries++
+	f.lastQuery = q
 	f.asked = append(f.asked, q)
 	var out []bot.Case
 	for _, c := range f.cases {

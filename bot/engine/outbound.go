@@ -97,12 +97,12 @@ func (e *Engine) mail(ctx context.Context, after *batch, i int, d pending) outco
 	if err != nil {
 		return outcome{err: &bot.Error{Op: "render email " + d.eff.Template, Code: "TEMPLATE", Message: err.Error()}}
 	}
-	to, err := e.addresses(d.eff.Key, d.eff.Roles)
+	to, err := e.addresses(d.eff.Key, d.eff.Roles, d.c)
 	if err != nil {
 		return outcome{err: err}
 	}
 	to = appendNew(to, d.eff.Addresses...)
-	cc, err := e.addresses(d.eff.Key, d.eff.Cc)
+	cc, err := e.addresses(d.eff.Key, d.eff.Cc, d.c)
 	if err != nil {
 		return outcome{err: err}
 	}
@@ -132,16 +132,27 @@ func (e *Engine) mail(ctx context.Context, after *batch, i int, d pending) outco
 	return outcome{result: formatResult(map[string]string{"from": from, "sent": id}), detail: detail + ": " + subject}
 }
 
-// addresses are the mail addresses of roles.
-func (e *Engine) addresses(key string, roles []string) ([]string, error) {
+// addresses are the mail addresses of roles on a case: the configured ones and those in the
+// role's field (several may be separated by ";" or ",").
+func (e *Engine) addresses(key string, roles []string, c *bot.Case) ([]string, error) {
 	var out []string
 	for _, role := range roles {
 		r := e.opts.Roles[role]
-		if len(r.Emails) == 0 {
-			return nil, &bot.Error{Op: "email " + key, Code: "UNKNOWN_ROLE",
-				Message: fmt.Sprintf("role %q has no email addresses configured", role)}
+		found := r.Emails
+		if r.Field != "" {
+			v, _ := fieldValue(c, r.Field).(string)
+			for _, a := range strings.FieldsFunc(v, func(r rune) bool { return r == ';' || r == ',' }) {
+				found = append(found, strings.TrimSpace(a))
+			}
 		}
-		out = appendNew(out, r.Emails...)
+		if len(found) == 0 {
+			msg := fmt.Sprintf("role %q has no email addresses configured", role)
+			if r.Field != "" {
+				msg = fmt.Sprintf("role %q: %s is empty on the case", role, r.Field)
+			}
+			return nil, &bot.Error{Op: "email " + key, Code: "UNKNOWN_ROLE", Message: msg}
+		}
+		out = appendNew(out, found...)
 	}
 	return out, nil
 }

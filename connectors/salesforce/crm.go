@@ -404,3 +404,7 @@ func chunkByLength(items []string, limit int) [][]string {
 	}
 	return out
 }
+
+// APIUsage reports the org's API calls used today and its daily allowance, as the last
+// response said (zero before the first call).
+func (m *CRM) APIUsage() (used, max int) { return m.c.APIUsage() }
