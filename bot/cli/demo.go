@@ -380,7 +380,11 @@ func (t *timeline) flush(ctx context.Context) error {
 		case engine.Failed:
 			fmt.Fprintf(t.out, "     ✗ %s failed: %s\n", ev.Effect.Kind, ev.Detail)
 		default:
-			fmt.Fprintf(t.out, "     ✓ %s: %s\n", ev.Effect.Kind, ev.Detail)
+			detail := ev.Detail
+			if m, ok := t.mails[ev.Effect.Key]; ok {
+				detail = m.Subject // the recipients are in the mail printed below
+			}
+			fmt.Fprintf(t.out, "     ✓ %s: %s\n", ev.Effect.Kind, detail)
 		}
 		if ev.Outcome != engine.Done {
 			continue

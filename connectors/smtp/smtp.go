@@ -18,7 +18,6 @@ import (
 	"sync"
 	"time"
 	"unicode"
-	"unicode/utf8"
 
 	"github.com/wneessen/go-mail"
 
@@ -365,25 +364,27 @@ var _ bot.Mailer = (*Terminal)(nil)
 // Send writes m as "mail to a@x cc c@z │ Subject: …" with the text aligned under the subject,
 // and returns the configured From address.
 func (t *Terminal) Send(ctx context.Context, m bot.Mail) (string, error) {
-	head := "mail to " + strings.Join(m.To, ", ")
-	if len(m.Cc) > 0 {
-		head += " cc " + strings.Join(m.Cc, ", ")
-	}
-	head = printable(oneLine(head))
+	to := printable(oneLine(strings.Join(m.To, ", ")))
 	if err := ctx.Err(); err != nil {
-		return "", fmt.Errorf("print %s: %w", head, err)
+		return "", fmt.Errorf("print mail to %s: %w", to, err)
 	}
-	indent := strings.Repeat(" ", utf8.RuneCountInString(head)+1) + "│ "
+	// Headers on lines of their own, the text under a margin: long recipient lists must not
+	// push the text off the screen.
 	var b strings.Builder
-	b.WriteString(head + " │ Subject: " + printable(oneLine(m.Subject)) + "\n")
+	b.WriteString("mail │ To: " + to + "\n")
+	if len(m.Cc) > 0 {
+		b.WriteString("     │ Cc: " + printable(oneLine(strings.Join(m.Cc, ", "))) + "\n")
+	}
+	b.WriteString("     │ Subject: " + printable(oneLine(m.Subject)) + "\n")
+	b.WriteString("     │\n")
 	for line := range strings.Lines(strings.TrimRight(m.Text, "\r\n")) {
-		b.WriteString(indent + printable(strings.TrimRight(line, "\r\n")) + "\n")
+		b.WriteString(strings.TrimRight("     │ "+printable(strings.TrimRight(line, "\r\n")), " ") + "\n")
 	}
 
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if _, err := io.WriteString(t.out, b.String()); err != nil {
-		return "", fmt.Errorf("print %s: %w", head, err)
+		return "", fmt.Errorf("print mail to %s: %w", to, err)
 	}
 	return t.from, nil
 }

@@ -509,10 +509,13 @@ func TestTerminal(t *testing.T) {
 	if got != DefaultFrom {
 		t.Errorf("from = %q, want %q", got, DefaultFrom)
 	}
-	want := "mail to anna@customer.test, bob@customer.test cc legal@example.test │ Subject: Termination confirmed �[31m\n" +
-		"                                                                    │ Dear customer,\n" +
-		"                                                                    │ \n" +
-		"                                                                    │ we confirm.�]0;owned�\n"
+	want := "mail │ To: anna@customer.test, bob@customer.test\n" +
+		"     │ Cc: legal@example.test\n" +
+		"     │ Subject: Termination confirmed �[31m\n" +
+		"     │\n" +
+		"     │ Dear customer,\n" +
+		"     │\n" +
+		"     │ we confirm.�]0;owned�\n"
 	if out.String() != want {
 		t.Errorf("printed\n%s\nwant\n%s", out.String(), want)
 	}
