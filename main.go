@@ -50,6 +50,9 @@ var wiring = cli.Wiring{
 	Store: func(ctx context.Context, cfg config.Store) (bot.Store, error) {
 		return sqlite.Open(ctx, cfg.Path)
 	},
+	ReadStore: func(ctx context.Context, cfg config.Store) (bot.Store, error) {
+		return sqlite.OpenReadOnly(ctx, cfg.Path)
+	},
 	Chat: func(cfg config.Slack, out io.Writer, log *slog.Logger) bot.Chat {
 		return slack.New(slack.Options{Token: cfg.Token.Value(), APIURL: cfg.APIURL, Out: out, Logger: log})
 	},

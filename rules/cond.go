@@ -126,6 +126,7 @@ type callSite struct {
 // compiled is an expression compiled against the playbook's fields.
 type compiled struct {
 	prog     exprProgram
+	node     ast.Node // the parsed expression
 	refs     []FieldRef
 	calls    []stepCall
 	constant bool // it reads nothing: its value is known at load time
@@ -175,6 +176,7 @@ func (p *parser) compile(n *yaml.Node, what, src, step string, opts []expr.Optio
 		return compiled{}, false
 	}
 	c.constant = !v.names
+	c.node = tree.Node
 	return c, true
 }
 
@@ -193,7 +195,7 @@ func (p *parser) condition(n *yaml.Node, what, step string) *Condition {
 		p.errorAt(line, col, "%s: always false: the step can never fire", what)
 		return nil
 	}
-	return &Condition{Source: src, prog: c.prog, refs: c.refs, calls: c.calls}
+	return &Condition{Source: src, prog: c.prog, refs: c.refs, calls: c.calls, parts: p.conjuncts(src, c)}
 }
 
 // never reports whether a condition is false whatever the case: expr folds constants (a
@@ -417,8 +419,11 @@ func taskList(tasks []bot.Task, playbook string) []any {
 }
 
 // test decides a condition for the case.
-func (e *evaluation) test(c *Condition) (bool, error) {
-	out, err := expr.Run(c.prog, e.vars())
+func (e *evaluation) test(c *Condition) (bool, error) { return e.run(c.prog) }
+
+// run runs a condition's program for the case.
+func (e *evaluation) run(prog exprProgram) (bool, error) {
+	out, err := expr.Run(prog, e.vars())
 	if err != nil {
 		return false, err
 	}
@@ -521,6 +526,7 @@ func (e *evaluation) gate(kind string, c *Condition) Gate {
 		}
 		g.Inputs = append(g.Inputs, in)
 	}
+	g.Missing = e.missing(c)
 	return g
 }
 

@@ -31,6 +31,8 @@ const escalatedPrefix = "escalated: "
 // start; cleared with one open, a hold end. Then per step, in order:
 //   - every action done or skipped in the ledger: done (or skipped);
 //   - an action failed and not retryable: failed, nothing more is emitted for the step;
+//   - an action failed and retryable, its RetryAt still to come: retrying, nothing of the step
+//     is due before then (RetryAt is a next due time); once it has come, due as below;
 //   - not started (no ledger entry): held while the case is on hold; waiting while its date
 //     is null; scheduled before its date (Next is the earliest such date); once its date is
 //     reached it comes due: `when` false records the step as skipped; found late (see
@@ -43,7 +45,8 @@ const escalatedPrefix = "escalated: "
 // A step's date is its anchor plus its offset, plus the time the case was on hold before the
 // step started, moved off a non-working day as its non_working rule says.
 func (p *Playbook) Evaluate(c bot.Case, l bot.Ledger, now time.Time) Result {
-	e := evaluation{p: p, c: c, l: l, now: now, loc: p.zone(&c)}
+	e := evaluation{p: p, c: c, l: l, now: now}
+	e.loc, e.zoneFallback = p.zone(&c)
 	e.buf = make([]byte, 0, 160*len(p.Steps))
 	res := Result{Steps: make([]StepState, len(p.Steps))}
 	if p.Hold.Name != "" {
@@ -71,6 +74,8 @@ type evaluation struct {
 	l   bot.Ledger
 	now time.Time
 	loc *time.Location
+
+	zoneFallback string // the zone field's value when it is not a zone name
 
 	holds     []holdSpan // the case's holds, oldest first
 	heldSince time.Time  // when the open hold started; zero when the case is not held
@@ -172,6 +177,9 @@ func (e *evaluation) step(s *Step, res *Result, st *StepState) {
 		res.Due = append(res.Due, eff)
 	}
 	st.State = StateDue
+	if backoff {
+		st.State = StateRetrying
+	}
 	e.appendDue(st, ds, "Due since ", "Due: it started, so it finishes although ")
 	e.period()
 	if st.Late.Policy != "" {
@@ -199,12 +207,13 @@ func (e *evaluation) step(s *Step, res *Result, st *StepState) {
 func (e *evaluation) date(s *Step, st *StepState, pr progress) (time.Time, dateState) {
 	at := s.At
 	st.Timing = Timing{
-		Date:     at.Date,
-		Field:    at.Field,
-		Offset:   at.Offset,
-		RunAt:    e.p.RunAt,
-		DateOnly: at.Type == TypeDate,
-		Zone:     e.loc,
+		Date:         at.Date,
+		Field:        at.Field,
+		Offset:       at.Offset,
+		RunAt:        e.p.RunAt,
+		DateOnly:     at.Type == TypeDate,
+		Zone:         e.loc,
+		ZoneFallback: e.zoneFallback,
 	}
 	raw := fieldValue(&e.c, at.Field)
 	if raw == nil || raw == "" {

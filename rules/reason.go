@@ -8,6 +8,7 @@ import (
 // Layouts of the times reasons show, in the case's zone.
 const (
 	whenLayout = "Mon 2 Jan 2006 15:04 MST"
+	dateLayout = "Mon 2 Jan 2006" // a date field's day
 	dayLayout  = "Mon 2 Jan"
 )
 

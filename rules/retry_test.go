@@ -11,7 +11,8 @@ import (
 )
 
 // TestRetryAt: an action that failed retryably is due again only once its RetryAt has come;
-// until then the step runs nothing, says when it retries, and RetryAt is a next due time.
+// until then the step is retrying: it runs nothing, says when it retries, and RetryAt is a
+// next due time.
 func TestRetryAt(t *testing.T) {
 	pb := sop(t)
 	c := sopCase("America/New_York")
@@ -27,15 +28,16 @@ func TestRetryAt(t *testing.T) {
 		name    string
 		retryAt time.Time
 		due     []string
+		state   string
 		reason  string
 		next    time.Time
 	}{
-		{"backing off", utc("2026-10-29T13:07:00Z"), nil,
+		{"backing off", utc("2026-10-29T13:07:00Z"), nil, rules.StateRetrying,
 			how + " Retrying action 1 at Thu 29 Oct 2026 09:07 EDT after 2 failed attempts: UNABLE_TO_LOCK_ROW.",
 			utc("2026-10-29T13:07:00Z")},
-		{"retry time reached", now, all,
+		{"retry time reached", now, all, rules.StateDue,
 			how + " Retrying action 1 after 2 failed attempts: UNABLE_TO_LOCK_ROW.", utc("2026-10-30T13:00:00Z")},
-		{"no retry time (an entry from before backoff)", time.Time{}, all,
+		{"no retry time (an entry from before backoff)", time.Time{}, all, rules.StateDue,
 			how + " Retrying action 1 after 2 failed attempts: UNABLE_TO_LOCK_ROW.", utc("2026-10-30T13:00:00Z")},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -44,8 +46,8 @@ func TestRetryAt(t *testing.T) {
 			if !slices.Equal(due, tt.due) {
 				t.Errorf("due %v, want %v", due, tt.due)
 			}
-			if s := stateOf(t, r, "attrition"); s.State != rules.StateDue || s.Reason != tt.reason {
-				t.Errorf("state %s %q, want %s %q", s.State, s.Reason, rules.StateDue, tt.reason)
+			if s := stateOf(t, r, "attrition"); s.State != tt.state || s.Reason != tt.reason {
+				t.Errorf("state %s %q, want %s %q", s.State, s.Reason, tt.state, tt.reason)
 			}
 			if !r.Next.Equal(tt.next) {
 				t.Errorf("next %v, want %v", r.Next, tt.next)

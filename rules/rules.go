@@ -58,6 +58,34 @@ type FieldRef struct {
 
 func (f FieldRef) String() string { return f.Object + "." + f.Name }
 
+// Label names the field as people read it: its API name without the __c suffix, in words
+// split at underscores and where the case changes: Termination_Confirmed__c is "Termination
+// Confirmed", SuppliedEmail "Supplied Email", Deactivated_GUIDs__c "Deactivated GUIDs".
+func (f FieldRef) Label() string {
+	name := strings.TrimSuffix(f.Name, "__c")
+	b := make([]byte, 0, len(name)+4)
+	space := func() {
+		if len(b) > 0 && b[len(b)-1] != ' ' {
+			b = append(b, ' ')
+		}
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c == '_' {
+			space()
+			continue
+		}
+		// A capital starts a word after a small letter or a digit ("SuppliedEmail"), and the
+		// last capital of a run starts one before a small word ("HTTPStatus", not "GUIDs").
+		if isUpper(c) && i > 0 && (isLower(name[i-1]) || isDigit(name[i-1]) ||
+			isUpper(name[i-1]) && i+2 < len(name) && isLower(name[i+1]) && isLower(name[i+2])) {
+			space()
+		}
+		b = append(b, c)
+	}
+	return strings.TrimSpace(string(b))
+}
+
 func (f FieldRef) appendTo(b []byte) []byte {
 	b = append(b, f.Object...)
 	b = append(b, '.')
@@ -286,12 +314,14 @@ type Condition struct {
 	prog   exprProgram
 	refs   []FieldRef // the fields it reads, in order of first use, to explain its value
 	calls  []stepCall // its done('…') and tasksDone('…') calls, likewise
+	parts  []conjunct // the conditions its top-level && joins; itself alone when none
 }
 
 // Step states in StepState.State.
 const (
 	StateDone      = "done"      // every action is done (or was skipped)
 	StateDue       = "due"       // some actions are due now: see Result.Due
+	StateRetrying  = "retrying"  // an action failed and backs off: it is tried again at its RetryAt
 	StateScheduled = "scheduled" // comes due at StepState.At
 	StateWaiting   = "waiting"   // its date is unknown or its `require` is false
 	StateHeld      = "held"      // the case is on hold: the step does not come due
@@ -339,6 +369,20 @@ type Gate struct {
 	Source string    // the expression
 	Since  time.Time // for require: when the step first found its gate closed
 	Inputs []Input
+	// Missing says in words which of the conditions the expression joins with && are false,
+	// each with the values of the fields it reads, formatted by their type in the case's zone:
+	// "Deprovision Date is empty", "Active Devices is 2, needs: Case.Active_Devices__c == 0",
+	// "step support-case is not done yet".
+	Missing []string
+}
+
+// Waiting says what a closed require gate waits for, for people: Missing joined with "; ".
+// It is "" for any other gate (none, or a `when`).
+func (g Gate) Waiting() string {
+	if g.Kind != "require" {
+		return ""
+	}
+	return strings.Join(g.Missing, "; ")
 }
 
 // Input is one value a condition read: a field or a done / tasksDone call.
@@ -359,6 +403,9 @@ type Timing struct {
 	RunAt    Clock // the local time of day, for date-only anchors
 	DateOnly bool
 	Zone     *time.Location
+	// ZoneFallback is the value of the playbook's timezone field when it is not a time zone
+	// name ("Eastern Standard Time"): Zone is then the playbook's default. "" otherwise.
+	ZoneFallback string
 
 	Computed time.Time     // the anchor plus the offset
 	Held     time.Duration // added for the time the case was on hold
@@ -391,12 +438,25 @@ func (t Timing) appendTo(b []byte) []byte {
 		b = append(b, " at "...)
 		b = t.RunAt.appendTo(b)
 		b = append(b, ' ')
-		b = append(b, t.Zone.String()...)
+		b = t.appendZone(b)
 	case t.Offset.Unit == Days || t.Offset.Unit == BusinessDays || t.Offset.Unit == Months:
 		b = append(b, " in "...)
-		b = append(b, t.Zone.String()...)
+		b = t.appendZone(b)
 	}
 	return b
+}
+
+// appendZone writes the zone a date was counted in, and why it is the default when the
+// case's zone field holds something else: "America/New_York (the default zone: 'Eastern
+// Standard Time' is not a time zone name)".
+func (t Timing) appendZone(b []byte) []byte {
+	b = append(b, t.Zone.String()...)
+	if t.ZoneFallback == "" {
+		return b
+	}
+	b = append(b, " (the default zone: '"...)
+	b = append(b, t.ZoneFallback...)
+	return append(b, "' is not a time zone name)"...)
 }
 
 // names joins names for error messages: "a, b or c".

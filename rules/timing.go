@@ -105,7 +105,9 @@ func skipSpaces(s string, i int) int {
 	return i
 }
 
-func isLetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
+func isLetter(c byte) bool { return isLower(c) || isUpper(c) }
+func isLower(c byte) bool  { return 'a' <= c && c <= 'z' }
+func isUpper(c byte) bool  { return 'A' <= c && c <= 'Z' }
 func isDigit(c byte) bool  { return '0' <= c && c <= '9' }
 
 // parseDateTime reads a datetime as Salesforce sends it, or as RFC 3339.
@@ -162,18 +164,21 @@ func (z *zoneCache) get(name string) *time.Location {
 	return loc
 }
 
-// zone returns the time zone of case c.
-func (p *Playbook) zone(c *bot.Case) *time.Location {
+// zone returns the time zone of case c and, when its zone field holds a value that is not a
+// zone name, that value (the zone is then the default).
+func (p *Playbook) zone(c *bot.Case) (*time.Location, string) {
 	tz := p.TimeZone
 	if tz.Field.Name == "" {
-		return tz.Default
+		return tz.Default, ""
 	}
-	if name, _ := fieldValue(c, tz.Field).(string); name != "" {
-		if loc := p.zones.get(name); loc != nil {
-			return loc
-		}
+	name, _ := fieldValue(c, tz.Field).(string)
+	if name == "" {
+		return tz.Default, ""
 	}
-	return tz.Default
+	if loc := p.zones.get(name); loc != nil {
+		return loc, ""
+	}
+	return tz.Default, name
 }
 
 // fieldValue returns the value of a field of the case or its account; nil when null or when
@@ -237,4 +242,7 @@ func (p *Playbook) shift(t time.Time, rule NonWorking) (time.Time, Shift) {
 }
 
 // Zone returns the case's time zone: the one every date of the case is shown and computed in.
-func (p *Playbook) Zone(c bot.Case) *time.Location { return p.zone(&c) }
+func (p *Playbook) Zone(c bot.Case) *time.Location {
+	loc, _ := p.zone(&c)
+	return loc
+}

@@ -204,7 +204,7 @@ func goldenCases() []goldenCase {
 		{Slack, "case-done", mimecast, "withdraw-service", "Service withdrawn, cancellation complete", nil},
 		{Slack, "gate-reminder", fixture, "legal-confirmation", "Legal confirmed the termination terms and dates", func(d *Data) {
 			unconfirmed(d)
-			d.Gate = "Termination Confirmed (case) is empty; Deprovision Date (case) is empty"
+			d.Gate = "Termination Confirmed is empty; Deprovision Date is empty"
 		}},
 		{Slack, "missed-step", fixture, "deletion-approval", "Data approved for deletion", func(d *Data) {
 			d.Due, d.Now, d.NextStep, d.NextDue = day0.AddDate(0, 0, 30), day0.AddDate(0, 0, 31).Add(3*time.Hour), "", time.Time{}
@@ -761,8 +761,8 @@ func TestLateWording(t *testing.T) {
 			d.Case.Fields["Support_Case_Number__c"] = nil
 			d.Case.Fields["Devices_Checked_At__c"] = nil
 			d.Case.Fields["Active_Devices__c"] = nil
-			d.Gate = `Devices Checked At (case) is empty; Active Devices (case) is empty; step "support-case" to be done`
-		}, []string{"It waits for the support case that asks Almaden to suspend and deactivate the tenant, which is not open yet (see its own reminders). Where it stands: Devices Checked At (case) is empty; Active Devices (case) is empty; step \"support-case\" to be done."}},
+			d.Gate = "Devices Checked At is empty; Active Devices is empty; step support-case is not done yet"
+		}, []string{"It waits for the support case that asks Almaden to suspend and deactivate the tenant, which is not open yet (see its own reminders). Still missing: Devices Checked At is empty; Active Devices is empty; step support-case is not done yet."}},
 		{Comment, "mimecast-history", mimecast, func(d *Data) { d.Step = "withdraw-service"; late("2026-04-14T14:00:00Z")(d) },
 			[]string{"Services withdrawn on: Tue 14 Apr 2026"}},
 		{Comment, "mimecast-history", mimecast, func(d *Data) {

@@ -3,6 +3,7 @@ package test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -20,6 +21,8 @@ import (
 	"casebot/connectors/salesforce/sandbox"
 	"casebot/rules"
 	"casebot/rules/playbooks"
+
+	_ "modernc.org/sqlite" // to hold the ledger's write lock as a running cycle does
 )
 
 // TestPlanAndWhy runs casebot against a seeded sandbox on a fixed clock: two cycles (when the
@@ -122,6 +125,46 @@ func TestPlanAndWhy(t *testing.T) {
 			t.Errorf("why with an unknown step does not list the playbook's steps:\n%s", errOut)
 		}
 		golden(t, "testdata/why-unknown.golden", norm(got))
+	})
+	t.Run("plan while a cycle writes the ledger", func(t *testing.T) {
+		db, err := sql.Open("sqlite", "file:"+ledger+"?_txlock=immediate")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		tx, err := db.BeginTx(t.Context(), nil) // BEGIN IMMEDIATE: the write lock
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback()
+		if _, err := tx.ExecContext(t.Context(), `UPDATE ledger SET detail = 'being written'`); err != nil {
+			t.Fatal(err)
+		}
+		out, errOut, code := run(t, "plan", "-config", cfg, "-at", at, "-case", "00001001", "-days", "14")
+		if code != 0 || !strings.Contains(out, "Case 00001001: Termination: Acme Corp") {
+			t.Fatalf("plan while the ledger is being written: exit %d\n%s%s", code, out, errOut)
+		}
+		if strings.Contains(out, "being written") {
+			t.Errorf("plan read a write that is not committed:\n%s", out)
+		}
+	})
+	t.Run("plan before any cycle", func(t *testing.T) {
+		conf, err := os.ReadFile(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		none := filepath.Join(dir, "none.db")
+		noLedger := filepath.Join(dir, "casebot-no-ledger.yaml")
+		if err := os.WriteFile(noLedger, bytes.ReplaceAll(conf, []byte(ledger), []byte(none)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, errOut, code := run(t, "plan", "-config", noLedger, "-at", at, "-case", "00001001")
+		if code != 0 || !strings.Contains(errOut, "no ledger at "+none+" yet") || !strings.Contains(out, "Case 00001001") {
+			t.Errorf("plan without a ledger: exit %d\n%s%s", code, out, errOut)
+		}
+		if _, err := os.Stat(none); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("plan created the ledger: %v", err)
+		}
 	})
 
 	for _, r := range sb.Requests() {

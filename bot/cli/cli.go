@@ -56,7 +56,10 @@ type SandboxOptions struct {
 type Wiring struct {
 	CRM   func(cfg config.Salesforce, log *slog.Logger) (bot.CRM, error)
 	Store func(ctx context.Context, cfg config.Store) (bot.Store, error)
-	Chat  func(cfg config.Slack, out io.Writer, log *slog.Logger) bot.Chat
+	// ReadStore opens the ledger for plan and why, to read only: no schema change, no lock
+	// that would stop a running daemon. No ledger yet is an error wrapping fs.ErrNotExist.
+	ReadStore func(ctx context.Context, cfg config.Store) (bot.Store, error)
+	Chat      func(cfg config.Slack, out io.Writer, log *slog.Logger) bot.Chat
 	// Mailer sends through cfg's relay, or prints to out when it names no host.
 	Mailer  func(cfg config.SMTP, out io.Writer, log *slog.Logger) (bot.Mailer, error)
 	Caller  func(endpoints map[string]config.Endpoint, log *slog.Logger) (bot.Caller, error)

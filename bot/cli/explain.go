@@ -6,8 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
-	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -66,23 +66,29 @@ func (s *source) Close() error {
 	return s.store.Close()
 }
 
-// openSource loads the setup and opens the ledger. A SQLite ledger that does not exist yet is
-// not created: nothing has run, the ledger is empty.
+// openSource loads the setup and opens the ledger to read only. A ledger that does not exist
+// yet is not created, and one in memory is a new one: nothing has run, the ledger is empty.
 func openSource(ctx context.Context, configPath string, std IO, w Wiring) (*source, error) {
 	set, err := loadSetup(configPath, std, w)
 	if err != nil {
 		return nil, err
 	}
 	src := &source{setup: set}
-	if st := set.cfg.Store; st.Driver == "sqlite" && st.Path != ":memory:" {
-		if _, err := os.Stat(st.Path); errors.Is(err, os.ErrNotExist) {
-			fmt.Fprintf(std.Err, "casebot: no ledger at %s yet: as if casebot had never run\n", st.Path)
-			return src, nil
-		}
+	st := set.cfg.Store
+	if st.Path == ":memory:" {
+		fmt.Fprintln(std.Err, "casebot: the ledger is in memory: as if casebot had never run")
+		return src, nil
 	}
-	if src.store, err = w.Store(ctx, set.cfg.Store); err != nil {
+	// On an error the store may be a typed nil: keep src.store nil then.
+	store, err := w.ReadStore(ctx, st)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		fmt.Fprintf(std.Err, "casebot: no ledger at %s yet: as if casebot had never run\n", st.Path)
+		return src, nil
+	case err != nil:
 		return nil, err
 	}
+	src.store = store
 	return src, nil
 }
 
@@ -215,11 +221,26 @@ func header(w io.Writer, cs caseState) {
 		}
 	}
 	fmt.Fprintf(w, "  %s · zone %s · playbook %s · id %s\n", account, cs.loc, cs.pb.Name, cs.c.ID)
+	if bad := cs.zoneFallback(); bad != "" {
+		f := cs.pb.TimeZone.Field
+		fmt.Fprintf(w, "  zone %s: the %s's %s '%s' is not a time zone name\n", cs.loc, strings.ToLower(f.Object), f.Name, bad)
+	}
 	if st, _ := cs.c.Fields["Status"].(string); st != "" {
 		fmt.Fprintf(w, "  status %s · now %s\n", st, stamp(cs.now, cs.loc))
 	} else {
 		fmt.Fprintf(w, "  now %s\n", stamp(cs.now, cs.loc))
 	}
+}
+
+// zoneFallback is the value of the case's zone field when it is not a zone name, and the
+// case's dates are counted in the playbook's default zone; "" otherwise.
+func (cs caseState) zoneFallback() string {
+	for _, st := range cs.res.Steps {
+		if st.Timing.ZoneFallback != "" {
+			return st.Timing.ZoneFallback
+		}
+	}
+	return ""
 }
 
 // dateWhy says why a step's date is what it is: the anchor field and its value, the offset
@@ -260,12 +281,15 @@ func (cs caseState) why(st rules.StepState) string {
 		if st.Gate.Kind != "" {
 			return dateWhy(st.Timing) + " Its " + st.Gate.Kind + " condition has been false since " + stamp(st.Gate.Since, cs.loc) + "."
 		}
+	case rules.StateRetrying:
+		if n, a, e, ok := cs.failure(st.Step, true); ok && !st.At.IsZero() {
+			return dateWhy(st.Timing) + fmt.Sprintf(" Action %d (%s) failed after %s with an error worth retrying (%s): casebot tries it again %s; the step's later actions wait for it.",
+				n, a.Kind, plural(e.Attempts, "attempt"), e.Detail, cs.retryWhen(e))
+		}
 	case rules.StateFailed:
-		for i, a := range cs.pb.Steps[cs.index(st.Step)].Actions {
-			e, ok := cs.l[bot.EffectKey(cs.pb.Name, st.Step, i+1, cs.c.ID)]
-			if ok && e.State == bot.StateFailed && !e.Retryable {
-				return fmt.Sprintf("Action %d (%s) failed with an error that retrying does not cure: casebot does not try it again, and the step's later actions do not run.", i+1, a.Kind)
-			}
+		if n, a, e, ok := cs.failure(st.Step, false); ok {
+			return fmt.Sprintf("Action %d (%s) failed and casebot gave up after %s (%s): it does not try it again, and the step's later actions do not run.",
+				n, a.Kind, plural(e.Attempts, "attempt"), e.Detail)
 		}
 	case rules.StateSkipped:
 		if st.Gate.Kind == "when" {
@@ -275,12 +299,34 @@ func (cs caseState) why(st rules.StepState) string {
 	return st.Reason
 }
 
+// failure returns the first action of a step whose ledger entry is a failure, retryable or
+// not, with its number and its entry.
+func (cs caseState) failure(step string, retryable bool) (int, rules.Action, bot.LedgerEntry, bool) {
+	for i, a := range cs.pb.Steps[cs.index(step)].Actions {
+		e, ok := cs.l[bot.EffectKey(cs.pb.Name, step, i+1, cs.c.ID)]
+		if ok && e.State == bot.StateFailed && e.Retryable == retryable {
+			return i + 1, a, e, true
+		}
+	}
+	return 0, rules.Action{}, bot.LedgerEntry{}, false
+}
+
+// retryWhen says when casebot tries a failed action again: at its retry time, or now once
+// that has come (or the entry predates retry times).
+func (cs caseState) retryWhen(e bot.LedgerEntry) string {
+	if e.RetryAt.After(cs.now) {
+		return stamp(e.RetryAt, cs.loc)
+	}
+	return "now (its retry time has come)"
+}
+
 // Labels of step states, as plan and why print them.
 const (
 	labelDone      = "done"
 	labelSkipped   = "skipped"
 	labelSkipsNow  = "skips now" // Evaluate decided the skip this time: not yet in the ledger
 	labelDue       = "due now"
+	labelRetrying  = "retrying" // an action failed and is tried again at its retry time
 	labelScheduled = "scheduled"
 	labelWaiting   = "waiting"
 	labelHeld      = "held"
@@ -299,6 +345,8 @@ func (cs caseState) label(st rules.StepState) string {
 		return labelSkipped
 	case rules.StateDue:
 		return labelDue
+	case rules.StateRetrying:
+		return labelRetrying
 	case rules.StateScheduled:
 		return labelScheduled
 	case rules.StateWaiting:
@@ -503,23 +551,6 @@ func fieldOf(c bot.Case, ref rules.FieldRef) any {
 	return c.Fields[ref.Name]
 }
 
-// gateValues writes the values a decided condition read: "Case.X = false, done('a') = true,
-// tasksDone('b') = false (2 of 6 tasks closed)".
-func (cs caseState) gateValues(g rules.Gate) string {
-	parts := make([]string, len(g.Inputs))
-	for i, in := range g.Inputs {
-		switch in.Func {
-		case "":
-			parts[i] = in.Field.String() + " = " + value(in.Value, cs.pb.Fields[in.Field])
-		case "tasksDone":
-			parts[i] = fmt.Sprintf("tasksDone('%s') = %v (%s)", in.Step, in.Value, cs.taskCount(in.Step))
-		default:
-			parts[i] = fmt.Sprintf("%s('%s') = %v", in.Func, in.Step, in.Value)
-		}
-	}
-	return strings.Join(parts, ", ")
-}
-
 // taskCount says how many of the tasks a step created are closed: "2 of 6 tasks closed".
 func (cs caseState) taskCount(step string) string {
 	tasks := cs.tasksOf(step)
@@ -560,10 +591,8 @@ func (cs caseState) conditions(w *block, s *rules.Step, st rules.StepState) {
 		}
 		text := c.cond.Source
 		switch {
-		case st.Gate.Kind == c.kind && len(st.Gate.Inputs) > 0:
-			text += " — false: " + cs.gateValues(st.Gate)
 		case st.Gate.Kind == c.kind:
-			text += " — false"
+			text += " — false: " + strings.Join(st.Gate.Missing, "; ")
 		default:
 			in := cs.inputs(c.cond)
 			if len(in) == 0 {
@@ -571,7 +600,7 @@ func (cs caseState) conditions(w *block, s *rules.Step, st rules.StepState) {
 			}
 			var what string
 			switch {
-			case st.State == rules.StateDue:
+			case st.State == rules.StateDue || st.State == rules.StateRetrying:
 				what = "true: "
 			case st.State == rules.StateDone:
 				what = "held when the step came due; now "

@@ -14,8 +14,8 @@ const testPlaybook = `playbook: sample
 applies_to: {object: Case, where: "Type = 'Termination'"}
 fields:
   Case: {CaseNumber: string, Subject: string, Status: string, Day0__c: date, Hold__c: bool, Approved__c: bool, Contact__c: string, Count__c: number}
-  Account: {Name: string, Tenant__c: string, Attrition__c: bool}
-timezone: {default: America/New_York}
+  Account: {Name: string, Tenant__c: string, Attrition__c: bool, Tz__c: string}
+timezone: {field: Account.Tz__c, default: America/New_York}
 run_at: "09:00"
 calendar: [us]
 hold: Case.Hold__c
@@ -109,6 +109,7 @@ func TestWhyAndLabel(t *testing.T) {
 	shifted.Held = 26 * time.Hour
 	shifted.Shift = rules.Shift{From: at, To: at.AddDate(0, 0, 3), Rule: rules.Later, Why: "weekend"}
 	failedKey := bot.EffectKey("sample", "update", 2, "c1")
+	now := at.Add(time.Hour)
 	cases := []struct {
 		name      string
 		st        rules.StepState
@@ -135,8 +136,12 @@ func TestWhyAndLabel(t *testing.T) {
 		{name: "skipped before", st: rules.StepState{Step: "update", State: rules.StateSkipped, At: at, Reason: "Skipped: missed: due Tue 3 Nov."},
 			wantLabel: "skipped", wantWhy: "Skipped: missed: due Tue 3 Nov."},
 		{name: "failed for good", st: rules.StepState{Step: "update", State: rules.StateFailed, At: at, Reason: "Failed: action 2 (update): INVALID."},
-			ledger:    bot.Ledger{failedKey: {Key: failedKey, State: bot.StateFailed, Detail: "INVALID"}},
-			wantLabel: "failed", wantWhy: "Action 2 (update) failed with an error that retrying does not cure: casebot does not try it again, and the step's later actions do not run."},
+			ledger:    bot.Ledger{failedKey: {Key: failedKey, State: bot.StateFailed, Detail: "INVALID", Attempts: 5}},
+			wantLabel: "failed", wantWhy: "Action 2 (update) failed and casebot gave up after 5 attempts (INVALID): it does not try it again, and the step's later actions do not run."},
+		{name: "retrying", st: rules.StepState{Step: "update", State: rules.StateRetrying, At: at, Timing: timing},
+			ledger: bot.Ledger{failedKey: {Key: failedKey, State: bot.StateFailed, Detail: "UNABLE_TO_LOCK_ROW", Attempts: 2,
+				Retryable: true, RetryAt: now.Add(4 * time.Minute)}},
+			wantLabel: "retrying", wantWhy: "day0 (Case.Day0__c = 2026-11-02) + 1d at 09:00 America/New_York. Action 2 (update) failed after 2 attempts with an error worth retrying (UNABLE_TO_LOCK_ROW): casebot tries it again Tue 3 Nov 2026 10:04 EST (Tue 3 Nov 15:04 UTC); the step's later actions wait for it."},
 		{name: "failed to build", st: rules.StepState{Step: "update", State: rules.StateFailed, Reason: "Failed: when: division by zero."},
 			wantLabel: "failed", wantWhy: "Failed: when: division by zero."},
 		{name: "held", st: rules.StepState{Step: "update", State: rules.StateHeld, At: at, Reason: "On hold since Mon 2 Nov."},
@@ -144,7 +149,7 @@ func TestWhyAndLabel(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			cs := caseState{pb: pb, c: bot.Case{ID: "c1"}, l: c.ledger, loc: ny,
+			cs := caseState{pb: pb, c: bot.Case{ID: "c1"}, l: c.ledger, loc: ny, now: now,
 				res: rules.Result{Steps: []rules.StepState{c.st}, Records: c.records}}
 			if got := cs.label(c.st); got != c.wantLabel {
 				t.Errorf("label = %q, want %q", got, c.wantLabel)
@@ -180,16 +185,38 @@ func TestWritePlan(t *testing.T) {
 		"1. 3 tasks from team for finance, legal\n",
 		"  due now    messages\n",
 		"1. slack legal, finance (template step-done) [done Wed 4 Nov 09:00 EST]\n",
-		"  blocked\n    status waits for its gate Case.Approved__c && done('update') && tasksDone('tasks'), false\n      since Wed 4 Nov 10:00 EST.\n",
+		"  blocked\n    status waits for a gate false since Wed 4 Nov 10:00 EST: Approved is not checked; step update\n      is not done yet; step tasks has created no tasks yet.\n",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("plan lacks %q:\n%s", want, got)
 		}
 	}
 
-	if want := "require Case.Approved__c && done('update') && tasksDone('tasks') — false: Case.Approved__c = false, done('update') = false, tasksDone('tasks') = false (no tasks created yet)"; !strings.Contains(strings.Join(strings.Fields(got), " "), want) {
-		t.Errorf("plan lacks %q:\n%s", want, got)
+	// expect checks the plan of case c with ledger l, its lines joined.
+	expect := func(what string, c bot.Case, l bot.Ledger, wants ...string) {
+		t.Helper()
+		var out bytes.Buffer
+		writePlan(&out, evaluate(pb, c, l, now), 2*24*time.Hour)
+		got := strings.Join(strings.Fields(out.String()), " ")
+		for _, want := range wants {
+			if !strings.Contains(got, want) {
+				t.Errorf("plan %s lacks %q:\n%s", what, want, out.String())
+			}
+		}
 	}
+	// Only what the gate waits for, in words.
+	expect("", c, l, "require Case.Approved__c && done('update') && tasksDone('tasks') — false: Approved is not checked; step update is not done yet; step tasks has created no tasks yet")
+	c.Fields["Approved__c"] = true
+	expect("with Approved__c set", c, l, "— false: step update is not done yet; step tasks has created no tasks yet")
+
+	// An action backing off shows when it is tried again; one given up on says so.
+	failed := bot.EffectKey("sample", "messages", 2, c.ID)
+	l[failed] = bot.LedgerEntry{Key: failed, State: bot.StateFailed, Retryable: true, Attempts: 2, Detail: "smtp: 451",
+		At: now.Add(-time.Minute), RetryAt: now.Add(4 * time.Minute)}
+	expect("of a step backing off", c, l, "retrying messages",
+		"2. mail account_team, Case.Contact__c cc legal (template final) [failed after 2 attempts, retried Wed 4 Nov 2026 10:04 EST (Wed 4 Nov 15:04 UTC): smtp: 451]")
+	l[failed] = bot.LedgerEntry{Key: failed, State: bot.StateFailed, Attempts: 5, Detail: "smtp: 451"}
+	expect("of a step given up on", c, l, "[gave up after 5 attempts: smtp: 451]")
 
 	// With the date field cleared: every step waits for it, in one line.
 	c.Fields["Day0__c"] = nil
@@ -313,30 +340,76 @@ func TestStory(t *testing.T) {
 		key(2): {Key: key(2), Playbook: "sample", Step: "messages", State: bot.StateFailed, At: at, Attempts: 3, Retryable: true, Detail: "smtp: 451 try later"},
 		remind: {Key: remind, Playbook: "sample", Step: "messages", State: bot.StateDone, At: at.Add(-time.Hour)},
 	}
-	cs := evaluate(pb, c, l, at.Add(time.Minute))
-	s, st, _ := cs.step("messages")
-	var out bytes.Buffer
-	cs.story(&out, s, st)
-	got := strings.Join(strings.Fields(out.String()), " ")
-	for _, want := range []string{
+	// expect checks the story of the step with the ledger as it is, its lines joined.
+	expect := func(what string, wants ...string) {
+		t.Helper()
+		cs := evaluate(pb, c, l, at.Add(time.Minute))
+		s, st, _ := cs.step("messages")
+		var out bytes.Buffer
+		cs.story(&out, s, st)
+		got := strings.Join(strings.Fields(out.String()), " ")
+		for _, want := range wants {
+			if !strings.Contains(got, want) {
+				t.Errorf("story %s lacks %q:\n%s", what, want, out.String())
+			}
+		}
+	}
+	expect("",
 		"Step messages",
 		"state due now",
 		"1. slack legal, finance (template step-done) done Mon 2 Nov 2026 09:00 EST (Mon 2 Nov 14:00 UTC) after 1 attempt; result #legal=1, #finance=2",
-		"failed Mon 2 Nov 2026 09:00 EST (Mon 2 Nov 14:00 UTC) after 3 attempts: smtp: 451 try later; a transient error: the next cycle tries again",
+		"failed Mon 2 Nov 2026 09:00 EST (Mon 2 Nov 14:00 UTC) after 3 attempts: smtp: 451 try later; a transient error: casebot tries again now (its retry time has come)",
 		"3. public case comment (template note) not run yet: due now",
-		"ledger notes reminder 1 done Mon 2 Nov 2026 08:00 EST",
-	} {
-		if !strings.Contains(got, want) {
-			t.Errorf("story lacks %q:\n%s", want, out.String())
-		}
-	}
+		"ledger notes reminder 1 done Mon 2 Nov 2026 08:00 EST")
+
+	// Backing off until 09:05: the step is retrying, and says until when.
+	e := l[key(2)]
+	e.RetryAt = at.Add(5 * time.Minute)
+	l[key(2)] = e
+	expect("of a step backing off",
+		"state retrying",
+		"in short It started, and action 2 failed with a transient error: casebot tries it again Mon 2 Nov 2026 09:05 EST (Mon 2 Nov 14:05 UTC), in 4 minutes.",
+		"after 3 attempts: smtp: 451 try later; a transient error: casebot tries again Mon 2 Nov 2026 09:05 EST (Mon 2 Nov 14:05 UTC)",
+		"3. public case comment (template note) not run yet: waits for the action before it")
+	// Given up: no retry time.
+	e.Retryable, e.RetryAt = false, time.Time{}
+	l[key(2)] = e
+	expect("of a step given up on", "smtp: 451 try later; casebot gave up after 3 attempts and does not try again")
 
 	// Every action done three days after the date: it ran late.
-	for n := range s.Actions {
+	for n := range pb.Steps[3].Actions {
 		l[key(n+1)] = bot.LedgerEntry{Key: key(n + 1), Playbook: "sample", Step: "messages", State: bot.StateDone, At: at, Attempts: 1}
 	}
-	cs = evaluate(pb, c, l, at.Add(time.Minute))
+	cs := evaluate(pb, c, l, at.Add(time.Minute))
+	s, _, _ := cs.step("messages")
 	if got, want := cs.verdict(s, cs.res.Steps[3]), "It ran late: due Fri 30 Oct 10:00 EDT, it started Mon 2 Nov 09:00 EST, 3 days"; !strings.HasPrefix(got, want) {
 		t.Errorf("verdict = %q, want it to start with %q", got, want)
+	}
+}
+
+// TestZoneFallbackShown: a case whose zone field holds no zone name is shown in the default
+// zone, and plan and why say why.
+func TestZoneFallbackShown(t *testing.T) {
+	pb := parseTestPlaybook(t)
+	now := time.Date(2026, 11, 4, 15, 0, 0, 0, time.UTC)
+	for _, tt := range []struct{ tz, want string }{
+		{"Eastern Standard Time", "  zone America/New_York: the account's Tz__c 'Eastern Standard Time' is not a time zone name\n"},
+		{"Europe/Paris", ""},
+		{"", ""},
+	} {
+		c := testCase()
+		c.Account.Fields["Tz__c"] = tt.tz
+		var out bytes.Buffer
+		writePlan(&out, evaluate(pb, c, nil, now), 0)
+		if got := strings.Contains(out.String(), "is not a time zone name"); got != (tt.want != "") || !strings.Contains(out.String(), tt.want) {
+			t.Errorf("Tz__c %q: plan lacks %q or says it needlessly:\n%s", tt.tz, tt.want, out.String())
+		}
+		cs := evaluate(pb, c, nil, now)
+		s, st, _ := cs.step("tasks")
+		out.Reset()
+		cs.story(&out, s, st)
+		if !strings.Contains(out.String(), tt.want) {
+			t.Errorf("Tz__c %q: why lacks %q:\n%s", tt.tz, tt.want, out.String())
+		}
 	}
 }

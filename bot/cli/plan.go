@@ -186,21 +186,20 @@ func (cs caseState) writeStep(out io.Writer, s *rules.Step, st rules.StepState) 
 	}
 }
 
-// actionNote says what the ledger holds for an action of a step that is not finished: "done",
-// "failed 2 times, retried: …".
+// actionNote says what the ledger holds for an action of a step that is not finished: "done
+// Mon 2 Nov 09:00 EST", "failed after 2 attempts, retried Mon 2 Nov 2026 09:05 EST (…): …",
+// "gave up after 5 attempts: …".
 func (cs caseState) actionNote(s *rules.Step, action int) string {
 	e, ok := cs.l[bot.EffectKey(cs.pb.Name, s.ID, action, cs.c.ID)]
 	if !ok {
 		return ""
 	}
-	switch e.State {
-	case bot.StateFailed:
-		retry := "not retried"
-		if e.Retryable {
-			retry = "retried next cycle"
-		}
-		return fmt.Sprintf("failed after %s, %s: %s", plural(e.Attempts, "attempt"), retry, e.Detail)
-	case bot.StateSkipped:
+	switch {
+	case e.State == bot.StateFailed && e.Retryable:
+		return fmt.Sprintf("failed after %s, retried %s: %s", plural(e.Attempts, "attempt"), cs.retryWhen(e), e.Detail)
+	case e.State == bot.StateFailed:
+		return fmt.Sprintf("gave up after %s: %s", plural(e.Attempts, "attempt"), e.Detail)
+	case e.State == bot.StateSkipped:
 		return "skipped: " + e.Detail
 	}
 	return string(e.State) + " " + shortDate(e.At, cs.loc)
@@ -223,18 +222,13 @@ func (cs caseState) writeBlocked(out io.Writer) {
 		}
 		groups = append(groups, &group{what: what, steps: []string{step}})
 	}
-	for i, st := range cs.res.Steps {
-		s := cs.pb.Steps[i]
+	for _, st := range cs.res.Steps {
 		switch {
 		case st.State == rules.StateHeld:
 			add(fmt.Sprintf("the hold (%s set since %s); their dates move later by the time held",
 				cs.pb.Hold, stamp(st.HeldSince, cs.loc)), st.Step)
 		case st.State == rules.StateWaiting && st.Gate.Kind != "":
-			gate := "its require condition (above)"
-			if len(s.Require.Source) <= maxInlineGate {
-				gate = "its gate " + s.Require.Source
-			}
-			add(fmt.Sprintf("%s, false since %s", gate, shortDate(st.Gate.Since, cs.loc)), st.Step)
+			add(fmt.Sprintf("a gate false since %s: %s", shortDate(st.Gate.Since, cs.loc), st.Gate.Waiting()), st.Step)
 		case st.State == rules.StateWaiting:
 			add(dateProblem(cs, st), st.Step)
 		}
@@ -253,10 +247,6 @@ func (cs caseState) writeBlocked(out io.Writer) {
 		b.line("", strings.Join(g.steps, ", ")+verb+g.what+".")
 	}
 }
-
-// maxInlineGate is the longest gate the blocked section quotes; longer ones are shown with
-// their step.
-const maxInlineGate = 60
 
 // dateProblem says which date a waiting step lacks: "Case.Termination_Confirmed__c (day0) to
 // be set".

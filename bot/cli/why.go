@@ -232,6 +232,11 @@ func (cs caseState) verdict(s *rules.Step, st rules.StepState) string {
 		return "Its date has passed, but it waits for its require condition to hold; casebot checks it every cycle."
 	case labelHeld:
 		return "The case is on hold: it does not come due until the hold is cleared, and then later by the time held."
+	case labelRetrying:
+		if n, _, e, ok := cs.failure(s.ID, true); ok {
+			return fmt.Sprintf("It started, and action %d failed with a transient error: casebot tries it again %s, in %s.",
+				n, stamp(e.RetryAt, cs.loc), humanDuration(e.RetryAt.Sub(cs.now)))
+		}
 	case labelFailed:
 		return "It failed for good: casebot does not retry it."
 	}
@@ -257,6 +262,8 @@ func (cs caseState) actionStory(s *rules.Step, st rules.StepState, action int) s
 		switch st.State {
 		case rules.StateDue:
 			return "not run yet: due now"
+		case rules.StateRetrying:
+			return "not run yet: waits for the action before it"
 		case rules.StateSkipped:
 			return "not run: the step is skipped"
 		}
@@ -275,9 +282,9 @@ func (cs caseState) actionStory(s *rules.Step, st rules.StepState, action int) s
 	case bot.StateFailed:
 		text := "failed " + when + " after " + plural(e.Attempts, "attempt") + ": " + e.Detail
 		if e.Retryable {
-			return text + "; a transient error: the next cycle tries again"
+			return text + "; a transient error: casebot tries again " + cs.retryWhen(e)
 		}
-		return text + "; a permanent error: casebot does not try again"
+		return text + "; casebot gave up after " + plural(e.Attempts, "attempt") + " and does not try again"
 	}
 	return string(e.State) + " " + when + ": " + e.Detail
 }

@@ -187,7 +187,7 @@ func TestGateRemindersAndClose(t *testing.T) {
 	if got := chat.channels("/approval/remind-1/"); !slices.Equal(got, []string{"#legal"}) {
 		t.Errorf("first reminder went to %v", got)
 	}
-	if p := chat.posts[len(chat.posts)-1]; p.Text != "Still waiting on 00001002 for Legal Approved (case) is false" {
+	if p := chat.posts[len(chat.posts)-1]; p.Text != "Still waiting on 00001002 for Legal Approved is not checked" {
 		t.Errorf("reminder %q does not say what the gate waits for", p.Text)
 	}
 	now = now.Add(5 * 24 * time.Hour) // away for five days: one reminder, not five
@@ -231,30 +231,6 @@ func TestLookupPath(t *testing.T) {
 		got, ok := lookupPath(resp, tc.path)
 		if ok != tc.ok || got != tc.want {
 			t.Errorf("lookupPath(%q) = %v, %v; want %v, %v", tc.path, got, ok, tc.want, tc.ok)
-		}
-	}
-}
-
-func TestGateText(t *testing.T) {
-	confirmed := rules.FieldRef{Object: "Case", Name: "Termination_Confirmed__c"}
-	for _, tc := range []struct {
-		gate rules.Gate
-		want string
-	}{
-		{rules.Gate{}, ""},
-		{rules.Gate{Kind: "when", Source: "x"}, ""},
-		{rules.Gate{Kind: "require", Source: "Case.Termination_Confirmed__c != nil", Inputs: []rules.Input{{Field: confirmed}}},
-			"Termination Confirmed (case) is empty"},
-		{rules.Gate{Kind: "require", Source: "s", Inputs: []rules.Input{
-			{Field: rules.FieldRef{Object: "Account", Name: "Active_Devices__c"}, Value: 2.0},
-			{Func: "done", Step: "support-case", Value: false},
-			{Func: "tasksDone", Step: "offboarding-tasks", Value: false},
-			{Func: "done", Step: "notify", Value: true},
-		}}, `Active Devices (account) is 2; step "support-case" to be done; the tasks of step "offboarding-tasks" to be closed`},
-		{rules.Gate{Kind: "require", Source: "Now.Year() > 2030"}, "Now.Year() > 2030"},
-	} {
-		if got := gateText(rules.StepState{Gate: tc.gate}); got != tc.want {
-			t.Errorf("gateText(%+v) = %q, want %q", tc.gate, got, tc.want)
 		}
 	}
 }

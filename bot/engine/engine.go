@@ -323,7 +323,7 @@ func (e *Engine) evaluate(ctx context.Context, p *rules.Playbook, c *bot.Case, l
 	for _, eff := range res.Due {
 		st := stepState(res.Steps, eff.Step)
 		due = append(due, pending{eff: eff, c: c, title: titles[eff.Step], prev: l[eff.Key], loc: loc,
-			next: next, gate: gateText(st), at: st.At, now: now})
+			next: next, gate: st.Gate.Waiting(), at: st.At, now: now})
 	}
 	if !res.Next.IsZero() && (rep.Next.IsZero() || res.Next.Before(rep.Next)) {
 		rep.Next = res.Next
@@ -697,39 +697,6 @@ func stepState(steps []rules.StepState, step string) rules.StepState {
 		}
 	}
 	return rules.StepState{}
-}
-
-// gateText says what a waiting step's require gate waits for, in words a person acts on: the
-// fields it reads with their values and the steps it waits for. "" when there is no gate.
-func gateText(st rules.StepState) string {
-	if st.Gate.Kind != "require" {
-		return ""
-	}
-	var parts []string
-	for _, in := range st.Gate.Inputs {
-		switch {
-		case in.Func == "done" && in.Value != true:
-			parts = append(parts, fmt.Sprintf("step %q to be done", in.Step))
-		case in.Func == "tasksDone" && in.Value != true:
-			parts = append(parts, fmt.Sprintf("the tasks of step %q to be closed", in.Step))
-		case in.Func != "":
-		case in.Value == nil || in.Value == "":
-			parts = append(parts, fieldLabel(in.Field)+" is empty")
-		default:
-			parts = append(parts, fmt.Sprintf("%s is %v", fieldLabel(in.Field), in.Value))
-		}
-	}
-	if len(parts) == 0 {
-		return st.Gate.Source
-	}
-	return strings.Join(parts, "; ")
-}
-
-// fieldLabel names a field as a person reads it: Case.Termination_Confirmed__c is "Termination
-// Confirmed (case)".
-func fieldLabel(f rules.FieldRef) string {
-	name := strings.ReplaceAll(strings.TrimSuffix(f.Name, "__c"), "_", " ")
-	return name + " (" + strings.ToLower(f.Object) + ")"
 }
 
 // nextScheduled returns the earliest step that is scheduled but not yet due.

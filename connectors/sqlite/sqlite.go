@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"path"
 	"slices"
 	"strconv"
@@ -48,10 +49,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	// BEGIN IMMEDIATE takes the write lock up front, so two processes migrating one file wait
 	// for each other instead of failing with SQLITE_BUSY when upgrading a read lock.
 	q.Set("_txlock", "immediate")
-	// The name is a URI path to SQLite, where "?" and "#" end the path and "%" escapes.
-	name := strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(path)
-	dsn := "file:" + name + "?" + q.Encode()
-	db, err := sql.Open("sqlite", dsn)
+	db, err := sql.Open("sqlite", dsn(path, q))
 	if err != nil {
 		return nil, fmt.Errorf("open ledger %s: %w", path, err)
 	}
@@ -68,14 +66,79 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	return s, nil
 }
 
+// OpenReadOnly opens the database at path to read it only, as `casebot plan` and `why` do
+// while the daemon runs: SQLite's read-only mode, no migration, no lock that would stop a
+// writer (in WAL mode a reader only shares the -shm index, as every connection does). It
+// refuses a schema older or newer than this casebot's, since it reads the columns this
+// casebot knows. A path that does not exist is an error wrapping fs.ErrNotExist: no ledger
+// yet.
+func OpenReadOnly(ctx context.Context, path string) (*Store, error) {
+	if path == ":memory:" {
+		return nil, fmt.Errorf("open ledger %s read-only: an in-memory ledger holds nothing to read", path)
+	}
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("open ledger %s read-only: %w", path, err)
+	}
+	q := url.Values{}
+	q.Set("mode", "ro")
+	q.Add("_pragma", "busy_timeout(5000)")
+	q.Add("_pragma", "query_only(1)")
+	db, err := sql.Open("sqlite", dsn(path, q))
+	if err != nil {
+		return nil, fmt.Errorf("open ledger %s read-only: %w", path, err)
+	}
+	s := &Store{db: db}
+	if err := s.checkVersion(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open ledger %s read-only: %w", path, err)
+	}
+	return s, nil
+}
+
+// dsn is the data source name of the database at path with query q.
+func dsn(path string, q url.Values) string {
+	// The name is a URI path to SQLite, where "?" and "#" end the path and "%" escapes.
+	name := strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(path)
+	return "file:" + name + "?" + q.Encode()
+}
+
+// checkVersion checks that the database's schema is the one this casebot writes.
+func (s *Store) checkVersion(ctx context.Context) error {
+	names, err := migrationNames()
+	if err != nil {
+		return err
+	}
+	var current int
+	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&current); err != nil {
+		return fmt.Errorf("read schema version (is it a casebot ledger?): %w", err)
+	}
+	switch {
+	case current > len(names):
+		return fmt.Errorf("the database's schema is version %d, newer than this casebot knows (%d)", current, len(names))
+	case current < len(names):
+		return fmt.Errorf("the database's schema is version %d, older than this casebot's (%d): casebot once or casebot run upgrades it",
+			current, len(names))
+	}
+	return nil
+}
+
+// migrationNames lists the embedded migrations in order.
+func migrationNames() ([]string, error) {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return nil, fmt.Errorf("list migrations: %w", err)
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
 // migrate applies the embedded migrations the database lacks, each in a transaction with
 // the version it brings the schema to.
 func (s *Store) migrate(ctx context.Context) error {
-	names, err := fs.Glob(migrations, "migrations/*.sql")
+	names, err := migrationNames()
 	if err != nil {
-		return fmt.Errorf("list migrations: %w", err)
+		return err
 	}
-	slices.Sort(names)
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL) STRICT`); err != nil {
 		return fmt.Errorf("create schema_version: %w", err)
 	}

@@ -1,7 +1,10 @@
 package sqlite
 
 import (
+	"bytes"
 	"database/sql"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -124,4 +127,108 @@ func TestUpgradeFromVersion1(t *testing.T) {
 	if got, err = s.Entries(t.Context(), []string{"c1"}); err != nil || !got["c1"]["p/s/1/c1"].RetryAt.Equal(retryAt) {
 		t.Errorf("RetryAt after the upgrade = %v (%v), want %v", got["c1"]["p/s/1/c1"].RetryAt, err, retryAt)
 	}
+}
+
+// TestOpenReadOnly: plan and why read the ledger while the daemon may be writing it. A
+// read-only store reads what is committed while another connection holds a write
+// transaction, writes nothing, and leaves the file as it was.
+func TestOpenReadOnly(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "casebot.db")
+	e := bot.LedgerEntry{Key: "p/s/1/c1", CaseID: "c1", Playbook: "p", Step: "s", State: bot.StateDone, Attempts: 1,
+		At: time.Date(2026, 11, 3, 14, 0, 0, 0, time.UTC)}
+	w := open(t, path)
+	if err := w.Record(t.Context(), e); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	before := fileBytes(t, path)
+	w = open(t, path)
+
+	// The daemon is in the middle of a cycle: it holds the write lock.
+	tx, err := w.db.BeginTx(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(t.Context(), `UPDATE ledger SET detail = 'uncommitted'`); err != nil {
+		t.Fatal(err)
+	}
+	r, err := OpenReadOnly(t.Context(), path)
+	if err != nil {
+		t.Fatalf("OpenReadOnly while a write transaction is open: %v", err)
+	}
+	got, err := r.Entries(t.Context(), []string{"c1"})
+	if err != nil {
+		t.Fatalf("Entries while a write transaction is open: %v", err)
+	}
+	if g := got["c1"][e.Key]; g.State != bot.StateDone || g.Detail != "" {
+		t.Errorf("read %+v, want the committed entry", g)
+	}
+	if err := r.Record(t.Context(), bot.LedgerEntry{Key: "p/s/2/c1", CaseID: "c1", State: bot.StateDone}); err == nil {
+		t.Error("Record on a read-only store succeeded")
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if after := fileBytes(t, path); !bytes.Equal(before, after) {
+		t.Error("reading the ledger read-only changed it")
+	}
+}
+
+// TestOpenReadOnlyRefuses: a read-only store does not migrate: a schema of another version is
+// an error that says so, and the file is left as it was; no file is no ledger yet.
+func TestOpenReadOnlyRefuses(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := OpenReadOnly(t.Context(), filepath.Join(dir, "none.db")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("OpenReadOnly of a missing file: %v, want fs.ErrNotExist", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "none.db")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("OpenReadOnly created the missing ledger: %v", err)
+	}
+	if _, err := OpenReadOnly(t.Context(), ":memory:"); err == nil {
+		t.Error("OpenReadOnly(:memory:) succeeded")
+	}
+	for _, tt := range []struct {
+		name, setup, want string
+	}{
+		{"older", `UPDATE schema_version SET version = 1`, "schema is version 1, older than this casebot's (2): casebot once or casebot run upgrades it"},
+		{"newer", `UPDATE schema_version SET version = 3`, "schema is version 3, newer than this casebot knows (2)"},
+		{"not a ledger", `DROP TABLE schema_version`, "read schema version (is it a casebot ledger?)"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "casebot.db")
+			s := open(t, path)
+			if _, err := s.db.ExecContext(t.Context(), tt.setup); err != nil {
+				t.Fatal(err)
+			}
+			s.Close()
+			before := fileBytes(t, path)
+			_, err := OpenReadOnly(t.Context(), path)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("OpenReadOnly: %v, want an error saying %q", err, tt.want)
+			}
+			if after := fileBytes(t, path); !bytes.Equal(before, after) {
+				t.Error("OpenReadOnly changed the ledger")
+			}
+		})
+	}
+}
+
+// fileBytes returns the database's content: the file and its write-ahead log.
+func fileBytes(t *testing.T, path string) []byte {
+	t.Helper()
+	var all []byte
+	for _, p := range []string{path, path + "-wal"} {
+		data, err := os.ReadFile(p)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			t.Fatal(err)
+		}
+		all = append(all, data...)
+	}
+	return all
 }
