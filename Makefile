@@ -1,5 +1,6 @@
 # make test installs what the tests need (Node.js, and the npm packages jsforce and
-# soql-parser-js), checks formatting and vet, and runs every test. CI runs exactly this (.ci/run).
+# soql-parser-js), checks formatting and vet, and runs every test under the race detector. CI
+# runs exactly this (.ci/run).
 GO      ?= go
 GOFLAGS ?=
 export CASEBOT_JSFORCE_DIR := $(CURDIR)/test/jsforce
@@ -20,7 +21,7 @@ demo:
 	$(GO) run . demo
 
 test: deps check
-	$(GO) test $(GOFLAGS) -count=1 -timeout 14m ./...
+	$(GO) test -race $(GOFLAGS) -count=1 -timeout 14m ./...
 
 check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path '*/node_modules/*')); \
