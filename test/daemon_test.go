@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -21,7 +22,8 @@ import (
 
 // sandboxConfig starts a seeded sandbox and writes a config for it (the example config with
 // the sandbox's URL, a ledger in dir and the status server on a free port).
-func sandboxConfig(t *testing.T, dir string, now func() time.Time) (*sandbox.Server, string) {
+// It also returns how many calls the playbooks' http actions made.
+func sandboxConfig(t *testing.T, dir string, now func() time.Time) (*sandbox.Server, string, *atomic.Int64) {
 	t.Helper()
 	sb, err := sandbox.Start(t.Context(), sandbox.Options{Seed: true, Now: now})
 	if err != nil {
@@ -33,10 +35,13 @@ func sandboxConfig(t *testing.T, dir string, now func() time.Time) (*sandbox.Ser
 		t.Fatal(err)
 	}
 	// The playbooks' http actions go to a local stand-in for the services the sandbox
-	// command simulates.
+	// command simulates, which answers every call with the fields the shipped playbooks
+	// store, the same each time: an outcome must not depend on what else listens here.
+	var calls atomic.Int64
 	services := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
 		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprint(w, `{"guids": ["g-1", "g-2"], "caseNumber": "SUP-1", "deactivatedAt": "2026-11-21T10:00:00Z", "remaining": 3}`)
+		fmt.Fprint(w, `{"guids": ["guid-1", "guid-2"], "caseNumber": "SUP-04101", "deactivatedAt": "2026-11-06T15:00:00Z", "remaining": 26}`)
 	}))
 	t.Cleanup(services.Close)
 	conf := strings.ReplaceAll(string(example), "http://127.0.0.1:8091", services.URL)
@@ -53,14 +58,14 @@ func sandboxConfig(t *testing.T, dir string, now func() time.Time) (*sandbox.Ser
 	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return sb, cfg
+	return sb, cfg, &calls
 }
 
 // TestRunServesStatusAndStopsOnSIGTERM runs the daemon against the sandbox: it runs a cycle at
 // start (the seeded cases' first step is due), reports ready with metrics, and on SIGTERM
 // finishes and exits 0.
 func TestRunServesStatusAndStopsOnSIGTERM(t *testing.T) {
-	sb, cfg := sandboxConfig(t, t.TempDir(), time.Now)
+	sb, cfg, _ := sandboxConfig(t, t.TempDir(), time.Now)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, "run", "-config", cfg)

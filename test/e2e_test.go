@@ -3,8 +3,6 @@
 package test
 
 import (
-	"bytes"
-	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -44,15 +42,11 @@ func TestMain(m *testing.M) {
 // casebot runs the binary and returns its stdout; it fails the test on a non-zero exit.
 func casebot(t *testing.T, args ...string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("casebot %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, stdout.String(), stderr.String())
+	stdout, stderr, code := run(t, args...)
+	if code != 0 {
+		t.Fatalf("casebot %s: exit code %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, stdout, stderr)
 	}
-	return stdout.String()
+	return stdout
 }
 
 // TestDemo runs `casebot demo` and compares its timeline with the golden file: every seeded
@@ -82,7 +76,7 @@ func TestDemo(t *testing.T) {
 // but its one query.
 func TestOnceTwiceWritesOnce(t *testing.T) {
 	start := time.Date(2026, 11, 2, 13, 0, 0, 0, time.UTC)
-	sb, cfg := sandboxConfig(t, t.TempDir(), func() time.Time { return start })
+	sb, cfg, _ := sandboxConfig(t, t.TempDir(), func() time.Time { return start })
 
 	// Four days in: the SOP's first steps are due for the seeded cases.
 	at := start.Add(4*24*time.Hour + 2*time.Hour).Format(time.RFC3339)

@@ -5,16 +5,12 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"io/fs"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,8 +28,7 @@ import (
 func TestPlanAndWhy(t *testing.T) {
 	start := time.Date(2026, 11, 2, 13, 0, 0, 0, time.UTC) // Mon 2 Nov 2026 08:00 in New York
 	dir := t.TempDir()
-	sb, cfg := sandboxConfig(t, dir, func() time.Time { return start })
-	calls := pointEndpoints(t, cfg)
+	sb, cfg, calls := sandboxConfig(t, dir, func() time.Time { return start })
 
 	for _, at := range []time.Time{start.Add(time.Minute), start.Add(4*24*time.Hour + 2*time.Hour)} {
 		out, _, _ := run(t, "once", "-config", cfg, "-at", at.Format(time.RFC3339))
@@ -178,33 +173,6 @@ func TestPlanAndWhy(t *testing.T) {
 	if after := ledgerBytes(t, ledger); !bytes.Equal(before, after) {
 		t.Error("plan or why changed the ledger")
 	}
-}
-
-// pointEndpoints points the config's endpoints at a test server that answers every call with
-// the fields the shipped playbooks store, the same each time: the outcome of an http action
-// must not depend on what else listens on this machine. It returns the count of calls.
-func pointEndpoints(t *testing.T, cfg string) *atomic.Int64 {
-	t.Helper()
-	var calls atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		calls.Add(1)
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprint(w, `{"guids": ["guid-1", "guid-2"], "caseNumber": "SUP-04101", "deactivatedAt": "2026-11-06T15:00:00Z", "remaining": 26}`)
-	}))
-	t.Cleanup(srv.Close)
-	conf, err := os.ReadFile(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	re := regexp.MustCompile(`(?m)^(\s+\w+:\s*\{url:\s*")http://[^/"]+`)
-	if !re.Match(conf) {
-		t.Fatal("the example config has no endpoints to point at the test's server")
-	}
-	conf = re.ReplaceAll(conf, []byte("${1}"+srv.URL))
-	if err := os.WriteFile(cfg, conf, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return &calls
 }
 
 // run runs the binary and returns its stdout, stderr and exit code.
