@@ -13,7 +13,8 @@ import (
 )
 
 // Fields holds a record's field values by API name, as Salesforce's JSON carries them:
-// string, float64, bool or nil. Dates are strings "2006-01-02"; datetimes are strings in
+// string, float64, bool or nil. A relationship path asked for ("Owner.Email") is kept under
+// the whole path. Dates are strings "2006-01-02"; datetimes are strings in
 // Salesforce's layout (see DateTimeLayout).
 type Fields map[string]any
 

@@ -166,3 +166,33 @@ func TestZoneFallback(t *testing.T) {
 		}
 	}
 }
+
+func TestPlaybookRoles(t *testing.T) {
+	p, err := rules.Parse("roles.yaml", []byte(`playbook: roles
+applies_to: {object: Case, where: "Type = 'X'"}
+fields:
+  Case: {D__c: date, Ok__c: bool}
+escalate_to: [legal]
+dates: {d: Case.D__c}
+task_templates:
+  used: [{id: a, subject: A, owner: finance}]
+  unused: [{id: b, subject: B, owner: marketing}]
+steps:
+  - id: one
+    at: d
+    require: Case.Ok__c
+    remind: {every: 1d, to: [partner_ops], template: t}
+    do:
+      - tasks: used
+      - email: {to: [account_team], cc: [cs_ops], template: t}
+      - queue: infrastructure
+      - slack: {to: [legal, sales_ops], template: t}
+`), rules.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"account_team", "cs_ops", "finance", "infrastructure", "legal", "partner_ops", "sales_ops"}
+	if got := p.Roles(); !slices.Equal(got, want) {
+		t.Errorf("Roles() = %v, want %v (not marketing: its template is unused)", got, want)
+	}
+}

@@ -11,6 +11,7 @@
 package rules
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -473,4 +474,32 @@ func names[T ~string](list []T) string {
 		sb.WriteString(string(n))
 	}
 	return sb.String()
+}
+
+// Roles returns every role the playbook names, sorted: in its actions, the owners of the
+// task templates its steps use, its reminders and escalate_to.
+func (p *Playbook) Roles() []string {
+	var roles []string
+	add := func(rs ...string) {
+		for _, r := range rs {
+			if r != "" && !slices.Contains(roles, r) {
+				roles = append(roles, r)
+			}
+		}
+	}
+	add(p.EscalateTo...)
+	for _, s := range p.Steps {
+		if s.Remind != nil {
+			add(s.Remind.To...)
+		}
+		for _, a := range s.Actions {
+			add(a.Roles...)
+			add(a.Cc...)
+			for _, t := range p.TaskTemplates[a.Tasks] {
+				add(t.Owner)
+			}
+		}
+	}
+	slices.Sort(roles)
+	return roles
 }

@@ -70,9 +70,9 @@ type Data struct {
 	CaseURL   string         // the case in Salesforce; "" when unknown
 	NextStep  string         // title of the next step due for the case; "" when none
 	NextDue   time.Time      // when NextStep is due; zero when unknown
-	// Gate is what a waiting step waits for, in words ("Termination Confirmed (case) is
-	// empty; the tasks of step "offboarding-tasks" to be closed"); set for gate reminders, ""
-	// otherwise.
+	// Gate is what a waiting step still misses, in words ("Termination Confirmed is empty;
+	// the tasks of step offboarding-tasks are not all closed (0 of 6 closed)"); set for gate
+	// reminders, "" otherwise.
 	Gate string
 }
 

@@ -371,7 +371,7 @@ func once(ctx context.Context, args []string, std IO, w Wiring) error {
 		return err
 	}
 	defer d.Close()
-	rep, err := d.engine.Cycle(ctx)
+	rep, err := d.engine.CycleUntil(ctx)
 	fmt.Fprintf(std.Out, "%d open case(s): %d effect(s) done, %d skipped, %d failed", rep.Cases, rep.Done, rep.Skipped, rep.Failed)
 	if !rep.Next.IsZero() {
 		fmt.Fprintf(std.Out, "; next due %s", rep.Next.UTC().Format(time.RFC3339))

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"casebot/bot"
+	"casebot/bot/engine"
 	"casebot/rules"
 )
 
@@ -188,7 +189,7 @@ func (cs caseState) writeStep(out io.Writer, s *rules.Step, st rules.StepState) 
 
 // actionNote says what the ledger holds for an action of a step that is not finished: "done
 // Mon 2 Nov 09:00 EST", "failed after 2 attempts, retried Mon 2 Nov 2026 09:05 EST (…): …",
-// "gave up after 5 attempts: …".
+// "failed for good: … (the error is not one worth retrying)".
 func (cs caseState) actionNote(s *rules.Step, action int) string {
 	e, ok := cs.l[bot.EffectKey(cs.pb.Name, s.ID, action, cs.c.ID)]
 	if !ok {
@@ -198,7 +199,7 @@ func (cs caseState) actionNote(s *rules.Step, action int) string {
 	case e.State == bot.StateFailed && e.Retryable:
 		return fmt.Sprintf("failed after %s, retried %s: %s", plural(e.Attempts, "attempt"), cs.retryWhen(e), e.Detail)
 	case e.State == bot.StateFailed:
-		return fmt.Sprintf("gave up after %s: %s", plural(e.Attempts, "attempt"), e.Detail)
+		return fmt.Sprintf("failed for good: %s (%s)", e.Detail, whyStopped(e))
 	case e.State == bot.StateSkipped:
 		return "skipped: " + e.Detail
 	}
@@ -531,4 +532,13 @@ func actionList(pb *rules.Playbook, s *rules.Step) []string {
 		out[i] = describeAction(pb, a)
 	}
 	return out
+}
+
+// whyStopped says why casebot does not try a failed effect again: it ran out of attempts, or
+// the error was not one worth retrying.
+func whyStopped(e bot.LedgerEntry) string {
+	if e.Attempts >= engine.MaxAttempts {
+		return "casebot gave up after " + plural(e.Attempts, "attempt")
+	}
+	return "the error is not one worth retrying"
 }

@@ -284,7 +284,7 @@ func (cs caseState) actionStory(s *rules.Step, st rules.StepState, action int) s
 		if e.Retryable {
 			return text + "; a transient error: casebot tries again " + cs.retryWhen(e)
 		}
-		return text + "; casebot gave up after " + plural(e.Attempts, "attempt") + " and does not try again"
+		return text + "; " + whyStopped(e) + ": casebot does not try again"
 	}
 	return string(e.State) + " " + when + ": " + e.Detail
 }

@@ -42,7 +42,7 @@ func newActions(t *testing.T, clock *time.Time) (*Engine, *fakeCRM, *memStore, *
 				"Tenant_GUIDs__c": nil, "Legal_Approved__c": false},
 			Account: &bot.Account{ID: "001000000000002AAA", Fields: bot.Fields{
 				"Name": "Globex", "Time_Zone__c": "Europe/Berlin", "Tenant_Id__c": "globex/eu 1",
-				"Owner": map[string]any{"Email": "owner@globex.example; deputy@globex.example"}}},
+				"Owner.Email": "owner@globex.example; deputy@globex.example"}}, // as the CRM keeps a path
 		}}}
 	store, chat := newMemStore(), &fakeChat{fail: map[string]error{}}
 	mailer := &fakeMailer{}
@@ -237,9 +237,9 @@ func TestLookupPath(t *testing.T) {
 
 func TestRoleFields(t *testing.T) {
 	c := &bot.Case{ID: actionsCase,
-		Fields: bot.Fields{"Account_Manager__c": "005000000000042AAA", "Empty__c": nil},
+		Fields: bot.Fields{"Account_Manager__c": "005000000000042AAA", "Empty__c": nil, "Spaced__c": "a@x.example; ;b@x.example;"},
 		Account: &bot.Account{ID: "001000000000002AAA", Fields: bot.Fields{
-			"Owner": map[string]any{"Email": "owner@globex.example", "Manager": map[string]any{"Email": "boss@globex.example"}}}},
+			"Owner.Email": "owner@globex.example", "Owner.Manager.Email": "boss@globex.example"}},
 	}
 	for _, tc := range []struct {
 		path string
@@ -250,7 +250,7 @@ func TestRoleFields(t *testing.T) {
 		{"Account.Owner.Manager.Email", "boss@globex.example"},
 		{"Case.Empty__c", nil},
 		{"Account.Missing.Email", nil},
-		{"Case.Account_Manager__c.Name", nil},
+		{"Account.Owner", nil},
 	} {
 		if got := fieldValue(c, tc.path); got != tc.want {
 			t.Errorf("fieldValue(%q) = %v, want %v", tc.path, got, tc.want)
@@ -265,12 +265,33 @@ func TestRoleFields(t *testing.T) {
 	if u := roleUser(Role{User: "ae@example.test", Field: "Case.Account_Manager__c"}, c); u != "ae@example.test" {
 		t.Errorf("a configured user wins over the field: %q", u)
 	}
-	e := &Engine{opts: Options{Roles: map[string]Role{"team": {Field: "Account.Owner.Email"}, "gone": {Field: "Case.Empty__c"}}}}
-	q := e.withRoleFields(bot.CaseQuery{Fields: []string{"Status"}, AccountFields: []string{"Name"}})
-	if !slices.Equal(q.Fields, []string{"Status", "Empty__c"}) || !slices.Equal(q.AccountFields, []string{"Name", "Owner.Email"}) {
+	e := &Engine{opts: Options{Roles: map[string]Role{"team": {Field: "Account.Owner.Email"},
+		"gone": {Field: "Case.Empty__c"}, "other": {Field: "Case.Elsewhere__c"}}}}
+	p, err := rules.Parse("roles.yaml", []byte(`playbook: roles
+applies_to: {object: Case, where: "Type = 'X'"}
+fields:
+  Case: {Status: string, D__c: date}
+  Account: {Name: string}
+dates: {d: Case.D__c}
+steps:
+  - id: one
+    at: d
+    do:
+      - email: {to: [team], cc: [gone], template: t}
+`), rules.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The fields of the roles this playbook names, not of every role ("other").
+	q := e.withRoleFields(p)
+	if !slices.Equal(q.Fields, []string{"D__c", "Status", "Empty__c"}) || !slices.Equal(q.AccountFields, []string{"Name", "Owner.Email"}) {
 		t.Errorf("query with role fields: %+v", q)
 	}
 	if _, err := e.addresses("k", []string{"gone"}, c); err == nil || !strings.Contains(err.Error(), "Case.Empty__c is empty on the case") {
 		t.Errorf("a role whose field is empty: %v", err)
+	}
+	e.opts.Roles["spaced"] = Role{Field: "Case.Spaced__c"}
+	if got, err := e.addresses("k", []string{"spaced"}, c); err != nil || !slices.Equal(got, []string{"a@x.example", "b@x.example"}) {
+		t.Errorf("addresses with empty parts: %q, %v", got, err)
 	}
 }

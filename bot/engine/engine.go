@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"runtime/debug"
 	"slices"
 	"sort"
@@ -200,11 +199,11 @@ const maxPasses = 8
 
 // Retries: a retryable failure is tried again after an exponential backoff from its attempts
 // (1m, 2m, 4m … at most 6h) or the provider's Retry-After, whichever is later, and given up
-// after maxAttempts attempts.
+// after MaxAttempts attempts.
 const (
 	retryBase   = time.Minute
 	retryMax    = 6 * time.Hour
-	maxAttempts = 10
+	MaxAttempts = 10
 )
 
 // recordTimeout bounds a ledger write, which runs on a context a shutdown does not cancel.
@@ -226,7 +225,7 @@ func (e *Engine) settle(ctx context.Context, p *rules.Playbook, rep *Report) (er
 	// Steps that failed in a pass are left alone by the later ones: a retry waits for its
 	// RetryAt, which is later.
 	failed := map[string]bool{}
-	q := e.withRoleFields(p.Query)
+	q := e.withRoleFields(p)
 	for pass := 0; pass < maxPasses && !e.stopping.Load(); pass++ {
 		var r Report
 		progressed, err := e.pass(ctx, p, q, failed, &r)
@@ -245,7 +244,12 @@ func (e *Engine) settle(ctx context.Context, p *rules.Playbook, rep *Report) (er
 		if len(progressed) == 0 {
 			return nil
 		}
-		q.IDs = progressed
+		// Reading only the cases that moved pays while their ids fit in one query; more
+		// would cost more calls than reading every case again (2,000 a call).
+		q.IDs = nil
+		if len(progressed) <= maxIDsPerPass {
+			q.IDs = progressed
+		}
 	}
 	return nil
 }
@@ -406,15 +410,15 @@ func (e *Engine) execute(ctx context.Context, due []pending, now time.Time, fail
 }
 
 // failure fills in a failed effect's entry: retryable errors get a RetryAt, until the effect
-// has had maxAttempts attempts and fails for good.
+// has had MaxAttempts attempts and fails for good.
 func (e *Engine) failure(entry *bot.LedgerEntry, err error, now time.Time) {
 	entry.State = bot.StateFailed
 	entry.Detail = err.Error()
-	entry.Retryable = bot.IsRetryable(err)
+	// A call cut off by shutdown or a deadline did not fail on its merits: try it again.
+	entry.Retryable = bot.IsRetryable(err) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 	switch {
-	case entry.Retryable && entry.Attempts >= maxAttempts:
+	case entry.Retryable && entry.Attempts >= MaxAttempts:
 		entry.Retryable = false
-		entry.Detail = fmt.Sprintf("gave up after %d attempts: %s", entry.Attempts, entry.Detail)
 		e.log.Error("effect failed for good", "key", entry.Key, "attempts", entry.Attempts, "err", err)
 	case entry.Retryable:
 		entry.RetryAt = retryAt(now, entry.Attempts, err)
@@ -489,7 +493,7 @@ func (e *Engine) perform(ctx context.Context, phase []pending, now time.Time) []
 			out[i].err = err
 		})
 	}
-	b.apply(ctx, e.opts.CRM, out)
+	e.apply(ctx, &b, out)
 
 	var after batch
 	for i, d := range phase {
@@ -511,8 +515,27 @@ func (e *Engine) perform(ctx context.Context, phase []pending, now time.Time) []
 			}
 		})
 	}
-	after.apply(ctx, e.opts.CRM, out)
+	e.apply(ctx, &after, out)
 	return out
+}
+
+// apply sends a batch. A panic while it does fails every effect of the batch that has no
+// outcome yet, for good: what was performed before it (a mail sent, say) keeps its result and
+// is not performed again.
+func (e *Engine) apply(ctx context.Context, b *batch, out []outcome) {
+	defer func() {
+		if v := recover(); v != nil {
+			err := e.panicked("apply writes", v)
+			for _, owners := range b.owners {
+				for _, i := range owners {
+					if out[i].err == nil {
+						out[i].err = err
+					}
+				}
+			}
+		}
+	}()
+	b.apply(ctx, e.opts.CRM, out)
 }
 
 // outbound reports whether an effect of kind leaves Salesforce: a message, a mail, a call.
@@ -545,7 +568,7 @@ func (e *Engine) lookups(ctx context.Context, phase []pending, now time.Time) (u
 		switch d.eff.Kind {
 		case bot.KindTasks:
 			for _, t := range d.eff.Tasks {
-				if r, ok := e.opts.Roles[t.OwnerRole]; ok && t.OwnerRole != "" {
+				if r, ok := e.opts.Roles[t.OwnerRole]; ok && t.OwnerRole != "" && roleUser(r, d.c) != "" {
 					owners = append(owners, roleUser(r, d.c))
 				}
 			}
@@ -602,13 +625,15 @@ func (e *Engine) addQueue(b *batch, i int, d pending, queues lookup, o *outcome)
 // resolved in users. Tasks found on the case by their key were created by an earlier attempt
 // whose ledger entry was lost.
 func (e *Engine) addTasks(b *batch, i int, d pending, users lookup) error {
+	var known []string
+	var creates []bot.Fields
 	existing := map[string]string{}
 	for _, t := range d.c.Tasks {
 		existing[t.Key] = t.ID
 	}
 	for _, t := range d.eff.Tasks {
 		if id, ok := existing[t.Key]; ok {
-			b.known(i, id)
+			known = append(known, id)
 			continue
 		}
 		f := bot.Fields{
@@ -631,6 +656,10 @@ func (e *Engine) addTasks(b *batch, i int, d pending, users lookup) error {
 				return users.err
 			}
 			user := roleUser(r, d.c)
+			if user == "" {
+				return &bot.Error{Op: "task " + t.Key, Code: "UNKNOWN_USER",
+					Message: fmt.Sprintf("role %q: %s is empty on the case", t.OwnerRole, r.Field)}
+			}
 			id, ok := users.ids[user]
 			if !ok {
 				return &bot.Error{Op: "task " + t.Key, Code: "UNKNOWN_USER", Retryable: true,
@@ -638,14 +667,28 @@ func (e *Engine) addTasks(b *batch, i int, d pending, users lookup) error {
 			}
 			f["OwnerId"] = id
 		}
+		creates = append(creates, f)
+	}
+	// Nothing goes into the batch until every task of the effect is ready: an error (or a
+	// panic) part-way leaves no task of it to be created.
+	for _, id := range known {
+		b.known(i, id)
+	}
+	for _, f := range creates {
 		b.create(i, "Task", f)
 	}
 	return nil
 }
 
-// withRoleFields adds the fields roles resolve through to a playbook's query.
-func (e *Engine) withRoleFields(q bot.CaseQuery) bot.CaseQuery {
-	for _, name := range slices.Sorted(maps.Keys(e.opts.Roles)) {
+// maxIDsPerPass is how many case ids a later pass names in its query: about what fits in one
+// query's URL.
+const maxIDsPerPass = 150
+
+// withRoleFields adds to a playbook's query the fields that the roles it names resolve
+// through (only those: another playbook's role field may not exist on every object).
+func (e *Engine) withRoleFields(p *rules.Playbook) bot.CaseQuery {
+	q := p.Query
+	for _, name := range p.Roles() {
 		object, path, ok := strings.Cut(e.opts.Roles[name].Field, ".")
 		switch {
 		case !ok:
@@ -659,7 +702,7 @@ func (e *Engine) withRoleFields(q bot.CaseQuery) bot.CaseQuery {
 }
 
 // roleUser is the user who owns a role's tasks on a case: the configured user, or the user id
-// in the role's field.
+// in the role's field ("" when that field is empty).
 func roleUser(r Role, c *bot.Case) string {
 	if r.User != "" || r.Field == "" {
 		return r.User
@@ -669,24 +712,17 @@ func roleUser(r Role, c *bot.Case) string {
 }
 
 // fieldValue reads "Case.F", "Account.F" or a relationship path such as "Account.Owner.Email"
-// from a case; nil when a part is missing or null.
+// from a case; nil when missing or null. A CRM keeps a path's value under the whole path
+// ("Owner.Email"), as bot.Fields says.
 func fieldValue(c *bot.Case, path string) any {
 	object, rest, _ := strings.Cut(path, ".")
-	var cur any
 	switch {
 	case object == "Case":
-		cur = map[string]any(c.Fields)
+		return c.Fields[rest]
 	case object == "Account" && c.Account != nil:
-		cur = map[string]any(c.Account.Fields)
+		return c.Account.Fields[rest]
 	}
-	for _, part := range strings.Split(rest, ".") {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return nil
-		}
-		cur = m[part]
-	}
-	return cur
+	return nil
 }
 
 // stepState returns the state of the named step.

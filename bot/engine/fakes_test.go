@@ -17,6 +17,7 @@ type fakeCRM struct {
 	cases     []*bot.Case
 	queries   int
 	lastQuery bot.CaseQuery
+	panicOn   string          // Apply panics on a write to this object
 	asked     []bot.CaseQuery // every query, in order
 	applies   [][]bot.Write
 	userCalls [][]string
@@ -56,6 +57,12 @@ func (f *fakeCRM) Apply(ctx context.Context, ws []bot.Write) ([]bot.WriteResult,
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.applies = append(f.applies, ws)
+	for _, w := range ws {
+		if w.Object == f.panicOn {
+			f.panicOn = ""
+			panic("the CRM broke on " + w.Object)
+		}
+	}
 	res := make([]bot.WriteResult, len(ws))
 	for i, w := range ws {
 		if err, ok := f.fail[w.Object+"/"+w.ID]; ok { // creates have no ID: "EmailMessage/"

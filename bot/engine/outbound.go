@@ -142,7 +142,9 @@ func (e *Engine) addresses(key string, roles []string, c *bot.Case) ([]string, e
 		if r.Field != "" {
 			v, _ := fieldValue(c, r.Field).(string)
 			for _, a := range strings.FieldsFunc(v, func(r rune) bool { return r == ';' || r == ',' }) {
-				found = append(found, strings.TrimSpace(a))
+				if a = strings.TrimSpace(a); a != "" {
+					found = append(found, a)
+				}
 			}
 		}
 		if len(found) == 0 {

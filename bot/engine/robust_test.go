@@ -88,7 +88,7 @@ func TestUnknownOwnersAreLookedUpOnce(t *testing.T) {
 }
 
 // A retryable failure is retried after a growing backoff (or the provider's Retry-After when
-// longer), not every cycle; after maxAttempts attempts it fails for good, which is logged, and
+// longer), not every cycle; after MaxAttempts attempts it fails for good, which is logged, and
 // the step shows failed.
 func TestRetryBackoffAndGiveUp(t *testing.T) {
 	now := day0.Add(24*time.Hour + 15*time.Hour)
@@ -112,14 +112,14 @@ func TestRetryBackoffAndGiveUp(t *testing.T) {
 	}
 	waits := []time.Duration{90 * time.Second, 2 * time.Minute, 4 * time.Minute, 8 * time.Minute, 16 * time.Minute,
 		32 * time.Minute, 64 * time.Minute, 128 * time.Minute, 256 * time.Minute}
-	for attempt := 1; attempt <= maxAttempts; attempt++ {
+	for attempt := 1; attempt <= MaxAttempts; attempt++ {
 		cycle(t, eng)
 		e := store.get(k)
 		if e.Attempts != attempt || accountWrites() != attempt {
 			t.Fatalf("attempt %d: entry %+v after %d writes", attempt, e, accountWrites())
 		}
-		if attempt == maxAttempts {
-			if e.Retryable || !e.RetryAt.IsZero() || !strings.HasPrefix(e.Detail, "gave up after 10 attempts: ") {
+		if attempt == MaxAttempts {
+			if e.Retryable || !e.RetryAt.IsZero() || e.Detail != "update Account: UNABLE_TO_LOCK_ROW" {
 				t.Errorf("after %d attempts: %+v, want failed for good", attempt, e)
 			}
 			break
@@ -139,7 +139,7 @@ func TestRetryBackoffAndGiveUp(t *testing.T) {
 
 	now = now.Add(24 * time.Hour)
 	cycle(t, eng)
-	if accountWrites() != maxAttempts {
+	if accountWrites() != MaxAttempts {
 		t.Errorf("%d writes: tried again after giving up", accountWrites())
 	}
 	ledgers, err := store.Entries(t.Context(), []string{caseID})
@@ -372,6 +372,19 @@ func TestLaterPassesReadOnlyProgressedCases(t *testing.T) {
 	}
 }
 
+// When more cases progressed than fit in one query's id list, the next pass reads every case
+// again: one query of 2,000 costs less than many of 150 ids.
+func TestLaterPassesReadAllWhenManyProgressed(t *testing.T) {
+	now := day0.Add(24*time.Hour + 15*time.Hour)
+	eng, crm, _, _ := newSOP(t, &now)
+	addCases(crm, maxIDsPerPass, func(*bot.Case) {}) // every case has the same steps due
+	cycle(t, eng)
+	if len(crm.asked) < 2 || len(crm.asked[1].IDs) != 0 {
+		t.Errorf("%d queries; the second names %d ids, want none (a full read) for %d progressed cases",
+			len(crm.asked), len(crm.asked[1].IDs), maxIDsPerPass+1)
+	}
+}
+
 // A reminder is sent in a pass that progressed on other cases: only the cases that progress
 // wait for the next pass.
 func TestReminderNotHeldByOtherCases(t *testing.T) {
@@ -389,5 +402,40 @@ func TestReminderNotHeldByOtherCases(t *testing.T) {
 	}
 	if crm.cases[1].Fields["Status"] != "Working" {
 		t.Errorf("the new case's status %v: it was not settled", crm.cases[1].Fields["Status"])
+	}
+}
+
+// A write cut off by shutdown or a deadline failed through no fault of its own: it is retried.
+func TestCancelledCallIsRetried(t *testing.T) {
+	now := day0.Add(24*time.Hour + 15*time.Hour)
+	eng, crm, store, _ := newSOP(t, &now)
+	crm.fail["Account/001000000000001AAA"] = fmt.Errorf("update Account: %w", context.Canceled)
+	cycle(t, eng)
+	e := store.get(key("attrition", 1))
+	if e.State != bot.StateFailed || !e.Retryable || e.RetryAt.IsZero() {
+		t.Errorf("a cancelled write: %+v, want failed and retryable", e)
+	}
+	crm.fail["Account/001000000000001AAA"] = fmt.Errorf("update Account: %w", context.DeadlineExceeded)
+	now = e.RetryAt
+	cycle(t, eng)
+	if e := store.get(key("attrition", 1)); !e.Retryable || e.Attempts != 2 {
+		t.Errorf("a write past its deadline: %+v, want retryable after a second attempt", e)
+	}
+}
+
+// A panic in the batch that logs a sent mail fails that mail for good and keeps its result:
+// the mail is not sent again.
+func TestPanicWhileLoggingAMail(t *testing.T) {
+	now := time.Date(2026, 11, 3, 9, 0, 0, 0, time.UTC)
+	eng, crm, store, _, mailer, _ := newActions(t, &now)
+	crm.panicOn = "EmailMessage"
+	cycle(t, eng)
+	e := store.get(actionKey("notify", 1))
+	if e.State != bot.StateFailed || e.Retryable || !strings.Contains(e.Detail, "PANIC") || !strings.Contains(e.Result, "sent=") {
+		t.Errorf("mail whose log panicked: %+v", e)
+	}
+	cycle(t, eng)
+	if len(mailer.mails) != 1 {
+		t.Errorf("%d mails sent, want 1", len(mailer.mails))
 	}
 }

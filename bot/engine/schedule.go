@@ -30,15 +30,24 @@ func (e *Engine) Run(ctx context.Context, schedule string) error {
 	}
 }
 
-// runCycle runs one cycle whose I/O is not cut off by ctx: an effect that has started is
-// finished and recorded, and the cycle stops before the next effect once ctx is done.
-func (e *Engine) runCycle(ctx context.Context) {
-	start := time.Now()
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
+// maxCycle bounds a cycle that shutdown does not cut short.
+const maxCycle = 10 * time.Minute
+
+// CycleUntil runs one cycle whose I/O is not cut off by ctx: once ctx is done, the effect in
+// flight is finished and recorded and the cycle stops before the next one. once uses it so
+// that SIGTERM from cron does not leave a mail sent and unrecorded.
+func (e *Engine) CycleUntil(ctx context.Context) (Report, error) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), maxCycle)
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() { e.stopping.Store(true) })
 	defer stop()
-	rep, err := e.Cycle(cctx)
+	return e.Cycle(cctx)
+}
+
+// runCycle runs a cycle with CycleUntil and logs how it went.
+func (e *Engine) runCycle(ctx context.Context) {
+	start := time.Now()
+	rep, err := e.CycleUntil(ctx)
 	log := e.log.With("cases", rep.Cases, "done", rep.Done, "skipped", rep.Skipped,
 		"failed", rep.Failed, "took", time.Since(start).Round(time.Millisecond))
 	if !rep.Next.IsZero() {
