@@ -594,7 +594,7 @@ func (e *Engine) addComment(b *batch, i int, d pending, o *outcome) error {
 		return &bot.Error{Op: "render comment " + d.eff.Template, Code: "TEMPLATE", Message: err.Error()}
 	}
 	b.create(i, "CaseComment", bot.Fields{
-		"ParentId": d.c.ID, "CommentBody": truncate(text, 4000), "IsPublished": d.eff.Public,
+		"ParentId": d.c.ID, "CommentBody": bot.Truncate(text, 4000, ""), "IsPublished": d.eff.Public,
 	})
 	o.detail = fmt.Sprintf("comment %q", firstLine(text))
 	return nil

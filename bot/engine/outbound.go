@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"casebot/bot"
 	"casebot/templates"
@@ -300,17 +299,6 @@ func (r *resolver) resolve(ctx context.Context, now time.Time, names []string) (
 		}
 	}
 	return r.known, nil
-}
-
-// truncate cuts s to at most n bytes without splitting a character.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }
 
 // firstTime returns a, or b when a is zero.

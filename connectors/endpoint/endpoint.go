@@ -17,7 +17,6 @@ import (
 	"strings"
 	"time"
 	"unicode"
-	"unicode/utf8"
 
 	"casebot/bot"
 )
@@ -121,7 +120,7 @@ func baseURL(s string) (*url.URL, error) {
 // Call performs hc against its endpoint with key as the Idempotency-Key and returns the JSON
 // object the endpoint answered, nil for an empty body.
 func (c *Client) Call(ctx context.Context, key string, hc bot.HTTPCall) (map[string]any, error) {
-	op := sanitize("call " + hc.Endpoint + " " + hc.Method + " " + hc.Path)
+	op := bot.Printable("call " + hc.Endpoint + " " + hc.Method + " " + hc.Path)
 	ep, ok := c.endpoints[hc.Endpoint]
 	if !ok {
 		return nil, &bot.Error{Op: op, Code: "unknown_endpoint", Message: "no endpoint of that name is configured"}
@@ -196,23 +195,23 @@ func (ep endpoint) join(p string) (*url.URL, error) {
 	unescaped, err := url.PathUnescape(p)
 	switch {
 	case err != nil:
-		return nil, fmt.Errorf("path %q: %w", sanitize(p), err)
+		return nil, fmt.Errorf("path %q: %w", bot.Printable(p), err)
 	case strings.Contains(unescaped, ".."), strings.Contains(unescaped, "\\"), strings.Contains(p, "#"),
 		strings.HasPrefix(p, "//"), strings.ContainsFunc(unescaped, unicode.IsControl):
-		return nil, fmt.Errorf("path %q could leave the endpoint's base URL", sanitize(p))
+		return nil, fmt.Errorf("path %q could leave the endpoint's base URL", bot.Printable(p))
 	}
 	ref, err := url.Parse(p)
 	if err != nil {
-		return nil, fmt.Errorf("path %q: %w", sanitize(p), err)
+		return nil, fmt.Errorf("path %q: %w", bot.Printable(p), err)
 	}
 	if ref.Scheme != "" || ref.Host != "" || ref.User != nil || ref.Opaque != "" {
-		return nil, fmt.Errorf("path %q names a scheme or host; only the config may", sanitize(p))
+		return nil, fmt.Errorf("path %q names a scheme or host; only the config may", bot.Printable(p))
 	}
 	u := *ep.base
 	if rel := strings.TrimPrefix(ref.EscapedPath(), "/"); rel != "" {
 		u.RawPath = ep.base.EscapedPath() + "/" + rel
 		if u.Path, err = url.PathUnescape(u.RawPath); err != nil {
-			return nil, fmt.Errorf("path %q: %w", sanitize(p), err)
+			return nil, fmt.Errorf("path %q: %w", bot.Printable(p), err)
 		}
 	}
 	u.RawQuery = ref.RawQuery
@@ -253,7 +252,7 @@ func (ep endpoint) result(op string, resp *http.Response, body []byte) (map[stri
 	case status >= 500:
 		return nil, &bot.Error{Op: op, Code: code, Message: ep.message(body), Retryable: true, RetryAfter: retryAfter(resp.Header)}
 	case status >= 300 && status < 400:
-		return nil, &bot.Error{Op: op, Code: code, Message: "redirected to " + sanitize(resp.Header.Get("Location")) + "; configure the final URL"}
+		return nil, &bot.Error{Op: op, Code: code, Message: "redirected to " + bot.Printable(resp.Header.Get("Location")) + "; configure the final URL"}
 	default:
 		return nil, &bot.Error{Op: op, Code: code, Message: ep.message(body)}
 	}
@@ -272,15 +271,7 @@ func (ep endpoint) message(body []byte) string {
 			}
 		}
 	}
-	s := ep.redact(string(body))
-	if len(s) > maxMessage {
-		cut := maxMessage
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "…"
-	}
-	return sanitize(strings.TrimSpace(s))
+	return bot.Printable(strings.TrimSpace(bot.Truncate(ep.redact(string(body)), maxMessage, "…")))
 }
 
 func (ep endpoint) redact(s string) string {
@@ -309,15 +300,4 @@ func retryAfter(h http.Header) time.Duration {
 		now = time.Now()
 	}
 	return max(at.Sub(now), 0)
-}
-
-// sanitize makes text from outside safe to log and show: valid UTF-8, control characters
-// replaced.
-func sanitize(s string) string {
-	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return '�'
-		}
-		return r
-	}, strings.ToValidUTF8(s, "�"))
 }

@@ -208,7 +208,7 @@ func TestCallResponses(t *testing.T) {
 		{name: "server error", handler: reply(500, nil, `{"error":"boom"}`), code: "http_500", message: "boom", retryable: true},
 		{name: "not found", handler: reply(404, nil, `{"message":"no tenant acme"}`), code: "http_404", message: "no tenant acme"},
 		{name: "conflict", handler: reply(409, nil, `{"detail":"already deactivated"}`), code: "http_409", message: "already deactivated"},
-		{name: "long plain text", handler: reply(400, nil, long), code: "http_400", message: strings.Repeat("x", 512) + "…"},
+		{name: "long plain text", handler: reply(400, nil, long), code: "http_400", message: strings.Repeat("x", 512-len("…")) + "…"},
 		{name: "control characters", handler: reply(422, nil, "bad\x1b[2Jvalue\r\nmore"), code: "http_422", message: "bad�[2Jvalue��more"},
 		{name: "token echoed", handler: reply(401, nil, "invalid token Bearer "+token), code: "http_401", message: "invalid token Bearer <secret>"},
 		{name: "redirect", handler: reply(307, map[string]string{"Location": "https://elsewhere.test/x"}, ""), code: "http_307", message: "redirected to https://elsewhere.test/x"},
@@ -228,7 +228,7 @@ func TestCallResponses(t *testing.T) {
 				t.Errorf("RetryAfter %v, want %v", e.RetryAfter, tc.retryAfter)
 			}
 			if tc.name == "long plain text" && strings.Contains(err.Error(), "END") {
-				t.Errorf("message not cut at 512 bytes: %v", err)
+				t.Errorf("message not cut to 512 bytes: %v", err)
 			}
 			if n := len(s.requests()); n != 1 {
 				t.Errorf("endpoint saw %d requests, want 1 (redirects are not followed)", n)

@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"casebot/bot"
 )
@@ -119,16 +118,7 @@ func httpCode(status int) string { return "HTTP_" + strconv.Itoa(status) }
 
 // snippet returns the start of a body for an error message.
 func snippet(b []byte) string {
-	const n = 200
-	s := strings.TrimSpace(string(b))
-	if len(s) <= n {
-		return s
-	}
-	cut := n
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
+	return bot.Truncate(strings.TrimSpace(string(b)), 200, "…")
 }
 
 // parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP date.

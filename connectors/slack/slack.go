@@ -180,7 +180,7 @@ func (t *Terminal) Post(ctx context.Context, m bot.Message) (string, error) {
 		} else {
 			b.WriteString(indent)
 		}
-		b.WriteString(printable(line))
+		b.WriteString(bot.Printable(line))
 		b.WriteByte('\n')
 	}
 
@@ -191,15 +191,4 @@ func (t *Terminal) Post(ctx context.Context, m bot.Message) (string, error) {
 	}
 	t.n++
 	return "terminal-" + strconv.Itoa(t.n), nil
-}
-
-// printable replaces control characters: a message must not be able to move the cursor or
-// recolour the terminal with an ESC sequence.
-func printable(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '\t' || (r >= 0x20 && r != 0x7f && (r < 0x80 || r > 0x9f)) {
-			return r
-		}
-		return '�'
-	}, s)
 }

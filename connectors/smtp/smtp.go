@@ -17,7 +17,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode"
 
 	"github.com/wneessen/go-mail"
 
@@ -153,7 +152,7 @@ var _ bot.Mailer = (*Client)(nil)
 // Send sends m as a plain text mail and returns the From address. The mail carries
 // m.MessageID, so a mail sent twice after a lost reply is recognisable as one.
 func (c *Client) Send(ctx context.Context, m bot.Mail) (string, error) {
-	op := "send mail " + printable(m.MessageID)
+	op := "send mail " + bot.Printable(m.MessageID)
 	msg, err := c.message(m)
 	if err != nil {
 		return "", &bot.Error{Op: op, Code: "invalid_mail", Message: err.Error()}
@@ -364,7 +363,7 @@ var _ bot.Mailer = (*Terminal)(nil)
 // Send writes m as "mail to a@x cc c@z │ Subject: …" with the text aligned under the subject,
 // and returns the configured From address.
 func (t *Terminal) Send(ctx context.Context, m bot.Mail) (string, error) {
-	to := printable(oneLine(strings.Join(m.To, ", ")))
+	to := bot.Printable(oneLine(strings.Join(m.To, ", ")))
 	if err := ctx.Err(); err != nil {
 		return "", fmt.Errorf("print mail to %s: %w", to, err)
 	}
@@ -373,12 +372,12 @@ func (t *Terminal) Send(ctx context.Context, m bot.Mail) (string, error) {
 	var b strings.Builder
 	b.WriteString("mail │ To: " + to + "\n")
 	if len(m.Cc) > 0 {
-		b.WriteString("     │ Cc: " + printable(oneLine(strings.Join(m.Cc, ", "))) + "\n")
+		b.WriteString("     │ Cc: " + bot.Printable(oneLine(strings.Join(m.Cc, ", "))) + "\n")
 	}
-	b.WriteString("     │ Subject: " + printable(oneLine(m.Subject)) + "\n")
+	b.WriteString("     │ Subject: " + bot.Printable(oneLine(m.Subject)) + "\n")
 	b.WriteString("     │\n")
 	for line := range strings.Lines(strings.TrimRight(m.Text, "\r\n")) {
-		b.WriteString(strings.TrimRight("     │ "+printable(strings.TrimRight(line, "\r\n")), " ") + "\n")
+		b.WriteString(strings.TrimRight("     │ "+bot.Printable(strings.TrimRight(line, "\r\n")), " ") + "\n")
 	}
 
 	t.mu.Lock()
@@ -387,15 +386,4 @@ func (t *Terminal) Send(ctx context.Context, m bot.Mail) (string, error) {
 		return "", fmt.Errorf("print mail to %s: %w", to, err)
 	}
 	return t.from, nil
-}
-
-// printable replaces control characters: a mail must not be able to move the cursor or
-// recolour the terminal with an ESC sequence.
-func printable(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r != '\t' && unicode.IsControl(r) {
-			return '�'
-		}
-		return r
-	}, s)
 }
