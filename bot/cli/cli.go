@@ -275,24 +275,12 @@ func (d *daemon) Close() error { return d.store.Close() }
 // which is only allowed against a sandbox on this machine: a real org would get real mail
 // early, and holds would be measured on a made-up clock.
 func newDaemon(ctx context.Context, configPath string, now func() time.Time, virtual bool, reg prometheus.Registerer, std IO, w Wiring) (*daemon, error) {
-	cfg, err := loadConfig(configPath, std)
+	set, err := loadSetup(configPath, std, w)
 	if err != nil {
 		return nil, err
 	}
-	log := newLogger(cfg.Log, std.Err)
-	tmpl, err := templates.Default()
-	if err != nil {
-		return nil, err
-	}
-	pbs, err := loadPlaybooks(cfg.Playbooks, tmpl, cfg)
-	if err != nil {
-		return nil, err
-	}
+	cfg, log, tmpl, pbs, crm := set.cfg, set.log, set.tmpl, set.pbs, set.crm
 	if err := runnable(cfg, pbs, virtual); err != nil {
-		return nil, err
-	}
-	crm, err := w.CRM(cfg.Salesforce, log)
-	if err != nil {
 		return nil, err
 	}
 	if u, ok := crm.(apiUsage); ok && reg != nil {
