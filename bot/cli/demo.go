@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -94,12 +93,15 @@ func demo(ctx context.Context, args []string, std IO, w Wiring) error {
 	}
 
 	fmt.Fprintf(std.Out, "casebot demo: %d playbook(s) against a seeded sandbox at %s\n", len(pbs), sb.URL())
-	seen := map[*rules.Playbook][]string{} // the cases each playbook ran, for the summary
 	fmt.Fprintf(std.Out, "virtual clock starts %s; people's actions in Salesforce are scripted\n\n", demoStart.Format("Mon 2 Jan 2006 15:04 MST"))
 	people := &people{crm: crm, out: tl, done: map[int]bool{}}
-	if _, err := openCases(ctx, crm, pbs, seen); err != nil {
+	// The seeded cases are all open at the start: the demo runs these, and the summary
+	// reads them back at the end.
+	seen, err := openCases(ctx, crm, pbs)
+	if err != nil {
 		return err
 	}
+	var closed time.Time // the last cycle that did something
 	for {
 		now := clk.Now()
 		if now.Sub(demoStart) > demoLimit {
@@ -115,12 +117,11 @@ func demo(ctx context.Context, args []string, std IO, w Wiring) error {
 		if err := tl.flush(ctx); err != nil {
 			return err
 		}
-		open, err := openCases(ctx, crm, pbs, seen)
-		if err != nil {
-			return err
-		}
-		if open == 0 {
+		if rep.Cases == 0 { // the engine found no open case: every one is closed
 			break
+		}
+		if rep.Done+rep.Skipped > 0 {
+			closed = now
 		}
 		next := people.next(now)
 		if !rep.Next.IsZero() && rep.Next.Before(next) {
@@ -129,27 +130,24 @@ func demo(ctx context.Context, args []string, std IO, w Wiring) error {
 		clk.Set(next)
 	}
 	fmt.Fprintf(std.Out, "\nAll cases closed on %s after %.0f virtual days; %d Salesforce API calls; %v of real time.\n",
-		clk.Now().UTC().Format("Mon 2 Jan 2006 15:04 MST"), clk.Now().Sub(demoStart).Hours()/24, sb.APICalls(),
+		closed.UTC().Format("Mon 2 Jan 2006 15:04 MST"), closed.Sub(demoStart).Hours()/24, sb.APICalls(),
 		time.Since(wall).Round(time.Millisecond))
 	return summary(ctx, std.Out, crm, pbs, seen)
 }
 
-// openCases counts the open cases of the playbooks and adds them to seen.
-func openCases(ctx context.Context, crm bot.CRM, pbs []*rules.Playbook, seen map[*rules.Playbook][]string) (int, error) {
-	open := 0
+// openCases returns the ids of the open cases of each playbook.
+func openCases(ctx context.Context, crm bot.CRM, pbs []*rules.Playbook) (map[*rules.Playbook][]string, error) {
+	ids := map[*rules.Playbook][]string{}
 	for _, p := range pbs {
 		cs, err := crm.Cases(ctx, p.Query)
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
 		for _, c := range cs {
-			if !slices.Contains(seen[p], c.ID) {
-				seen[p] = append(seen[p], c.ID)
-			}
+			ids[p] = append(ids[p], c.ID)
 		}
-		open += len(cs)
 	}
-	return open, nil
+	return ids, nil
 }
 
 // summary prints where each case the demo ran ended up, read back from Salesforce: its status,
