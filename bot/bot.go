@@ -6,6 +6,8 @@ package bot
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base32"
 	"errors"
 	"fmt"
 	"strings"
@@ -64,6 +66,9 @@ type CaseQuery struct {
 	// IDs, when not empty, restricts the query to these records (those of them that still
 	// match Where): a later pass of a cycle re-reads only the cases that changed.
 	IDs []string
+	// AnyState, with IDs, reads those records whether or not they match Where: a case that a
+	// step closed before casebot could record it is read once more to confirm the step.
+	AnyState bool
 }
 
 // WriteOp is what a Write does to a record.
@@ -106,6 +111,29 @@ type CRM interface {
 	// QueueIDs resolves queue names (or developer names) to queue ids. Unknown names are
 	// absent from the map.
 	QueueIDs(ctx context.Context, names []string) (map[string]string, error)
+	// Find looks for records that an earlier attempt of an effect may have created before
+	// casebot could record it: the CaseComments carrying a marker and the EmailMessages
+	// carrying a MessageIdentifier. It returns the id of each record found, by marker or
+	// Message-ID; what is absent was not created. An error means nothing is known.
+	Find(ctx context.Context, q FindQuery) (map[string]string, error)
+}
+
+// FindQuery names the records a CRM.Find looks for.
+type FindQuery struct {
+	// Comments are CaseComment markers (see CommentMarker) by the case they were added to.
+	Comments map[string][]string
+	// MessageIDs are the Message-IDs ("<…>") of mails logged as EmailMessages.
+	MessageIDs []string
+	// Since is the earliest time such a record can have been created (the claim's time); a
+	// CRM may use it to read fewer comments.
+	Since time.Time
+}
+
+// CommentMarker is the reference casebot ends a case comment with, derived from the effect
+// key: CaseComment takes no custom field, so the key travels in the body, as a short
+// reference a reader can quote, and a retry after a crash finds the comment by it.
+func CommentMarker(key string) string {
+	return "casebot ref " + shortHash(key)
 }
 
 // Mail is one outbound message about a case.
@@ -144,6 +172,10 @@ type Chat interface {
 	// Post posts m and returns the provider's id for it (Slack's ts). Errors are retryable
 	// when IsRetryable says so (rate limits, outages).
 	Post(ctx context.Context, m Message) (string, error)
+	// Find looks in channel for a message posted since since that carries key, and returns
+	// its id ("" when there is none): an attempt whose outcome casebot could not record is
+	// confirmed instead of posted twice. A chat that cannot be asked (a terminal) returns "".
+	Find(ctx context.Context, channel, key string, since time.Time) (string, error)
 }
 
 // EffectKind is what an effect does.
@@ -191,6 +223,9 @@ type Effect struct {
 
 	// KindComment: whether the comment is visible to the customer.
 	Public bool
+
+	// Problem is, for a notice that an action failed for good, what went wrong.
+	Problem string
 
 	// KindHTTP: the call to make.
 	HTTP *HTTPCall
@@ -246,6 +281,10 @@ const (
 	// StateMarked records a fact the playbook needs later, such as when a hold started or
 	// ended (At); it has no effect of its own.
 	StateMarked EntryState = "marked"
+	// StateClaimed is an action the engine decided to perform, with what it will send in
+	// Payload, written before it is performed. Until its outcome is recorded it may or may
+	// not have happened: a later attempt asks the provider first.
+	StateClaimed EntryState = "claimed"
 )
 
 // LedgerEntry records what became of one effect key.
@@ -263,6 +302,11 @@ type LedgerEntry struct {
 	// RetryAt is, for a retryable failure, when the next attempt may run (the provider's
 	// Retry-After or the engine's backoff, whichever is later); zero when not set.
 	RetryAt time.Time
+	// Payload is what the effect sends, rendered when it was claimed (JSON, engine-defined),
+	// so that every attempt sends the same bytes; kept with the outcome.
+	Payload string
+	// Claimed is when the effect was claimed; zero for entries that were never claimed.
+	Claimed time.Time
 }
 
 // Ledger is the ledger entries of one case by key, as Evaluate reads them.
@@ -273,8 +317,14 @@ type Store interface {
 	// Entries returns the entries of the given cases, by case id and then key. Cases without
 	// entries are absent from the map.
 	Entries(ctx context.Context, caseIDs []string) (map[string]Ledger, error)
-	// Record inserts or replaces the entry with e.Key.
-	Record(ctx context.Context, e LedgerEntry) error
+	// Record inserts or replaces the entries with their keys, all in one transaction: after
+	// an error none of them was written.
+	Record(ctx context.Context, es ...LedgerEntry) error
+	// Claimed returns every entry in StateClaimed: effects whose outcome is not recorded.
+	Claimed(ctx context.Context) ([]LedgerEntry, error)
+	// Check reports why the store can no longer be written (its file was removed or
+	// replaced, or made read-only); nil when it can.
+	Check(ctx context.Context) error
 	// Close releases the store.
 	Close() error
 }
@@ -287,6 +337,9 @@ type Error struct {
 	Message    string        // the provider's message
 	Retryable  bool          // a later attempt may succeed
 	RetryAfter time.Duration // the provider's hint, zero when none
+	// Login marks a refused login (wrong credentials, a revoked app): nothing works until a
+	// person fixes the configuration.
+	Login bool
 }
 
 func (e *Error) Error() string {
@@ -301,6 +354,12 @@ func (e *Error) Error() string {
 func IsRetryable(err error) bool {
 	var e *Error
 	return errors.As(err, &e) && e.Retryable
+}
+
+// shortHash is a short, stable digest of s in lower-case base32.
+func shortHash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:10]))
 }
 
 // IsRecordID reports whether s is a Salesforce record id: 15 or 18 letters and digits,

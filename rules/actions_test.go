@@ -199,7 +199,7 @@ steps:
 }
 
 // TestTemplateKinds: without KnownTemplateKind, only slack templates are checked, with
-// KnownTemplate; escalating needs the missed-step template.
+// KnownTemplate; escalate_to needs the step-failed template and escalating the missed-step one.
 func TestTemplateKinds(t *testing.T) {
 	const src = header + `escalate_to: [legal]
 catch_up: {policy: escalate}
@@ -213,10 +213,13 @@ steps:
 `
 	opts := rules.Options{KnownTemplate: func(s string) bool { return s == "step-done" }}
 	_, err := rules.Parse("t.yaml", []byte(src), opts)
-	if want := `t.yaml:10:20: catch_up: escalate needs the slack template "missed-step"`; err == nil || err.Error() != want {
+	if want := `t.yaml:9:14: escalate_to needs the slack template "step-failed", which reports actions that failed for good
+t.yaml:10:20: catch_up: escalate needs the slack template "missed-step"`; err == nil || err.Error() != want {
 		t.Errorf("error %v, want %s", err, want)
 	}
-	opts.KnownTemplate = func(s string) bool { return s == "step-done" || s == rules.MissedStepTemplate }
+	opts.KnownTemplate = func(s string) bool {
+		return s == "step-done" || s == rules.MissedStepTemplate || s == rules.FailedStepTemplate
+	}
 	if _, err := rules.Parse("t.yaml", []byte(src), opts); err != nil {
 		t.Errorf("error %v", err)
 	}
@@ -228,7 +231,7 @@ steps:
 	if _, err := rules.Parse("t.yaml", []byte(src), opts); err != nil {
 		t.Errorf("error %v", err)
 	}
-	if want := []string{"slack/step-done", "email/anything", "comment/anything", "slack/missed-step"}; !slices.Equal(asked, want) {
+	if want := []string{"slack/step-failed", "slack/step-done", "email/anything", "comment/anything", "slack/missed-step"}; !slices.Equal(asked, want) {
 		t.Errorf("asked %v, want %v", asked, want)
 	}
 }

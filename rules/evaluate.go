@@ -17,6 +17,7 @@ const (
 	gateTag     = "gate"   // when a step first found its require false
 	remindTag   = "remind-"
 	escalateTag = "escalate"
+	failedTag   = "failed-" // + action + "-" + the failure's Unix time
 )
 
 // escalatedPrefix starts the Detail of the skips of an escalated step.
@@ -100,6 +101,7 @@ const (
 // progress is what the ledger says about the actions of a step.
 type progress struct {
 	entries, done, skipped int
+	claimed                int             // actions decided and not yet confirmed
 	failed, retry          int             // 1-based action that failed for good / will be retried; 0: none
 	failedEntry, retryEnt  bot.LedgerEntry // their entries
 	skipDetail             string
@@ -112,14 +114,9 @@ func (e *evaluation) step(s *Step, res *Result, st *StepState) {
 	at, ds := e.date(s, st, pr)
 	st.At = at
 	switch {
-	case pr.done+pr.skipped == len(s.Actions):
-		if pr.done > 0 {
-			st.State = StateDone
-			e.buf = append(e.buf, "Done; "...)
-			e.appendDue(st, ds, "due ", "its date is unknown now: ")
-			e.period()
-			return
-		}
+	case pr.skipped > 0 && pr.done+pr.claimed == 0:
+		// A skip is decided for the whole step; even a ledger that holds the skip of only
+		// some actions (written before skips were one transaction) never resumes the rest.
 		st.State = StateSkipped
 		e.buf = append(e.buf, "Skipped: "...)
 		e.buf = append(e.buf, pr.skipDetail...)
@@ -128,9 +125,18 @@ func (e *evaluation) step(s *Step, res *Result, st *StepState) {
 			e.escalate(s, res, at)
 		}
 		return
+	case pr.done+pr.skipped == len(s.Actions):
+		if pr.done > 0 {
+			st.State = StateDone
+			e.buf = append(e.buf, "Done; "...)
+			e.appendDue(st, ds, "due ", "its date is unknown now: ")
+			e.period()
+			return
+		}
 	case pr.failed > 0:
 		st.State = StateFailed
 		e.failed(pr.failed, s, pr.failedEntry.Detail)
+		e.reportFailure(s, res, pr.failed, pr.failedEntry)
 		return
 	}
 	if pr.entries == 0 {
@@ -330,6 +336,20 @@ func (e *evaluation) escalate(s *Step, res *Result, at time.Time) {
 		e.p.EscalateTo, MissedStepTemplate))
 }
 
+// reportFailure tells the escalate_to roles, once per failure, that an action failed for good
+// and waits for a person (`casebot retry` once the cause is fixed). The failure's time is in
+// the key, so a retried action that fails again is reported again.
+func (e *evaluation) reportFailure(s *Step, res *Result, action int, ent bot.LedgerEntry) {
+	tag := failedTag + strconv.Itoa(action) + "-"
+	n := int(ent.At.Unix())
+	if len(e.p.EscalateTo) == 0 || !e.unsent(res, s.ID, tag, n) {
+		return
+	}
+	eff := e.notice(s, bot.StepKey(e.p.Name, s.ID, tag+strconv.Itoa(n), e.c.ID), ent.At, e.p.EscalateTo, FailedStepTemplate)
+	eff.Problem = ent.Detail
+	res.Due = append(res.Due, eff)
+}
+
 // remind emits the latest reminder of a waiting step that is due and not yet sent, and
 // schedules the next one. Reminder N is due at the step's date plus N times the cadence;
 // after a downtime only the latest is sent, not every one missed.
@@ -365,11 +385,12 @@ func (e *evaluation) notice(s *Step, key string, due time.Time, roles []string, 
 		Kind: bot.KindSlack, Roles: slices.Clone(roles), Template: template}
 }
 
-// unsent reports whether a step's notice is to be sent: not in the ledger, or failed and to
-// be retried, once its RetryAt has come (until then, RetryAt is a next due time).
+// unsent reports whether a step's notice is to be sent: not in the ledger, claimed and not
+// confirmed, or failed and to be retried, once its RetryAt has come (until then, RetryAt is a
+// next due time).
 func (e *evaluation) unsent(res *Result, step, tag string, n int) bool {
 	ent, ok := e.tagged(step, tag, n)
-	if !ok {
+	if !ok || ent.State == bot.StateClaimed {
 		return true
 	}
 	if ent.State != bot.StateFailed || !ent.Retryable {
@@ -461,6 +482,8 @@ func (e *evaluation) progress(s *Step) progress {
 		case ent.State == bot.StateSkipped:
 			pr.skipped++
 			pr.skipDetail = ent.Detail
+		case ent.State == bot.StateClaimed:
+			pr.claimed++
 		case ent.State == bot.StateFailed && !ent.Retryable:
 			if pr.failed == 0 {
 				pr.failed, pr.failedEntry = i+1, ent

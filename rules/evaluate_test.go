@@ -24,7 +24,7 @@ var (
 		"customer_ops", "marketing", "order_management", "infrastructure"}
 	knownTemplates = map[string][]string{
 		"slack": {"case-opened", "step-done", "termination-notice", "final-notice", "hold-reminder",
-			"case-closed", "gate-reminder", rules.MissedStepTemplate},
+			"case-closed", "gate-reminder", rules.MissedStepTemplate, rules.FailedStepTemplate},
 		"email":   {"notice", "confirmation"},
 		"comment": {"note"},
 	}

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"casebot/bot"
+
 	"go.yaml.in/yaml/v3"
 )
 
@@ -189,6 +191,9 @@ func (p *parser) parse() *Playbook {
 	p.catchUp(top["catch_up"])
 	if n := top["escalate_to"]; n != nil {
 		pb.EscalateTo = p.roles(n, "escalate_to")
+		if !p.knownTemplate(bot.KindSlack, FailedStepTemplate) {
+			p.errorf(n, "escalate_to needs the slack template %q, which reports actions that failed for good", FailedStepTemplate)
+		}
 	}
 	p.dates(top["dates"])
 	p.taskTemplates(top["task_templates"])

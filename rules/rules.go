@@ -201,6 +201,9 @@ const DefaultCatchUpAfter = 2 * time.Hour
 // MissedStepTemplate is the slack template escalations are rendered with.
 const MissedStepTemplate = "missed-step"
 
+// FailedStepTemplate is the slack template that reports an action failed for good.
+const FailedStepTemplate = "step-failed"
+
 // Remind is a reminder cadence for a step whose gate is closed after its date.
 type Remind struct {
 	Every    Offset // reminder N is due at the step's date plus N times Every
@@ -297,7 +300,7 @@ type Playbook struct {
 	NonWorking    NonWorking
 	Hold          FieldRef // a bool field that pauses the playbook; zero when none
 	CatchUp       CatchUp
-	EscalateTo    []string // roles told about escalated steps
+	EscalateTo    []string // roles told about escalated steps and actions that failed for good
 	Dates         map[string]FieldRef
 	TaskTemplates map[string][]TaskEntry
 

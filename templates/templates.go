@@ -74,6 +74,8 @@ type Data struct {
 	// the tasks of step offboarding-tasks are not all closed (0 of 6 closed)"); set for gate
 	// reminders, "" otherwise.
 	Gate string
+	// Problem is, for a notice that an action failed for good, the error it failed with.
+	Problem string
 }
 
 // Default returns the templates shipped with casebot.

@@ -209,6 +209,9 @@ func goldenCases() []goldenCase {
 		{Slack, "missed-step", fixture, "deletion-approval", "Data approved for deletion", func(d *Data) {
 			d.Due, d.Now, d.NextStep, d.NextDue = day0.AddDate(0, 0, 30), day0.AddDate(0, 0, 31).Add(3*time.Hour), "", time.Time{}
 		}},
+		{Slack, "step-failed", fixture, "attrition", "Customer Attrition box checked", func(d *Data) {
+			d.Problem = "update Account 001000000000001AAA: FIELD_CUSTOM_VALIDATION_EXCEPTION: <!channel> the account is locked"
+		}},
 		{Slack, "sop-late-case", fixture, "late-case", "Case opened less than 30 days before the contract end", func(d *Data) {
 			unconfirmed(d)
 			d.Case.Fields["Contract_End_Date__c"] = "2026-11-15"

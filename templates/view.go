@@ -118,6 +118,9 @@ func (v view) NextStep() string  { return v.style.text(v.d.NextStep) }
 // Gate is what a waiting step waits for, in words ("" unless the message is a reminder).
 func (v view) Gate() string { return v.style.text(v.d.Gate) }
 
+// Problem is the error an action failed with for good ("" unless the message reports one).
+func (v view) Problem() string { return v.style.text(v.d.Problem) }
+
 // Due is when the step became due; NextDue when the next step is due; Now when the message is
 // sent ("" when unknown).
 func (v view) Due() string     { return v.when(v.d.Due) }

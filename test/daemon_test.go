@@ -66,46 +66,8 @@ func sandboxConfig(t *testing.T, dir string, now func() time.Time) (*sandbox.Ser
 // finishes and exits 0.
 func TestRunServesStatusAndStopsOnSIGTERM(t *testing.T) {
 	sb, cfg, _ := sandboxConfig(t, t.TempDir(), time.Now)
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, "run", "-config", cfg)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout = io.Discard
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := make(chan string)
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-	}()
-	var log []string
-	wait := func(pattern string) []string {
-		t.Helper()
-		re := regexp.MustCompile(pattern)
-		for {
-			select {
-			case l, ok := <-lines:
-				if !ok {
-					t.Fatalf("casebot run ended before logging %q:\n%s", pattern, strings.Join(log, "\n"))
-				}
-				log = append(log, l)
-				if m := re.FindStringSubmatch(l); m != nil {
-					return m
-				}
-			case <-ctx.Done():
-				t.Fatalf("no log line %q in time:\n%s", pattern, strings.Join(log, "\n"))
-			}
-		}
-	}
-	addr := wait(`msg="status server listening" addr=(\S+)`)[1]
-	wait(`msg="cycle done" cases=\d+ done=\d+`)
+	d := startDaemon(t, cfg)
+	d.wait(`msg="cycle done" cases=\d+ done=\d+`)
 
 	for _, c := range []struct{ path, want string }{
 		{"/healthz", "ok"},
@@ -113,29 +75,94 @@ func TestRunServesStatusAndStopsOnSIGTERM(t *testing.T) {
 		{"/metrics", `casebot_cycles_total{result="ok"} 1`},
 		{"/metrics", "casebot_salesforce_api_calls_max 15000"},
 	} {
-		path, want := c.path, c.want
-		resp, err := http.Get("http://" + addr + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 || !strings.Contains(string(body), want) {
-			t.Errorf("GET %s: %d, want 200 with %q:\n%s", path, resp.StatusCode, want, body)
+		if code, body := d.get(c.path); code != 200 || !strings.Contains(body, c.want) {
+			t.Errorf("GET %s: %d, want 200 with %q:\n%s", c.path, code, c.want, body)
 		}
 	}
 	if sb.APICalls() == 0 {
 		t.Error("the daemon made no Salesforce call")
 	}
+	d.stop()
+}
 
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+// daemon is `casebot run` in the background, with its log.
+type daemon struct {
+	t     *testing.T
+	ctx   context.Context
+	cmd   *exec.Cmd
+	lines chan string
+	log   []string
+	addr  string // the status server's
+}
+
+// startDaemon starts `casebot run -config cfg` and waits for its status server.
+func startDaemon(t *testing.T, cfg string) *daemon {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	t.Cleanup(cancel)
+	d := &daemon{t: t, ctx: ctx, cmd: exec.CommandContext(ctx, binary, "run", "-config", cfg), lines: make(chan string)}
+	stderr, err := d.cmd.StderrPipe()
+	if err != nil {
 		t.Fatal(err)
 	}
-	wait(`msg="casebot stopped"`)
-	for range lines {
+	d.cmd.Stdout = io.Discard
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
 	}
-	if err := cmd.Wait(); err != nil {
-		t.Errorf("casebot run after SIGTERM: %v", err)
+	go func() {
+		defer close(d.lines)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			d.lines <- sc.Text()
+		}
+	}()
+	d.addr = d.wait(`msg="status server listening" addr=(\S+)`)[1]
+	return d
+}
+
+// wait returns the submatches of the first log line from now on that matches pattern.
+func (d *daemon) wait(pattern string) []string {
+	d.t.Helper()
+	re := regexp.MustCompile(pattern)
+	for {
+		select {
+		case l, ok := <-d.lines:
+			if !ok {
+				d.t.Fatalf("casebot run ended before logging %q:\n%s", pattern, strings.Join(d.log, "\n"))
+			}
+			d.log = append(d.log, l)
+			if m := re.FindStringSubmatch(l); m != nil {
+				return m
+			}
+		case <-d.ctx.Done():
+			d.t.Fatalf("no log line %q in time:\n%s", pattern, strings.Join(d.log, "\n"))
+		}
+	}
+}
+
+// get fetches a path of the status server.
+func (d *daemon) get(path string) (int, string) {
+	d.t.Helper()
+	resp, err := http.Get("http://" + d.addr + path)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+// stop sends SIGTERM and requires a clean exit.
+func (d *daemon) stop() {
+	d.t.Helper()
+	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		d.t.Fatal(err)
+	}
+	d.wait(`msg="casebot stopped"`)
+	for range d.lines {
+	}
+	if err := d.cmd.Wait(); err != nil {
+		d.t.Errorf("casebot run after SIGTERM: %v", err)
 	}
 }
 

@@ -240,7 +240,8 @@ func TestSandboxFaults(t *testing.T) {
 		{"request limit on a collection", sandbox.FaultRequestLimit, 1, opCreateRecords, 1, 0, 0, "REQUEST_LIMIT_EXCEEDED", true},
 		{"expired session on a query", sandbox.FaultExpireSession, 1, opQuery, 2, 0, 1, "", false},
 		{"expired session on a collection", sandbox.FaultExpireSession, 1, opCreateRecords, 2, 0, 1, "", false},
-		{"a session that keeps expiring", sandbox.FaultExpireSession, 2, opUpdate, 2, 0, 1, "INVALID_SESSION_ID", false},
+		{"a session that expires twice in a row", sandbox.FaultExpireSession, 2, opUpdate, 3, 1, 2, "", false},
+		{"a session that keeps expiring", sandbox.FaultExpireSession, 5, opUpdate, 5, 3, 4, "INVALID_SESSION_ID", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

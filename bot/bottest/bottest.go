@@ -3,8 +3,10 @@
 package bottest
 
 import (
+	"encoding/json"
 	"fmt"
-	"reflect"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -107,10 +109,15 @@ func TestStore(t *testing.T, open func(t *testing.T) bot.Store) {
 		errs := make(chan error, workers*each)
 		for w := range workers {
 			wg.Go(func() {
+				// Workers record one entry at a time, or batches of two or three.
+				var batch []bot.LedgerEntry
 				for i := range each {
-					e := entry(fmt.Sprintf("c%d", i%5), fmt.Sprintf("w%d", w), i+1, bot.StateDone)
-					if err := s.Record(t.Context(), e); err != nil {
-						errs <- err
+					batch = append(batch, entry(fmt.Sprintf("c%d", i%5), fmt.Sprintf("w%d", w), i+1, bot.StateDone))
+					if len(batch) > w%3 || i == each-1 {
+						if err := s.Record(t.Context(), batch...); err != nil {
+							errs <- err
+						}
+						batch = nil
 					}
 				}
 			})
@@ -171,14 +178,138 @@ func TestStore(t *testing.T, open func(t *testing.T) bot.Store) {
 
 	t.Run("Invalid", func(t *testing.T) {
 		s := start(t)
-		for _, e := range []bot.LedgerEntry{
+		claimed := claim(entry("c1", "attrition", 1, bot.StateClaimed))
+		record(t, s, claimed)
+		// A batch is written whole or not at all: the valid entries before the invalid one,
+		// a replacement among them, are not written either.
+		done := claimed
+		done.State, done.Result = bot.StateDone, "500000000000001AAA"
+		other := entry("c2", "attrition", 1, bot.StateDone)
+		for _, bad := range []bot.LedgerEntry{
 			{CaseID: "c1", State: bot.StateDone},
 			{Key: "p/s/1/c1", State: bot.StateDone},
 			{Key: "p/s/1/c1", CaseID: "c1"},
 		} {
-			if err := s.Record(t.Context(), e); err == nil {
-				t.Errorf("Record(%+v) succeeded, want an error", e)
+			if err := s.Record(t.Context(), bad); err == nil {
+				t.Errorf("Record(%+v) succeeded, want an error", bad)
 			}
+			if err := s.Record(t.Context(), done, other, bad); err == nil {
+				t.Errorf("Record of a batch with %+v succeeded, want an error", bad)
+			}
+		}
+		expect(t, s, map[string]bot.Ledger{"c1": {claimed.Key: claimed}}, "c1", "c2")
+		expectClaimed(t, s, claimed)
+	})
+
+	t.Run("Batch", func(t *testing.T) {
+		s := start(t)
+		// The claims of a cycle's phase, then their outcomes with a new entry, each in one batch.
+		var claims, outcomes []bot.LedgerEntry
+		want := map[string]bot.Ledger{}
+		for _, c := range []string{"c1", "c2", "c3"} {
+			want[c] = bot.Ledger{}
+			for action := 1; action <= 3; action++ {
+				e := claim(entry(c, "offboarding-tasks", action, bot.StateClaimed))
+				claims = append(claims, e)
+				e.State, e.Result, e.At = bot.StateDone, fmt.Sprintf("00T00000000000%d", action), e.At.Add(time.Second)
+				outcomes = append(outcomes, e)
+				want[c][e.Key] = e
+			}
+		}
+		marked := entry("c2", "hold", 1, bot.StateMarked)
+		outcomes = append(outcomes, marked)
+		want["c2"][marked.Key] = marked
+		record(t, s, claims...)
+		expectClaimed(t, s, claims...)
+		record(t, s, outcomes...)
+		expect(t, s, want, "c1", "c2", "c3")
+		expectClaimed(t, s)
+	})
+
+	t.Run("EmptyBatch", func(t *testing.T) {
+		s := start(t)
+		for _, es := range [][]bot.LedgerEntry{nil, {}} {
+			if err := s.Record(t.Context(), es...); err != nil {
+				t.Errorf("Record of %#v: %v", es, err)
+			}
+		}
+		e := entry("c1", "attrition", 1, bot.StateDone)
+		record(t, s, e)
+		expect(t, s, map[string]bot.Ledger{"c1": {e.Key: e}}, "c1")
+	})
+
+	t.Run("PayloadAndClaimed", func(t *testing.T) {
+		s := start(t)
+		// Microseconds, in another zone: a store returns what it was given, in UTC.
+		at := time.Date(2026, 11, 21, 9, 30, 15, 123456000, time.FixedZone("UTC-5", -5*60*60))
+		large := entry("c1", "final-notice", 1, bot.StateClaimed)
+		large.Payload, large.Claimed = mail(40_000), at
+		small := claim(entry("c1", "final-notice", 2, bot.StateClaimed))
+		small.Payload = `{"subject":"K\u00fcndigung","text":"Kündigung – 解約 ✓ 🚫\n\"quoted\" \\ back"}`
+		never := entry("c1", "attrition", 1, bot.StateDone)
+		record(t, s, large, small, never)
+
+		got := entries(t, s, "c1")["c1"]
+		if g := got[large.Key]; g.Payload != large.Payload {
+			t.Errorf("a payload of %d bytes came back with %d bytes, or other bytes", len(large.Payload), len(g.Payload))
+		}
+		if g := got[large.Key].Claimed; !g.Equal(at) || g.Location() != time.UTC {
+			t.Errorf("Claimed = %v, want %v in UTC", g, at)
+		}
+		if g := got[small.Key].Payload; g != small.Payload {
+			t.Errorf("Payload = %q, want %q", g, small.Payload)
+		}
+		if g := got[never.Key]; g.Payload != "" || !g.Claimed.IsZero() {
+			t.Errorf("an entry never claimed came back with payload %q and claim time %v", g.Payload, g.Claimed)
+		}
+		if t.Failed() {
+			return
+		}
+		expect(t, s, map[string]bot.Ledger{"c1": {large.Key: large, small.Key: small, never.Key: never}}, "c1")
+		expectClaimed(t, s, large, small)
+	})
+
+	t.Run("Claimed", func(t *testing.T) {
+		s := start(t)
+		expectClaimed(t, s)
+		// Every state, in several cases; the entries of c2 were claimed once and have their
+		// outcome, which keeps the claim's payload and time.
+		var all, want []bot.LedgerEntry
+		for _, c := range []string{"c1", "c2", "c3"} {
+			for action, state := range []bot.EntryState{bot.StateClaimed, bot.StateDone, bot.StateFailed, bot.StateSkipped, bot.StateMarked} {
+				e := entry(c, "purge", action+1, state)
+				switch {
+				case state == bot.StateClaimed && c == "c2":
+					e = claim(e)
+					e.State = bot.StateDone
+				case state == bot.StateClaimed:
+					e = claim(e)
+					want = append(want, e)
+				}
+				all = append(all, e)
+			}
+		}
+		record(t, s, all...)
+		expectClaimed(t, s, want...)
+
+		// c1's claim gets its outcome: it is claimed no more, and keeps what it sent.
+		done := want[0]
+		done.State, done.Result = bot.StateDone, "500000000000001AAA"
+		record(t, s, done)
+		expectClaimed(t, s, want[1:]...)
+		if g := entries(t, s, "c1")["c1"][done.Key]; !same(g, done) {
+			t.Errorf("the claim's outcome = %+v, want %+v", g, done)
+		}
+	})
+
+	t.Run("Check", func(t *testing.T) {
+		s := start(t)
+		if err := s.Check(t.Context()); err != nil {
+			t.Errorf("Check of a new store: %v", err)
+		}
+		record(t, s, entry("c1", "attrition", 1, bot.StateDone))
+		if err := s.Check(t.Context()); err != nil {
+			t.Errorf("Check after a Record: %v", err)
 		}
 	})
 }
@@ -196,10 +327,28 @@ func entry(caseID, step string, action int, state bot.EntryState) bot.LedgerEntr
 	}
 }
 
-func record(t *testing.T, s bot.Store, e bot.LedgerEntry) {
+// claim gives e what a claim carries: the rendered content and the time it was claimed.
+func claim(e bot.LedgerEntry) bot.LedgerEntry {
+	e.Payload = fmt.Sprintf(`{"key":%q,"to":["legal@example.com"]}`, e.Key)
+	e.Claimed = e.At.Add(-time.Minute)
+	return e
+}
+
+// mail is the JSON payload of a mail whose text is about size bytes, not all of them ASCII.
+func mail(size int) string {
+	line := "Sehr geehrte Kundin, Ihre Kündigung ist bestätigt – 解約を承りました. "
+	text := strings.Repeat(line, size/len(line)+1)
+	data, err := json.Marshal(map[string]any{"subject": "Kündigung", "text": text, "to": []string{"kunde@example.de"}})
+	if err != nil {
+		panic(err)
+	}
+	return string(data)
+}
+
+func record(t *testing.T, s bot.Store, es ...bot.LedgerEntry) {
 	t.Helper()
-	if err := s.Record(t.Context(), e); err != nil {
-		t.Fatalf("Record(%s): %v", e.Key, err)
+	if err := s.Record(t.Context(), es...); err != nil {
+		t.Fatalf("Record of %d entries: %v", len(es), err)
 	}
 }
 
@@ -224,7 +373,21 @@ func expect(t *testing.T, s bot.Store, want map[string]bot.Ledger, caseIDs ...st
 	}
 }
 
-// equal compares ledgers with time.Time.Equal for the times, since a store returns them in UTC.
+// expectClaimed checks that Claimed returns want, in any order.
+func expectClaimed(t *testing.T, s bot.Store, want ...bot.LedgerEntry) {
+	t.Helper()
+	got, err := s.Claimed(t.Context())
+	if err != nil {
+		t.Fatalf("Claimed: %v", err)
+	}
+	byKey := func(a, b bot.LedgerEntry) int { return strings.Compare(a.Key, b.Key) }
+	got, want = slices.SortedFunc(slices.Values(got), byKey), slices.SortedFunc(slices.Values(want), byKey)
+	if !slices.EqualFunc(got, want, same) {
+		t.Errorf("Claimed() =\n%v\nwant\n%v", got, want)
+	}
+}
+
+// equal compares ledgers entry by entry (see same).
 func equal(got, want map[string]bot.Ledger) bool {
 	if len(got) != len(want) {
 		return false
@@ -235,16 +398,20 @@ func equal(got, want map[string]bot.Ledger) bool {
 			return false
 		}
 		for k, we := range wl {
-			ge, ok := gl[k]
-			if !ok || !ge.At.Equal(we.At) || !ge.RetryAt.Equal(we.RetryAt) {
-				return false
-			}
-			ge.At, we.At = time.Time{}, time.Time{}
-			ge.RetryAt, we.RetryAt = time.Time{}, time.Time{}
-			if !reflect.DeepEqual(ge, we) {
+			if ge, ok := gl[k]; !ok || !same(ge, we) {
 				return false
 			}
 		}
 	}
 	return true
+}
+
+// same compares entries with time.Time.Equal for the times, since a store returns them in UTC.
+func same(got, want bot.LedgerEntry) bool {
+	if !got.At.Equal(want.At) || !got.RetryAt.Equal(want.RetryAt) || !got.Claimed.Equal(want.Claimed) {
+		return false
+	}
+	got.At, got.RetryAt, got.Claimed = time.Time{}, time.Time{}, time.Time{}
+	want.At, want.RetryAt, want.Claimed = time.Time{}, time.Time{}, time.Time{}
+	return got == want
 }

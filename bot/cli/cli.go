@@ -84,6 +84,7 @@ Commands:
   test       run the playbook tests (*.test.yaml) and report which steps no test reaches
   plan       show what will happen to each open case, when and why (reads only)
   why        explain why a step of a case ran, did not run, or will run when it will
+  retry      run again what failed for good on a case, once its cause is fixed
 
 Run "casebot <command> -h" for a command's flags.
 `
@@ -103,6 +104,7 @@ func Main(ctx context.Context, args []string, std IO, w Wiring) int {
 		"test":     testCmd,
 		"plan":     plan,
 		"why":      why,
+		"retry":    retry,
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {
@@ -360,6 +362,9 @@ func once(ctx context.Context, args []string, std IO, w Wiring) error {
 	}
 	defer d.Close()
 	rep, err := d.engine.CycleUntil(ctx)
+	if rep.Read == 0 && err != nil {
+		return err // no case was read: there is nothing to sum up
+	}
 	fmt.Fprintf(std.Out, "%d open case(s): %d effect(s) done, %d skipped, %d failed", rep.Cases, rep.Done, rep.Skipped, rep.Failed)
 	if !rep.Next.IsZero() {
 		fmt.Fprintf(std.Out, "; next due %s", rep.Next.UTC().Format(time.RFC3339))

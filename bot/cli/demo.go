@@ -17,9 +17,10 @@ import (
 	"casebot/templates"
 )
 
-// demoStart is the virtual clock's start: Monday 2 November 2026, 08:00 in New York. A fixed
-// start makes every run of the demo print the same timeline.
-var demoStart = time.Date(2026, 11, 2, 13, 0, 0, 0, time.UTC)
+// DemoStart is the virtual clock's start: Monday 2 November 2026, 08:00 in New York. A fixed
+// start makes every run of the demo print the same timeline; the chaos harness (test/chaos)
+// runs the same timeline with the real binary.
+var DemoStart = time.Date(2026, 11, 2, 13, 0, 0, 0, time.UTC)
 
 // demoLimit ends the demo if the cases have not closed by then.
 const demoLimit = 60 * 24 * time.Hour
@@ -34,7 +35,7 @@ func demo(ctx context.Context, args []string, std IO, w Wiring) error {
 		return err
 	}
 	wall := time.Now()
-	clk := bot.NewManualClock(demoStart)
+	clk := bot.NewManualClock(DemoStart)
 	logOut := std.Err
 	if !*verbose {
 		logOut = io.Discard
@@ -93,8 +94,8 @@ func demo(ctx context.Context, args []string, std IO, w Wiring) error {
 	}
 
 	fmt.Fprintf(std.Out, "casebot demo: %d playbook(s) against a seeded sandbox at %s\n", len(pbs), sb.URL())
-	fmt.Fprintf(std.Out, "virtual clock starts %s; people's actions in Salesforce are scripted\n\n", demoStart.Format("Mon 2 Jan 2006 15:04 MST"))
-	people := &people{crm: crm, out: tl, done: map[int]bool{}}
+	fmt.Fprintf(std.Out, "virtual clock starts %s; people's actions in Salesforce are scripted\n\n", DemoStart.Format("Mon 2 Jan 2006 15:04 MST"))
+	people := NewPeople(crm)
 	// The seeded cases are all open at the start: the demo runs these, and the summary
 	// reads them back at the end.
 	seen, err := openCases(ctx, crm, pbs)
@@ -104,10 +105,14 @@ func demo(ctx context.Context, args []string, std IO, w Wiring) error {
 	var closed time.Time // the last cycle that did something
 	for {
 		now := clk.Now()
-		if now.Sub(demoStart) > demoLimit {
+		if now.Sub(DemoStart) > demoLimit {
 			return fmt.Errorf("the cases did not close within %v of virtual time", demoLimit)
 		}
-		if err := people.act(ctx, pbs, now); err != nil {
+		notes, err := people.Act(ctx, pbs, now)
+		if len(notes) > 0 {
+			tl.people(now, notes)
+		}
+		if err != nil {
 			return err
 		}
 		rep, err := eng.Cycle(ctx)
@@ -123,14 +128,14 @@ func demo(ctx context.Context, args []string, std IO, w Wiring) error {
 		if rep.Done+rep.Skipped > 0 {
 			closed = now
 		}
-		next := people.next(now)
+		next := people.Next(now)
 		if !rep.Next.IsZero() && rep.Next.Before(next) {
 			next = rep.Next
 		}
 		clk.Set(next)
 	}
 	fmt.Fprintf(std.Out, "\nAll cases closed on %s after %.0f virtual days; %d Salesforce API calls; %v of real time.\n",
-		closed.UTC().Format("Mon 2 Jan 2006 15:04 MST"), closed.Sub(demoStart).Hours()/24, sb.APICalls(),
+		closed.UTC().Format("Mon 2 Jan 2006 15:04 MST"), closed.Sub(DemoStart).Hours()/24, sb.APICalls(),
 		time.Since(wall).Round(time.Millisecond))
 	return summary(ctx, std.Out, crm, pbs, seen)
 }
@@ -181,12 +186,18 @@ func summary(ctx context.Context, out io.Writer, crm bot.CRM, pbs []*rules.Playb
 	return nil
 }
 
-// people play the humans of the procedures: the scripted acts below, and every team
-// completing its open casebot tasks on their due date.
-type people struct {
+// People play the humans of the procedures: the scripted acts below, and every team
+// completing its open casebot tasks on their due date. The demo and the chaos harness
+// (test/chaos) run them between cycles.
+type People struct {
 	crm  bot.CRM
-	out  *timeline
 	done map[int]bool // the acts of the script already performed
+}
+
+// NewPeople returns the people of the script, acting in Salesforce through crm on the seeded
+// sandbox's cases, on a clock that starts at DemoStart.
+func NewPeople(crm bot.CRM) *People {
+	return &People{crm: crm, done: map[int]bool{}}
 }
 
 const day = 24 * time.Hour
@@ -226,8 +237,8 @@ var script = []act{
 		}},
 }
 
-// next is the next time the people act: each afternoon (15:00 UTC) of the virtual clock.
-func (p *people) next(now time.Time) time.Time {
+// Next is the next time the people act: each afternoon (15:00 UTC) of the virtual clock.
+func (p *People) Next(now time.Time) time.Time {
 	t := time.Date(now.Year(), now.Month(), now.Day(), 15, 0, 0, 0, time.UTC)
 	if !t.After(now) {
 		t = t.AddDate(0, 0, 1)
@@ -235,21 +246,23 @@ func (p *people) next(now time.Time) time.Time {
 	return t
 }
 
-func (p *people) act(ctx context.Context, pbs []*rules.Playbook, now time.Time) error {
+// Act does what the people do at now on the open cases of pbs, and returns what they did, a
+// note per change; the notes of writes that failed come with the error.
+func (p *People) Act(ctx context.Context, pbs []*rules.Playbook, now time.Time) ([]string, error) {
 	if now.Hour() != 15 || now.Minute() != 0 {
-		return nil
+		return nil, nil
 	}
 	var ws []bot.Write
 	var notes []string
 	for _, pb := range pbs {
 		cases, err := p.crm.Cases(ctx, pb.Query)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for _, c := range cases {
 			loc := pb.Zone(c)
 			for i, a := range script {
-				if p.done[i] || now.Sub(demoStart) < a.after || c.Account == nil || c.Account.Fields["Name"] != a.account {
+				if p.done[i] || now.Sub(DemoStart) < a.after || c.Account == nil || c.Account.Fields["Name"] != a.account {
 					continue
 				}
 				ws = append(ws, bot.Write{Op: bot.OpUpdate, Object: "Case", ID: c.ID, Fields: a.set(now, loc)})
@@ -267,11 +280,11 @@ func (p *people) act(ctx context.Context, pbs []*rules.Playbook, now time.Time) 
 		}
 	}
 	if len(ws) == 0 {
-		return nil
+		return nil, nil
 	}
 	res, err := p.crm.Apply(ctx, ws)
 	if err != nil {
-		return fmt.Errorf("people's updates: %w", err)
+		return nil, fmt.Errorf("people's updates: %w", err)
 	}
 	var errs []error
 	for i, r := range res {
@@ -279,8 +292,7 @@ func (p *people) act(ctx context.Context, pbs []*rules.Playbook, now time.Time) 
 			errs = append(errs, fmt.Errorf("%s: %w", notes[i], r.Err))
 		}
 	}
-	p.out.people(now, notes)
-	return errors.Join(errs...)
+	return notes, errors.Join(errs...)
 }
 
 // timeline prints what happens, in order, with each case's local time. It is the demo's
@@ -326,6 +338,11 @@ func (t *timeline) Post(ctx context.Context, m bot.Message) (string, error) {
 	p.channels = append(p.channels, m.Channel)
 	t.n++
 	return fmt.Sprintf("demo-%d", t.n), nil
+}
+
+// Find finds nothing: the demo's cycles are never interrupted, so nothing is looked for.
+func (t *timeline) Find(ctx context.Context, channel, key string, since time.Time) (string, error) {
+	return "", nil
 }
 
 // Send keeps the mail to print it under the step that sent it.

@@ -288,8 +288,8 @@ func (cs caseState) why(st rules.StepState) string {
 		}
 	case rules.StateFailed:
 		if n, a, e, ok := cs.failure(st.Step, false); ok {
-			return fmt.Sprintf("Action %d (%s) failed after %s (%s) and %s: it is not tried again, and the step's later actions do not run.",
-				n, a.Kind, plural(e.Attempts, "attempt"), e.Detail, whyStopped(e))
+			return fmt.Sprintf("Action %d (%s) failed after %s (%s), %s; the step's later actions wait for it.",
+				n, a.Kind, plural(e.Attempts, "attempt"), e.Detail, permanent)
 		}
 	case rules.StateSkipped:
 		if st.Gate.Kind == "when" {

@@ -137,7 +137,7 @@ func TestWhyAndLabel(t *testing.T) {
 			wantLabel: "skipped", wantWhy: "Skipped: missed: due Tue 3 Nov."},
 		{name: "failed for good", st: rules.StepState{Step: "update", State: rules.StateFailed, At: at, Reason: "Failed: action 2 (update): INVALID."},
 			ledger:    bot.Ledger{failedKey: {Key: failedKey, State: bot.StateFailed, Detail: "INVALID", Attempts: 5}},
-			wantLabel: "failed", wantWhy: "Action 2 (update) failed after 5 attempts (INVALID) and the error is not one worth retrying: it is not tried again, and the step's later actions do not run."},
+			wantLabel: "failed", wantWhy: "Action 2 (update) failed after 5 attempts (INVALID), a permanent error: it is tried again only after casebot retry; the step's later actions wait for it."},
 		{name: "retrying", st: rules.StepState{Step: "update", State: rules.StateRetrying, At: at, Timing: timing},
 			ledger: bot.Ledger{failedKey: {Key: failedKey, State: bot.StateFailed, Detail: "UNABLE_TO_LOCK_ROW", Attempts: 2,
 				Retryable: true, RetryAt: now.Add(4 * time.Minute)}},
@@ -216,7 +216,7 @@ func TestWritePlan(t *testing.T) {
 	expect("of a step backing off", c, l, "retrying messages",
 		"2. mail account_team, Case.Contact__c cc legal (template final) [failed after 2 attempts, retried Wed 4 Nov 2026 10:04 EST (Wed 4 Nov 15:04 UTC): smtp: 451]")
 	l[failed] = bot.LedgerEntry{Key: failed, State: bot.StateFailed, Attempts: 5, Detail: "smtp: 451"}
-	expect("of a step given up on", c, l, "[failed for good: smtp: 451 (the error is not one worth retrying)]")
+	expect("of a step given up on", c, l, "[failed for good: smtp: 451 (a permanent error: it is tried again only after casebot retry)]")
 
 	// With the date field cleared: every step waits for it, in one line.
 	c.Fields["Day0__c"] = nil
@@ -374,7 +374,7 @@ func TestStory(t *testing.T) {
 	// Given up: no retry time.
 	e.Retryable, e.RetryAt = false, time.Time{}
 	l[key(2)] = e
-	expect("of a step given up on", "smtp: 451 try later; the error is not one worth retrying: casebot does not try again")
+	expect("of a step given up on", "smtp: 451 try later; a permanent error: it is tried again only after casebot retry")
 
 	// Every action done three days after the date: it ran late.
 	for n := range pb.Steps[3].Actions {

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"casebot/bot"
-	"casebot/bot/engine"
 	"casebot/rules"
 )
 
@@ -189,7 +188,7 @@ func (cs caseState) writeStep(out io.Writer, s *rules.Step, st rules.StepState) 
 
 // actionNote says what the ledger holds for an action of a step that is not finished: "done
 // Mon 2 Nov 09:00 EST", "failed after 2 attempts, retried Mon 2 Nov 2026 09:05 EST (…): …",
-// "failed for good: … (the error is not one worth retrying)".
+// "failed for good: … (a permanent error: …)".
 func (cs caseState) actionNote(s *rules.Step, action int) string {
 	e, ok := cs.l[bot.EffectKey(cs.pb.Name, s.ID, action, cs.c.ID)]
 	if !ok {
@@ -199,7 +198,7 @@ func (cs caseState) actionNote(s *rules.Step, action int) string {
 	case e.State == bot.StateFailed && e.Retryable:
 		return fmt.Sprintf("failed after %s, retried %s: %s", plural(e.Attempts, "attempt"), cs.retryWhen(e), e.Detail)
 	case e.State == bot.StateFailed:
-		return fmt.Sprintf("failed for good: %s (%s)", e.Detail, whyStopped(e))
+		return fmt.Sprintf("failed for good: %s (%s)", e.Detail, permanent)
 	case e.State == bot.StateSkipped:
 		return "skipped: " + e.Detail
 	}
@@ -534,11 +533,5 @@ func actionList(pb *rules.Playbook, s *rules.Step) []string {
 	return out
 }
 
-// whyStopped says why casebot does not try a failed effect again: it ran out of attempts, or
-// the error was not one worth retrying.
-func whyStopped(e bot.LedgerEntry) string {
-	if e.Attempts >= engine.MaxAttempts {
-		return "casebot gave up after " + plural(e.Attempts, "attempt")
-	}
-	return "the error is not one worth retrying"
-}
+// permanent says why casebot does not try a failed effect again, and what will.
+const permanent = "a permanent error: it is tried again only after casebot retry"

@@ -34,7 +34,9 @@ type services struct {
 	quota   map[string]int
 }
 
-func newServices(now func() time.Time) http.Handler {
+// NewServices returns the simulated services, which date their answers by now. The chaos
+// harness (test/chaos) serves them to the real binary, recording each call.
+func NewServices(now func() time.Time) http.Handler {
 	s := &services{now: now, answers: map[string][]byte{}, quota: map[string]int{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /provisioning/customers/{tenant}/deactivate", s.answer(func(r *http.Request) any {
@@ -95,7 +97,7 @@ func startServices(ctx context.Context, addr string, now func() time.Time, log *
 	if err != nil {
 		return "", nil, fmt.Errorf("simulated services: %w", err)
 	}
-	srv := &http.Server{Handler: newServices(now), ReadHeaderTimeout: 10 * time.Second,
+	srv := &http.Server{Handler: NewServices(now), ReadHeaderTimeout: 10 * time.Second,
 		BaseContext: func(net.Listener) context.Context { return ctx }}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

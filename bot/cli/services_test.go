@@ -11,7 +11,7 @@ import (
 
 func TestServices(t *testing.T) {
 	now := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
-	srv := httptest.NewServer(newServices(func() time.Time { return now }))
+	srv := httptest.NewServer(NewServices(func() time.Time { return now }))
 	defer srv.Close()
 	call := func(path, key string) map[string]any {
 		t.Helper()

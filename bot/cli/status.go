@@ -16,20 +16,25 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// statusHandler serves /healthz (the process answers), /readyz (the last cycle succeeded) and
-// /metrics (Prometheus) for the daemon.
+// statusHandler serves /healthz (the process answers), /readyz (the ledger can be written and
+// the last cycle succeeded; otherwise what is wrong, in words) and /metrics (Prometheus) for
+// the daemon.
 func statusHandler(eng *engine.Engine, reg *prometheus.Registry) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if err := eng.CheckLedger(r.Context()); err != nil {
+			http.Error(w, "not ready: "+engine.Diagnose(err), http.StatusServiceUnavailable)
+			return
+		}
 		end, err := eng.LastCycle()
 		switch {
 		case end.IsZero():
-			http.Error(w, "no reconcile cycle has finished yet", http.StatusServiceUnavailable)
+			http.Error(w, "not ready: the first reconcile cycle has not finished yet", http.StatusServiceUnavailable)
 		case err != nil:
-			http.Error(w, "the last reconcile cycle failed: "+err.Error(), http.StatusServiceUnavailable)
+			http.Error(w, "not ready: "+engine.Diagnose(err), http.StatusServiceUnavailable)
 		default:
 			fmt.Fprintf(w, "ok: last cycle ended %s\n", end.UTC().Format(time.RFC3339))
 		}

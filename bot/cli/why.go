@@ -238,7 +238,7 @@ func (cs caseState) verdict(s *rules.Step, st rules.StepState) string {
 				n, stamp(e.RetryAt, cs.loc), humanDuration(e.RetryAt.Sub(cs.now)))
 		}
 	case labelFailed:
-		return "It failed for good: casebot does not retry it."
+		return "It failed for good: casebot tries it again only after casebot retry."
 	}
 	return st.Reason
 }
@@ -284,7 +284,7 @@ func (cs caseState) actionStory(s *rules.Step, st rules.StepState, action int) s
 		if e.Retryable {
 			return text + "; a transient error: casebot tries again " + cs.retryWhen(e)
 		}
-		return text + "; " + whyStopped(e) + ": casebot does not try again"
+		return text + "; " + permanent
 	}
 	return string(e.State) + " " + when + ": " + e.Detail
 }

@@ -28,7 +28,7 @@ func newActions(t *testing.T, clock *time.Time) (*Engine, *fakeCRM, *memStore, *
 		"slack/waiting.tmpl":     {Data: []byte(`Still waiting on {{.CaseRef}} for {{.Gate}}`)},
 		"slack/missed-step.tmpl": {Data: []byte(`Missed {{.StepTitle}}`)},
 		"email/notice.tmpl":      {Data: []byte("Subject: Termination of {{.Account \"Name\"}}\n\nYour contract ends.\n")},
-		"comment/record.tmpl":    {Data: []byte(`Notice sent for tenant {{.Account "Tenant_Id__c"}}.`)},
+		"comment/record.tmpl":    {Data: []byte(`Notice sent for tenant {{.Account "Tenant_Id__c"}}, rendered {{.Now}}.`)},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -106,7 +106,7 @@ func TestEmailCommentQueueAndHTTP(t *testing.T) {
 		logged["ToAddress"] != "ae@example.test; owner@globex.example; deputy@globex.example; it@globex.example" || logged["FromAddress"] != "casebot@example.test" {
 		t.Errorf("logged EmailMessage %v", logged)
 	}
-	if c := byObject["CaseComment"]; c["ParentId"] != actionsCase || c["CommentBody"] != "Notice sent for tenant globex/eu 1." || c["IsPublished"] != false {
+	if c := byObject["CaseComment"]; c["ParentId"] != actionsCase || c["CommentBody"] != "Notice sent for tenant globex/eu 1, rendered Tue 3 Nov 2026 10:00 CET.\n\n["+bot.CommentMarker(actionKey("notify", 2))+"]" || c["IsPublished"] != false {
 		t.Errorf("comment %v", c)
 	}
 	fields := crm.cases[0].Fields

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"runtime/debug"
 	"slices"
@@ -92,6 +93,7 @@ type Event struct {
 
 // Report sums up a cycle.
 type Report struct {
+	Read                  int // playbooks whose cases were read
 	Cases                 int
 	Done, Skipped, Failed int
 	// Next is the earliest time a step of any case comes due; zero when none is scheduled.
@@ -149,6 +151,15 @@ func New(opts Options) (*Engine, error) {
 	}, nil
 }
 
+// CheckLedger reports why the ledger can no longer be written, as a *LedgerError; nil when it
+// can. A cycle checks it first and does nothing while it fails.
+func (e *Engine) CheckLedger(ctx context.Context) error {
+	if err := e.opts.Store.Check(ctx); err != nil {
+		return &LedgerError{Err: err}
+	}
+	return nil
+}
+
 // LastCycle reports when the last cycle ended and its error; a zero time means none has run.
 func (e *Engine) LastCycle() (time.Time, error) {
 	e.mu.Lock()
@@ -162,22 +173,76 @@ func (e *Engine) LastCycle() (time.Time, error) {
 func (e *Engine) Cycle(ctx context.Context) (Report, error) {
 	start := time.Now()
 	var rep Report
-	var errs []error
-	for _, p := range e.opts.Playbooks {
-		if e.stopping.Load() {
-			break
-		}
-		if err := e.settle(ctx, p, &rep); err != nil {
-			errs = append(errs, fmt.Errorf("playbook %s: %w", p.Name, err))
-		}
-	}
-	err := errors.Join(errs...)
+	err := e.cycle(ctx, &rep)
 	end := time.Now()
 	e.metrics.cycle(rep, err, end.Sub(start), end)
 	e.mu.Lock()
 	e.lastEnd, e.lastErr = end, err
 	e.mu.Unlock()
 	return rep, err
+}
+
+// cycle runs the playbooks, once the ledger is known to be writable.
+func (e *Engine) cycle(ctx context.Context, rep *Report) error {
+	if err := e.CheckLedger(ctx); err != nil {
+		return err
+	}
+	claimed, err := e.opts.Store.Claimed(ctx)
+	if err != nil {
+		return &LedgerError{Err: fmt.Errorf("reading unconfirmed effects: %w", err)}
+	}
+	unconfirmed := map[string][]string{} // playbook → cases with claimed effects
+	for _, c := range claimed {
+		if !slices.Contains(unconfirmed[c.Playbook], c.CaseID) {
+			unconfirmed[c.Playbook] = append(unconfirmed[c.Playbook], c.CaseID)
+		}
+	}
+	var errs []error
+	for _, p := range e.opts.Playbooks {
+		if e.stopping.Load() {
+			break
+		}
+		if err := e.settle(ctx, p, unconfirmed[p.Name], rep); err != nil {
+			errs = append(errs, fmt.Errorf("playbook %s: %w", p.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// LedgerError is a cycle's failure to read or write the ledger: nothing more is done until
+// it can be written again.
+type LedgerError struct{ Err error }
+
+func (e *LedgerError) Error() string { return "ledger: " + e.Err.Error() }
+func (e *LedgerError) Unwrap() error { return e.Err }
+
+// CRMError is a cycle's failure to read the cases.
+type CRMError struct{ Err error }
+
+func (e *CRMError) Error() string { return e.Err.Error() }
+func (e *CRMError) Unwrap() error { return e.Err }
+
+// Diagnose says in a few words what stops cycles from working, for /readyz and the log:
+// the ledger, Salesforce's login, Salesforce out of reach, or something else.
+func Diagnose(err error) string {
+	var (
+		le *LedgerError
+		ce *CRMError
+		be *bot.Error
+	)
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &le):
+		return "the ledger cannot be used: " + le.Err.Error()
+	case errors.As(err, &ce) && errors.As(err, &be) && be.Login:
+		return "the Salesforce login is refused: " + be.Error()
+	case errors.As(err, &ce) && bot.IsRetryable(err):
+		return "Salesforce is unreachable or overloaded: " + err.Error()
+	case errors.As(err, &ce):
+		return "Salesforce refused to give the cases: " + err.Error()
+	}
+	return "the last cycle failed: " + err.Error()
 }
 
 // pending is a due effect with what the cycle knows of it.
@@ -191,6 +256,8 @@ type pending struct {
 	gate  string          // what the step waits for, in words, for its reminders
 	at    time.Time       // when the step came due (a reminder's own Due is later)
 	now   time.Time
+	cl    *claim // what it performs, as decided when it was claimed
+	fresh bool   // claimed in this pass: no earlier attempt to recover
 }
 
 // maxPasses bounds how often a cycle re-reads a playbook's cases while its passes make
@@ -198,12 +265,12 @@ type pending struct {
 const maxPasses = 8
 
 // Retries: a retryable failure is tried again after an exponential backoff from its attempts
-// (1m, 2m, 4m … at most 6h) or the provider's Retry-After, whichever is later, and given up
-// after MaxAttempts attempts.
+// (1m, 2m, 4m … at most 6h, plus jitter) or the provider's Retry-After, whichever is later.
+// From loudAttempts attempts on, each failure is logged as an error: something needs a look.
 const (
-	retryBase   = time.Minute
-	retryMax    = 6 * time.Hour
-	MaxAttempts = 10
+	retryBase    = time.Minute
+	retryMax     = 6 * time.Hour
+	loudAttempts = 10
 )
 
 // recordTimeout bounds a ledger write, which runs on a context a shutdown does not cancel.
@@ -216,7 +283,10 @@ const recordTimeout = 30 * time.Second
 // reads only the cases that progressed in the pass before.
 //
 // A panic (a bug in a connector, say) fails the playbook's cycle instead of the daemon.
-func (e *Engine) settle(ctx context.Context, p *rules.Playbook, rep *Report) (err error) {
+//
+// unconfirmed are the cases with claimed effects: those the query no longer finds (a step
+// closed the case before its outcome was recorded) are read once more to confirm them.
+func (e *Engine) settle(ctx context.Context, p *rules.Playbook, unconfirmed []string, rep *Report) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = e.panicked("settle playbook "+p.Name, v)
@@ -228,12 +298,10 @@ func (e *Engine) settle(ctx context.Context, p *rules.Playbook, rep *Report) (er
 	q := e.withRoleFields(p)
 	for pass := 0; pass < maxPasses && !e.stopping.Load(); pass++ {
 		var r Report
-		progressed, err := e.pass(ctx, p, q, failed, &r)
-		if err != nil {
-			return err
-		}
+		progressed, err := e.pass(ctx, p, q, unconfirmed, failed, &r)
 		if pass == 0 {
 			rep.Cases += r.Cases
+			rep.Read += r.Read
 		}
 		rep.Done += r.Done
 		rep.Skipped += r.Skipped
@@ -241,6 +309,10 @@ func (e *Engine) settle(ctx context.Context, p *rules.Playbook, rep *Report) (er
 		if !r.Next.IsZero() && (rep.Next.IsZero() || r.Next.Before(rep.Next)) {
 			rep.Next = r.Next
 		}
+		if err != nil {
+			return err
+		}
+		unconfirmed = nil
 		if len(progressed) == 0 {
 			return nil
 		}
@@ -254,21 +326,45 @@ func (e *Engine) settle(ctx context.Context, p *rules.Playbook, rep *Report) (er
 	return nil
 }
 
-// pass reads the cases of q and their ledger once, evaluates every case and performs what is
-// due. It returns the ids of the cases that progressed: an effect done or a step skipped.
-func (e *Engine) pass(ctx context.Context, p *rules.Playbook, q bot.CaseQuery, failed map[string]bool, rep *Report) ([]string, error) {
+// pass reads the cases of q and their ledger once, evaluates every case, writes what it
+// decided (skips, marks, and the claims of the effects it will perform) in one transaction,
+// and then performs the due effects. It returns the ids of the cases that progressed: an
+// effect done or a step skipped.
+//
+// Cases in unconfirmed that the query did not return are read by id: only the effects they
+// have claimed are performed on them, nothing new is decided.
+func (e *Engine) pass(ctx context.Context, p *rules.Playbook, q bot.CaseQuery, unconfirmed []string, failed map[string]bool, rep *Report) ([]string, error) {
 	cases, err := e.opts.CRM.Cases(ctx, q)
 	if err != nil {
-		return nil, fmt.Errorf("reading cases: %w", err)
+		return nil, &CRMError{Err: fmt.Errorf("reading cases: %w", err)}
 	}
-	rep.Cases += len(cases)
+	rep.Read, rep.Cases = 1, len(cases)
 	ids := make([]string, len(cases))
 	for i, c := range cases {
 		ids[i] = c.ID
 	}
+	var missing []string
+	for _, id := range unconfirmed {
+		if !slices.Contains(ids, id) {
+			missing = append(missing, id)
+		}
+	}
+	orphans := map[string]bool{}
+	if len(missing) > 0 {
+		more, err := e.opts.CRM.Cases(ctx, bot.CaseQuery{Object: q.Object, Fields: q.Fields, AccountFields: q.AccountFields,
+			IDs: missing, AnyState: true})
+		if err != nil {
+			return nil, &CRMError{Err: fmt.Errorf("reading cases with unconfirmed effects: %w", err)}
+		}
+		for _, c := range more {
+			orphans[c.ID] = true
+			ids = append(ids, c.ID)
+		}
+		cases = append(cases, more...)
+	}
 	ledgers, err := e.opts.Store.Entries(ctx, ids)
 	if err != nil {
-		return nil, fmt.Errorf("reading the ledger: %w", err)
+		return nil, &LedgerError{Err: fmt.Errorf("reading the ledger: %w", err)}
 	}
 	now := e.opts.Now()
 	titles := map[string]string{}
@@ -278,12 +374,30 @@ func (e *Engine) pass(ctx context.Context, p *rules.Playbook, q bot.CaseQuery, f
 
 	progressed := map[string]bool{}
 	var due []pending
+	var records []bot.LedgerEntry
+	var events []Event
 	for i := range cases {
-		d, err := e.evaluate(ctx, p, &cases[i], ledgers[cases[i].ID], now, titles, progressed, rep)
-		if err != nil {
-			return nil, err
-		}
+		d, recs, evs := e.evaluate(p, &cases[i], ledgers[cases[i].ID], now, titles, orphans[cases[i].ID], rep)
 		due = append(due, d...)
+		records = append(records, recs...)
+		events = append(events, evs...)
+	}
+	// The actions of steps are decided now; notices (reminders, escalations) wait for their
+	// phase, which sends them only for cases this pass changed nothing else of.
+	notices := slices.DeleteFunc(slices.Clone(due), func(d pending) bool { return d.eff.Action != 0 })
+	due = slices.DeleteFunc(due, func(d pending) bool { return d.eff.Action == 0 })
+	due, claims, failures := e.claims(due, now, rep)
+	due = append(due, notices...)
+	if err := e.record(ctx, append(records, claims...)...); err != nil {
+		return nil, &LedgerError{Err: fmt.Errorf("recording %d decision(s): %w", len(records)+len(claims), err)}
+	}
+	for _, ev := range append(events, failures...) {
+		if ev.Outcome == Skipped {
+			progressed[ev.Case.ID] = true
+		} else {
+			failed[ev.Case.ID+"/"+ev.Step] = true
+		}
+		e.observe(ev)
 	}
 	err = e.execute(ctx, due, now, failed, progressed, rep)
 	var out []string
@@ -295,44 +409,50 @@ func (e *Engine) pass(ctx context.Context, p *rules.Playbook, q bot.CaseQuery, f
 	return out, err
 }
 
-// evaluate evaluates one case, records what the evaluation decided (skips, marks) and returns
-// the case's due effects. A panic fails this case alone: it is logged, and recorded in the
-// ledger under the case's "evaluate/panic" key, and the case is left alone this pass.
-func (e *Engine) evaluate(ctx context.Context, p *rules.Playbook, c *bot.Case, l bot.Ledger, now time.Time,
-	titles map[string]string, progressed map[string]bool, rep *Report) (due []pending, err error) {
+// evaluate evaluates one case and returns its due effects, what the evaluation decided
+// (skips, marks) and the events of its skips. A panic fails this case alone: it is logged and
+// recorded in the ledger under the case's "evaluate/panic" key, and the case is left alone
+// this pass. For an orphan (a case read only to confirm its claimed effects) nothing is
+// decided: only the effects already claimed are due.
+func (e *Engine) evaluate(p *rules.Playbook, c *bot.Case, l bot.Ledger, now time.Time,
+	titles map[string]string, orphan bool, rep *Report) (due []pending, records []bot.LedgerEntry, events []Event) {
 	defer func() {
 		if v := recover(); v != nil {
 			rep.Failed++
 			perr := e.panicked("evaluate case "+c.ID, v)
 			key := bot.StepKey(p.Name, "evaluate", "panic", c.ID)
-			due, err = nil, e.record(ctx, bot.LedgerEntry{Key: key, CaseID: c.ID, Playbook: p.Name,
-				State: bot.StateFailed, Detail: perr.Error(), Attempts: l[key].Attempts + 1, At: now})
+			due, events = nil, nil
+			records = []bot.LedgerEntry{{Key: key, CaseID: c.ID, Playbook: p.Name,
+				State: bot.StateFailed, Detail: perr.Error(), Attempts: l[key].Attempts + 1, At: now}}
 		}
 	}()
 	res := p.Evaluate(*c, l, now)
 	loc := p.Zone(*c)
-	for _, r := range res.Records {
-		if err := e.record(ctx, r); err != nil {
-			return nil, fmt.Errorf("recording %s: %w", r.Key, err)
-		}
+	if !orphan {
+		records = res.Records
+	}
+	for _, r := range records {
 		if r.State != bot.StateSkipped {
 			continue // a mark (a hold's start or end, a gate's first wait) is no outcome
 		}
 		rep.Skipped++
-		progressed[c.ID] = true
-		e.observe(Event{At: now, Location: loc, Case: *c, Step: r.Step, Title: titles[r.Step],
+		events = append(events, Event{At: now, Location: loc, Case: *c, Step: r.Step, Title: titles[r.Step],
 			Effect: bot.Effect{Key: r.Key, Playbook: r.Playbook, Step: r.Step, CaseID: c.ID}, Outcome: Skipped, Detail: r.Detail})
 	}
 	next := nextScheduled(res.Steps)
 	for _, eff := range res.Due {
+		prev, ok := l[eff.Key]
+		if orphan && !ok {
+			continue
+		}
 		st := stepState(res.Steps, eff.Step)
-		due = append(due, pending{eff: eff, c: c, title: titles[eff.Step], prev: l[eff.Key], loc: loc,
+		due = append(due, pending{eff: eff, c: c, title: titles[eff.Step], prev: prev, loc: loc,
 			next: next, gate: st.Gate.Waiting(), at: st.At, now: now})
 	}
 	if !res.Next.IsZero() && (rep.Next.IsZero() || res.Next.Before(rep.Next)) {
 		rep.Next = res.Next
 	}
-	return due, nil
+	return due, records, events
 }
 
 // execute performs due effects in phases by action index, so that every action of a step runs
@@ -343,8 +463,7 @@ func (e *Engine) evaluate(ctx context.Context, p *rules.Playbook, c *bot.Case, l
 // remaining actions wait, and so does a retry of the failed one. progressed collects the
 // cases with an effect done.
 //
-// Every effect performed is recorded, even when recording another fails; the errors are
-// returned together, and the cycle stops at the end of the phase.
+// The outcomes of a phase are recorded in one transaction; when that fails the cycle stops.
 func (e *Engine) execute(ctx context.Context, due []pending, now time.Time, failedSteps, progressed map[string]bool, rep *Report) error {
 	maxAction := 0
 	for _, d := range due {
@@ -367,24 +486,31 @@ func (e *Engine) execute(ctx context.Context, due []pending, now time.Time, fail
 				phase = append(phase, d)
 			}
 		}
+		if action == 0 {
+			var claims []bot.LedgerEntry
+			var failures []Event
+			phase, claims, failures = e.claims(phase, now, rep)
+			if err := e.record(ctx, claims...); err != nil {
+				return &LedgerError{Err: fmt.Errorf("recording %d claim(s): %w", len(claims), err)}
+			}
+			for _, ev := range failures {
+				e.observe(ev)
+			}
+		}
 		if len(phase) == 0 {
 			continue
 		}
 		outcomes := e.perform(ctx, phase, now)
-		var errs []error
+		var entries []bot.LedgerEntry
 		var events []Event // told once all are recorded
 		for i, d := range phase {
 			o := outcomes[i]
 			if o.unperformed {
-				continue // stopped before it: the next cycle derives it again
+				continue // stopped before it: its claim stays, and the next cycle performs it
 			}
-			entry := bot.LedgerEntry{
-				Key: d.eff.Key, CaseID: d.c.ID, Playbook: d.eff.Playbook, Step: d.eff.Step,
-				Attempts: d.prev.Attempts + 1, At: now, Result: o.result,
-			}
+			entry := d.entry(bot.StateDone, o.result, now)
 			ev := Event{At: now, Location: d.loc, Case: *d.c, Step: d.eff.Step, Title: d.title, Effect: d.eff}
 			if o.err == nil {
-				entry.State = bot.StateDone
 				ev.Outcome, ev.Detail = Done, o.detail
 				rep.Done++
 				progressed[d.c.ID] = true
@@ -394,46 +520,54 @@ func (e *Engine) execute(ctx context.Context, due []pending, now time.Time, fail
 				rep.Failed++
 				failedSteps[d.c.ID+"/"+d.eff.Step] = true
 			}
-			if err := e.record(ctx, entry); err != nil {
-				errs = append(errs, fmt.Errorf("recording %s: %w", d.eff.Key, err))
-			}
+			entries = append(entries, entry)
 			events = append(events, ev)
+		}
+		// One transaction for the phase's outcomes: a crash before it leaves their claims,
+		// which the next cycle confirms with the providers instead of performing again.
+		if err := e.record(ctx, entries...); err != nil {
+			return &LedgerError{Err: fmt.Errorf("recording %d outcome(s): %w", len(entries), err)}
 		}
 		for _, ev := range events {
 			e.observe(ev)
-		}
-		if err := errors.Join(errs...); err != nil {
-			return err
 		}
 	}
 	return nil
 }
 
-// failure fills in a failed effect's entry: retryable errors get a RetryAt, until the effect
-// has had MaxAttempts attempts and fails for good.
+// failure fills in a failed effect's entry. A retryable error gets a RetryAt and is tried
+// again however often it takes (an outage, an expired session, a used-up allowance all pass);
+// only a permanent error fails the effect for good, to be reported and retried by a person.
 func (e *Engine) failure(entry *bot.LedgerEntry, err error, now time.Time) {
 	entry.State = bot.StateFailed
 	entry.Detail = err.Error()
 	// A call cut off by shutdown or a deadline did not fail on its merits: try it again.
 	entry.Retryable = bot.IsRetryable(err) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
-	switch {
-	case entry.Retryable && entry.Attempts >= MaxAttempts:
-		entry.Retryable = false
+	if !entry.Retryable {
+		e.metrics.failedForGood.Inc()
 		e.log.Error("effect failed for good", "key", entry.Key, "attempts", entry.Attempts, "err", err)
-	case entry.Retryable:
-		entry.RetryAt = retryAt(now, entry.Attempts, err)
-		e.log.Warn("effect failed", "key", entry.Key, "attempts", entry.Attempts, "retry_at", entry.RetryAt, "err", err)
-	default:
-		e.log.Error("effect failed for good", "key", entry.Key, "attempts", entry.Attempts, "err", err)
+		return
 	}
+	entry.RetryAt = retryAt(now, entry.Key, entry.Attempts, err)
+	log := e.log.Warn
+	if entry.Attempts >= loudAttempts {
+		log = e.log.Error
+	}
+	log("effect failed", "key", entry.Key, "attempts", entry.Attempts, "retry_at", entry.RetryAt, "err", err)
 }
 
-// retryAt is when an effect that failed retryably after attempts attempts may run again.
-func retryAt(now time.Time, attempts int, err error) time.Time {
+// retryAt is when an effect that failed retryably after attempts attempts may run again: an
+// exponential backoff with up to a quarter more of jitter, or the provider's Retry-After when
+// later. The jitter comes from the key, so that effects that failed together spread out while
+// a replay of the same history computes the same times.
+func retryAt(now time.Time, key string, attempts int, err error) time.Time {
 	wait := retryMax
 	if n := attempts - 1; n < 20 { // beyond, the shift would overflow; the cap holds anyway
 		wait = min(retryBase<<max(n, 0), retryMax)
 	}
+	h := fnv.New64a()
+	h.Write([]byte(key))
+	wait += time.Duration(h.Sum64() % uint64(wait/4+1))
 	var be *bot.Error
 	if errors.As(err, &be) {
 		wait = max(wait, be.RetryAfter)
@@ -441,12 +575,17 @@ func retryAt(now time.Time, attempts int, err error) time.Time {
 	return now.Add(wait)
 }
 
-// record writes a ledger entry on a context of its own: an effect that was performed must be
-// recorded even when a shutdown cancels ctx in the meantime, or the next run repeats it.
-func (e *Engine) record(ctx context.Context, entry bot.LedgerEntry) error {
+// record writes ledger entries in one transaction, on a context of its own: an effect that
+// was performed must be recorded even when a shutdown cancels ctx in the meantime, or the next
+// run has to recover it.
+func (e *Engine) record(ctx context.Context, entries ...bot.LedgerEntry) error {
+	if len(entries) == 0 {
+		return nil
+	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
-	return e.opts.Store.Record(rctx, entry)
+	e.metrics.ledgerWrites.Inc()
+	return e.opts.Store.Record(rctx, entries...)
 }
 
 // panicked logs a recovered panic with its stack and returns it as a permanent error.
@@ -471,6 +610,7 @@ type outcome struct {
 func (e *Engine) perform(ctx context.Context, phase []pending, now time.Time) []outcome {
 	out := make([]outcome, len(phase))
 	users, queues := e.lookups(ctx, phase, now)
+	found, findErr := e.find(ctx, phase)
 	var b batch
 	for i, d := range phase {
 		e.guard(d, &out[i], func() {
@@ -483,7 +623,7 @@ func (e *Engine) perform(ctx context.Context, phase []pending, now time.Time) []
 				err = e.addTasks(&b, i, d, users)
 				out[i].detail = fmt.Sprintf("%d task(s): %s", len(d.eff.Tasks), taskSubjects(d.eff.Tasks))
 			case bot.KindComment:
-				err = e.addComment(&b, i, d, &out[i])
+				err = e.addComment(&b, i, d, found, findErr, &out[i])
 			case bot.KindQueue:
 				err = e.addQueue(&b, i, d, queues, &out[i])
 			case bot.KindSlack, bot.KindEmail, bot.KindHTTP:
@@ -509,7 +649,7 @@ func (e *Engine) perform(ctx context.Context, phase []pending, now time.Time) []
 			case bot.KindSlack:
 				out[i] = e.post(ctx, d)
 			case bot.KindEmail:
-				out[i] = e.mail(ctx, &after, i, d)
+				out[i] = e.mail(ctx, &after, i, d, found, findErr, now)
 			case bot.KindHTTP:
 				out[i] = e.call(ctx, &after, i, d)
 			}
@@ -587,16 +727,21 @@ func (e *Engine) lookups(ctx context.Context, phase []pending, now time.Time) (u
 	return users, queues
 }
 
-// addComment renders the effect's comment and adds it to the batch.
-func (e *Engine) addComment(b *batch, i int, d pending, o *outcome) error {
-	text, err := e.opts.Templates.RenderComment(d.eff.Template, e.data(d))
-	if err != nil {
-		return &bot.Error{Op: "render comment " + d.eff.Template, Code: "TEMPLATE", Message: err.Error()}
+// addComment adds the effect's comment to the batch, unless an interrupted attempt already
+// added it (found by the marker it ends with).
+func (e *Engine) addComment(b *batch, i int, d pending, found map[string]string, findErr error, o *outcome) error {
+	o.detail = fmt.Sprintf("comment %q", firstLine(d.cl.Text))
+	if d.recovering() {
+		if findErr != nil {
+			return findErr
+		}
+		if id, ok := found[bot.CommentMarker(d.eff.Key)]; ok {
+			e.metrics.recovered.WithLabelValues(string(bot.KindComment)).Inc()
+			o.result, o.detail = id, o.detail+" (added by an interrupted attempt)"
+			return nil
+		}
 	}
-	b.create(i, "CaseComment", bot.Fields{
-		"ParentId": d.c.ID, "CommentBody": bot.Truncate(text, 4000, ""), "IsPublished": d.eff.Public,
-	})
-	o.detail = fmt.Sprintf("comment %q", firstLine(text))
+	b.create(i, "CaseComment", bot.Fields{"ParentId": d.c.ID, "CommentBody": d.cl.Text, "IsPublished": d.eff.Public})
 	return nil
 }
 
@@ -746,15 +891,23 @@ func nextScheduled(steps []rules.StepState) rules.StepState {
 	return next
 }
 
+// observe counts an outcome and tells the observer, whose panic is logged and goes no
+// further: what it watches is already recorded.
 func (e *Engine) observe(ev Event) {
 	kind := string(ev.Effect.Kind)
 	if kind == "" {
 		kind = "step" // a skipped step is decided before any of its actions has a kind
 	}
 	e.metrics.effects.WithLabelValues(kind, string(ev.Outcome)).Inc()
-	if e.opts.Observe != nil {
-		e.opts.Observe(ev)
+	if e.opts.Observe == nil {
+		return
 	}
+	defer func() {
+		if v := recover(); v != nil {
+			e.panicked("observe "+ev.Effect.Key, v)
+		}
+	}()
+	e.opts.Observe(ev)
 }
 
 func describeFields(object string, f bot.Fields) string {

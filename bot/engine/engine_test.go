@@ -138,8 +138,8 @@ func TestFailedActionHoldsTheRestOfItsStep(t *testing.T) {
 		t.Errorf("ledger entry of the failed update: %+v", e)
 	}
 	for _, a := range []int{2, 3} {
-		if e := store.get(key("attrition", a)); e.State != "" {
-			t.Errorf("action %d of the failed step ran: %+v", a, e)
+		if e := store.get(key("attrition", a)); e.State != bot.StateClaimed || e.Attempts != 0 {
+			t.Errorf("action %d of the failed step ran: %+v, want only its claim", a, e)
 		}
 	}
 	if crm.cases[0].Fields["Status"] != "Legal Review" {
@@ -148,15 +148,15 @@ func TestFailedActionHoldsTheRestOfItsStep(t *testing.T) {
 	if got := chat.channels("/attrition/"); len(got) != 0 {
 		t.Errorf("the failed step posted to %v", got)
 	}
-	// The retry waits a minute, and the cycle says when.
-	if retry := now.Add(time.Minute); !e.RetryAt.Equal(retry) || !rep.Next.Equal(retry) {
-		t.Errorf("retry at %v, next %v; want both a minute later", e.RetryAt, rep.Next)
+	// The retry waits a minute and some jitter, and the cycle says when.
+	if wait := e.RetryAt.Sub(now); wait < time.Minute || wait > time.Minute+15*time.Second || !rep.Next.Equal(e.RetryAt) {
+		t.Errorf("retry at %v, next %v; want both a minute (and up to 15s) later", e.RetryAt, rep.Next)
 	}
 	if rep = cycle(t, eng); rep.Done+rep.Failed != 0 {
 		t.Errorf("a cycle before the retry time: %+v", rep)
 	}
 
-	now = now.Add(time.Minute)
+	now = e.RetryAt
 	rep = cycle(t, eng)
 	if rep.Done != 3 || rep.Failed != 0 {
 		t.Fatalf("retry cycle: %+v, want the step's three actions done", rep)

@@ -2,11 +2,14 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"casebot/bot"
 )
@@ -27,21 +30,33 @@ type fakeCRM struct {
 	// fail makes the next write to a record (by "Object/ID") fail with the error.
 	fail map[string]error
 	// check, when set, refuses every write it returns an error for, as a validation rule.
-	check  func(bot.Write) error
-	nextID int
+	check   func(bot.Write) error
+	nextID  int
+	finds   []bot.FindQuery
+	findErr error        // every Find fails with it
+	dead    *atomic.Bool // when set and true, the process is down: every call fails, doing nothing
 }
+
+// errDead is what a call of a process that crashed gets: it never reaches the provider.
+var errDead = errors.New("the process is dead")
+
+// down reports whether the process whose calls a fake answers has crashed.
+func down(dead *atomic.Bool) bool { return dead != nil && dead.Load() }
 
 var _ bot.CRM = (*fakeCRM)(nil)
 
 func (f *fakeCRM) Cases(ctx context.Context, q bot.CaseQuery) ([]bot.Case, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if down(f.dead) {
+		return nil, errDead
+	}
 	f.queries++
 	f.lastQuery = q
 	f.asked = append(f.asked, q)
 	var out []bot.Case
 	for _, c := range f.cases {
-		if c.Fields["Status"] == "Closed" || (len(q.IDs) > 0 && !slices.Contains(q.IDs, c.ID)) {
+		if (c.Fields["Status"] == "Closed" && !q.AnyState) || (len(q.IDs) > 0 && !slices.Contains(q.IDs, c.ID)) {
 			continue
 		}
 		cp := bot.Case{ID: c.ID, Fields: maps.Clone(c.Fields), Tasks: append([]bot.Task(nil), c.Tasks...)}
@@ -56,6 +71,9 @@ func (f *fakeCRM) Cases(ctx context.Context, q bot.CaseQuery) ([]bot.Case, error
 func (f *fakeCRM) Apply(ctx context.Context, ws []bot.Write) ([]bot.WriteResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if down(f.dead) {
+		return nil, errDead
+	}
 	f.applies = append(f.applies, ws)
 	for _, w := range ws {
 		if w.Object == f.panicOn {
@@ -86,6 +104,7 @@ func (f *fakeCRM) Apply(ctx context.Context, ws []bot.Write) ([]bot.WriteResult,
 		case w.Op == bot.OpCreate:
 			f.nextID++
 			res[i].ID = fmt.Sprintf("%s%015d", map[string]string{"CaseComment": "00a", "EmailMessage": "02s"}[w.Object], f.nextID)
+			w.ID = res[i].ID
 			f.created = append(f.created, w)
 		case w.Op == bot.OpUpdate && w.Object == "Task":
 			t := f.task(w.ID)
@@ -109,6 +128,36 @@ func (f *fakeCRM) Apply(ctx context.Context, ws []bot.Write) ([]bot.WriteResult,
 		}
 	}
 	return res, nil
+}
+
+// Find looks through the comments and logged mails created so far, as Salesforce would.
+func (f *fakeCRM) Find(ctx context.Context, q bot.FindQuery) (map[string]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.finds = append(f.finds, q)
+	if down(f.dead) {
+		return nil, errDead
+	}
+	if f.findErr != nil {
+		return nil, f.findErr
+	}
+	out := map[string]string{}
+	for _, w := range f.created {
+		switch w.Object {
+		case "EmailMessage":
+			if id, _ := w.Fields["MessageIdentifier"].(string); slices.Contains(q.MessageIDs, id) {
+				out[id] = w.ID
+			}
+		case "CaseComment":
+			body, _ := w.Fields["CommentBody"].(string)
+			for _, mk := range q.Comments[w.Fields["ParentId"].(string)] {
+				if strings.Contains(body, mk) {
+					out[mk] = w.ID
+				}
+			}
+		}
+	}
+	return out, nil
 }
 
 func (f *fakeCRM) UserIDs(ctx context.Context, names []string) (map[string]string, error) {
@@ -185,6 +234,15 @@ type memStore struct {
 	mu      sync.Mutex
 	entries map[string]bot.LedgerEntry
 	fail    map[string]error
+	broken  error // what Check reports
+	batches int   // transactions written
+	// crashAt, when not zero, is the write transaction at which the process dies: it and every
+	// later one fail, and dead is set so that the providers refuse the dead process too.
+	crashAt int
+	dead    *atomic.Bool
+	writes  int // write transactions attempted
+	// crashOnDone, when set, kills the process at the write that records this key done.
+	crashOnDone string
 }
 
 var _ bot.Store = (*memStore)(nil)
@@ -208,17 +266,51 @@ func (s *memStore) Entries(ctx context.Context, ids []string) (map[string]bot.Le
 	return out, nil
 }
 
-func (s *memStore) Record(ctx context.Context, e bot.LedgerEntry) error {
+// Record writes all entries or, like a transaction, none.
+func (s *memStore) Record(ctx context.Context, es ...bot.LedgerEntry) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err, ok := s.fail[e.Key]; ok {
-		return err
+	if len(es) == 0 {
+		return nil
 	}
-	s.entries[e.Key] = e
+	s.writes++
+	if s.crashAt > 0 && s.writes >= s.crashAt || slices.ContainsFunc(es, func(e bot.LedgerEntry) bool {
+		return e.Key == s.crashOnDone && e.State == bot.StateDone
+	}) {
+		s.dead.Store(true)
+		return errDead
+	}
+	for _, e := range es {
+		if err, ok := s.fail[e.Key]; ok {
+			return err
+		}
+	}
+	s.batches++
+	for _, e := range es {
+		s.entries[e.Key] = e
+	}
 	return nil
+}
+
+func (s *memStore) Claimed(ctx context.Context) ([]bot.LedgerEntry, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []bot.LedgerEntry
+	for _, e := range s.entries {
+		if e.State == bot.StateClaimed {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+func (s *memStore) Check(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.broken
 }
 
 func (s *memStore) Close() error { return nil }
@@ -236,12 +328,18 @@ type fakeChat struct {
 	posts  []bot.Message
 	fail   map[string]error
 	onPost func(bot.Message)
+	finds  int
+	dead   *atomic.Bool
 }
 
 var _ bot.Chat = (*fakeChat)(nil)
 
 func (c *fakeChat) Post(ctx context.Context, m bot.Message) (string, error) {
 	c.mu.Lock()
+	if down(c.dead) {
+		c.mu.Unlock()
+		return "", errDead
+	}
 	if err, ok := c.fail[m.Channel]; ok {
 		delete(c.fail, m.Channel)
 		c.mu.Unlock()
@@ -254,6 +352,22 @@ func (c *fakeChat) Post(ctx context.Context, m bot.Message) (string, error) {
 		c.onPost(m)
 	}
 	return ts, nil
+}
+
+// Find finds a post by its key and channel.
+func (c *fakeChat) Find(ctx context.Context, channel, key string, since time.Time) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.finds++
+	if down(c.dead) {
+		return "", errDead
+	}
+	for i, p := range c.posts {
+		if p.Channel == channel && p.Key == key {
+			return fmt.Sprintf("ts-%d", i+1), nil
+		}
+	}
+	return "", nil
 }
 
 func (c *fakeChat) channels(keySuffix string) []string {
@@ -273,6 +387,7 @@ type fakeMailer struct {
 	mu    sync.Mutex
 	mails []bot.Mail
 	fail  error
+	dead  *atomic.Bool
 }
 
 var _ bot.Mailer = (*fakeMailer)(nil)
@@ -280,6 +395,9 @@ var _ bot.Mailer = (*fakeMailer)(nil)
 func (m *fakeMailer) Send(ctx context.Context, mail bot.Mail) (string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if down(m.dead) {
+		return "", errDead
+	}
 	if m.fail != nil {
 		err := m.fail
 		m.fail = nil
@@ -294,6 +412,7 @@ type fakeCaller struct {
 	mu    sync.Mutex
 	calls []string
 	resp  map[string]any
+	dead  *atomic.Bool
 }
 
 var _ bot.Caller = (*fakeCaller)(nil)
@@ -301,6 +420,9 @@ var _ bot.Caller = (*fakeCaller)(nil)
 func (c *fakeCaller) Call(ctx context.Context, key string, call bot.HTTPCall) (map[string]any, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if down(c.dead) {
+		return nil, errDead
+	}
 	c.calls = append(c.calls, key+" "+call.Method+" "+call.Endpoint+call.Path)
 	return c.resp, nil
 }

@@ -14,6 +14,10 @@ type metrics struct {
 	effects   *prometheus.CounterVec
 	openCases prometheus.Gauge
 	lastOK    prometheus.Gauge
+
+	failedForGood prometheus.Counter
+	recovered     *prometheus.CounterVec
+	ledgerWrites  prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -34,9 +38,19 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		lastOK: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "casebot_last_successful_cycle_timestamp_seconds", Help: "When the last cycle without error ended.",
 		}),
+		failedForGood: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "casebot_effects_failed_for_good_total", Help: "Effects that failed with a permanent error and wait for casebot retry.",
+		}),
+		recovered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "casebot_effects_recovered_total",
+			Help: "Effects of an interrupted attempt that the provider already had, by kind: confirmed, not performed again.",
+		}, []string{"kind"}),
+		ledgerWrites: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "casebot_ledger_transactions_total", Help: "Ledger write transactions (one per batch of entries).",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.cycles, m.duration, m.effects, m.openCases, m.lastOK)
+		reg.MustRegister(m.cycles, m.duration, m.effects, m.openCases, m.lastOK, m.failedForGood, m.recovered, m.ledgerWrites)
 	}
 	return m
 }

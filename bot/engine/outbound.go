@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/base32"
@@ -25,40 +26,36 @@ func (e *Engine) data(d pending) templates.Data {
 	}
 }
 
-// post renders the effect's template and posts it to the channel of each role. Channels that
-// already have the message from an earlier, partly failed attempt are not posted to again.
+// post posts the claimed text to each channel of the effect. Channels that already have the
+// message, by the ledger or (after an interrupted attempt) by Slack's own answer, are not
+// posted to again.
 func (e *Engine) post(ctx context.Context, d pending) outcome {
-	text, err := e.opts.Templates.Render(d.eff.Template, e.data(d))
-	if err != nil {
-		return outcome{err: &bot.Error{Op: "render " + d.eff.Template, Code: "TEMPLATE", Message: err.Error()}}
-	}
 	posted := parseResult(d.prev.Result)
-	var channels []string
-	for _, role := range d.eff.Roles {
-		r, ok := e.opts.Roles[role]
-		if !ok || r.Channel == "" {
-			return outcome{err: &bot.Error{Op: "slack " + d.eff.Key, Code: "UNKNOWN_ROLE",
-				Message: fmt.Sprintf("role %q has no Slack channel configured", role)}}
-		}
-		if !slices.Contains(channels, r.Channel) {
-			channels = append(channels, r.Channel)
-		}
-	}
 	var firstErr error
-	for _, ch := range channels {
+	for _, ch := range d.cl.Channels {
 		if _, ok := posted[ch]; ok {
 			continue
 		}
-		ts, err := e.opts.Chat.Post(ctx, bot.Message{Channel: ch, Text: text, Key: d.eff.Key})
-		if err != nil {
-			if firstErr == nil {
-				firstErr = fmt.Errorf("posting to %s: %w", ch, err)
+		if d.recovering() {
+			ts, err := e.opts.Chat.Find(ctx, ch, d.eff.Key, d.since())
+			if err != nil {
+				firstErr = cmp.Or(firstErr, fmt.Errorf("looking in %s for an earlier attempt: %w", ch, err))
+				continue
 			}
+			if ts != "" {
+				e.metrics.recovered.WithLabelValues(string(bot.KindSlack)).Inc()
+				posted[ch] = ts
+				continue
+			}
+		}
+		ts, err := e.opts.Chat.Post(ctx, bot.Message{Channel: ch, Text: d.cl.Text, Key: d.eff.Key})
+		if err != nil {
+			firstErr = cmp.Or(firstErr, fmt.Errorf("posting to %s: %w", ch, err))
 			continue
 		}
 		posted[ch] = ts
 	}
-	return outcome{result: formatResult(posted), detail: "told " + strings.Join(channels, ", "), err: firstErr}
+	return outcome{result: formatResult(posted), detail: "told " + strings.Join(d.cl.Channels, ", "), err: firstErr}
 }
 
 // parseResult reads "channel=ts,channel=ts" as written by formatResult.
@@ -85,50 +82,52 @@ func formatResult(m map[string]string) string {
 	return strings.Join(parts, ",")
 }
 
-// mail renders the effect's mail, sends it and adds its EmailMessage to the batch, so Order
-// Management sees on the case what casebot sent. A mail sent by an earlier attempt whose
-// logging failed is not sent again: the ledger result remembers it.
-func (e *Engine) mail(ctx context.Context, after *batch, i int, d pending) outcome {
+// mail sends the claimed mail and adds its EmailMessage to the batch, so Order Management
+// sees on the case what casebot sent. The relay's acceptance is recorded at once: a crash
+// between the two is the only way the same mail (with the same Message-ID) is sent twice,
+// since mail cannot be asked whether it arrived. An earlier attempt whose mail was logged on
+// the case (found by its MessageIdentifier) is confirmed instead.
+func (e *Engine) mail(ctx context.Context, after *batch, i int, d pending, found map[string]string, findErr error, now time.Time) outcome {
 	if e.opts.Mailer == nil {
 		return outcome{err: &bot.Error{Op: "email " + d.eff.Key, Code: "NO_MAILER", Message: "no mailer configured"}}
 	}
-	subject, text, err := e.opts.Templates.RenderEmail(d.eff.Template, e.data(d))
-	if err != nil {
-		return outcome{err: &bot.Error{Op: "render email " + d.eff.Template, Code: "TEMPLATE", Message: err.Error()}}
-	}
-	to, err := e.addresses(d.eff.Key, d.eff.Roles, d.c)
-	if err != nil {
-		return outcome{err: err}
-	}
-	to = appendNew(to, d.eff.Addresses...)
-	cc, err := e.addresses(d.eff.Key, d.eff.Cc, d.c)
-	if err != nil {
-		return outcome{err: err}
-	}
-	if len(to) == 0 {
-		return outcome{err: &bot.Error{Op: "email " + d.eff.Key, Code: "NO_RECIPIENT",
-			Message: "no address to send to (the case fields it names are empty)"}}
-	}
-	id := messageID(d.eff.Key, e.opts.MessageIDDomain)
+	cl := d.cl
 	state := parseResult(d.prev.Result)
-	from, sent := state["from"], state["sent"] == id
+	from, sent := state["from"], state["sent"] == cl.MessageID
+	detail := fmt.Sprintf("mailed %s", strings.Join(cl.To, ", "))
+	if len(cl.Cc) > 0 {
+		detail += fmt.Sprintf(" cc %s", strings.Join(cl.Cc, ", "))
+	}
+	detail += ": " + cl.Subject
+	if d.recovering() {
+		if findErr != nil {
+			return outcome{err: findErr}
+		}
+		if id, ok := found[cl.MessageID]; ok {
+			e.metrics.recovered.WithLabelValues(string(bot.KindEmail)).Inc()
+			return outcome{result: formatResult(map[string]string{"from": from, "sent": cl.MessageID}) + "," + id,
+				detail: detail + " (sent and logged by an interrupted attempt)"}
+		}
+	}
 	if !sent {
-		from, err = e.opts.Mailer.Send(ctx, bot.Mail{To: to, Cc: cc, Subject: subject, Text: text, MessageID: id, Key: d.eff.Key})
+		var err error
+		from, err = e.opts.Mailer.Send(ctx, bot.Mail{To: cl.To, Cc: cl.Cc, Subject: cl.Subject, Text: cl.Text, MessageID: cl.MessageID, Key: d.eff.Key})
 		if err != nil {
 			return outcome{err: fmt.Errorf("sending mail: %w", err)}
 		}
+		res := formatResult(map[string]string{"from": from, "sent": cl.MessageID})
+		if err := e.record(ctx, d.entry(bot.StateClaimed, res, now)); err != nil {
+			e.log.Error("the relay took a mail that the ledger could not record: a crash now sends it again",
+				"key", d.eff.Key, "message_id", cl.MessageID, "err", err)
+		}
 	}
 	after.create(i, "EmailMessage", bot.Fields{
-		"ParentId": d.c.ID, "FromAddress": from, "ToAddress": strings.Join(to, "; "),
-		"CcAddress": strings.Join(cc, "; "), "Subject": subject, "TextBody": text,
-		"MessageIdentifier": id, "Status": "3", "Incoming": false,
+		"ParentId": d.c.ID, "FromAddress": from, "ToAddress": strings.Join(cl.To, "; "),
+		"CcAddress": strings.Join(cl.Cc, "; "), "Subject": cl.Subject, "TextBody": cl.Text,
+		"MessageIdentifier": cl.MessageID, "Status": "3", "Incoming": false,
 		"MessageDate": d.now.UTC().Format(bot.DateTimeLayout), // when it was sent, not when it was due
 	})
-	detail := fmt.Sprintf("mailed %s", strings.Join(to, ", "))
-	if len(cc) > 0 {
-		detail += fmt.Sprintf(" cc %s", strings.Join(cc, ", "))
-	}
-	return outcome{result: formatResult(map[string]string{"from": from, "sent": id}), detail: detail + ": " + subject}
+	return outcome{result: formatResult(map[string]string{"from": from, "sent": cl.MessageID}), detail: detail}
 }
 
 // addresses are the mail addresses of roles on a case: the configured ones and those in the

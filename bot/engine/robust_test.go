@@ -65,7 +65,7 @@ func TestUnknownOwnersAreLookedUpOnce(t *testing.T) {
 		}
 	}
 
-	now = start.Add(time.Minute) // the retry is due; the miss is remembered
+	now = start.Add(time.Minute + 15*time.Second) // the retry is due, jitter included; the miss is remembered
 	cycle(t, eng)
 	if len(crm.userCalls) != 1 {
 		t.Errorf("%d UserIDs calls after a retry within %v, want still 1", len(crm.userCalls), missTTL)
@@ -88,15 +88,18 @@ func TestUnknownOwnersAreLookedUpOnce(t *testing.T) {
 }
 
 // A retryable failure is retried after a growing backoff (or the provider's Retry-After when
-// longer), not every cycle; after MaxAttempts attempts it fails for good, which is logged, and
-// the step shows failed.
-func TestRetryBackoffAndGiveUp(t *testing.T) {
+// longer), not every cycle, and however often it takes: an outage must not end a termination.
+// Only a permanent error fails an effect for good, which is logged and counted, and the step
+// shows failed.
+func TestRetryBackoffNeverGivesUpOnRetryableErrors(t *testing.T) {
 	now := day0.Add(24*time.Hour + 15*time.Hour)
 	eng, crm, store, _ := newSOP(t, &now)
 	logs := logTo(eng)
+	lock := &bot.Error{Op: "update Account", Code: "UNABLE_TO_LOCK_ROW", Retryable: true, RetryAfter: 90 * time.Second}
+	var refuse error = lock
 	crm.check = func(w bot.Write) error {
 		if w.Object == "Account" {
-			return &bot.Error{Op: "update Account", Code: "UNABLE_TO_LOCK_ROW", Retryable: true, RetryAfter: 90 * time.Second}
+			return refuse
 		}
 		return nil
 	}
@@ -110,22 +113,16 @@ func TestRetryBackoffAndGiveUp(t *testing.T) {
 		}
 		return n
 	}
-	waits := []time.Duration{90 * time.Second, 2 * time.Minute, 4 * time.Minute, 8 * time.Minute, 16 * time.Minute,
-		32 * time.Minute, 64 * time.Minute, 128 * time.Minute, 256 * time.Minute}
-	for attempt := 1; attempt <= MaxAttempts; attempt++ {
+	const attempts = 14
+	for attempt := 1; attempt <= attempts; attempt++ {
 		cycle(t, eng)
 		e := store.get(k)
 		if e.Attempts != attempt || accountWrites() != attempt {
 			t.Fatalf("attempt %d: entry %+v after %d writes", attempt, e, accountWrites())
 		}
-		if attempt == MaxAttempts {
-			if e.Retryable || !e.RetryAt.IsZero() || e.Detail != "update Account: UNABLE_TO_LOCK_ROW" {
-				t.Errorf("after %d attempts: %+v, want failed for good", attempt, e)
-			}
-			break
-		}
-		if want := now.Add(waits[attempt-1]); !e.Retryable || !e.RetryAt.Equal(want) {
-			t.Fatalf("attempt %d: retry at %v (retryable %v), want %v", attempt, e.RetryAt, e.Retryable, want)
+		wait := max(min(time.Minute<<(attempt-1), 6*time.Hour), 90*time.Second)
+		if got := e.RetryAt.Sub(now); !e.Retryable || got < wait || got > wait+wait/4 {
+			t.Fatalf("attempt %d: retry after %v (retryable %v), want %v plus at most a quarter", attempt, got, e.Retryable, wait)
 		}
 		now = e.RetryAt.Add(-time.Second)
 		if cycle(t, eng); accountWrites() != attempt {
@@ -133,14 +130,23 @@ func TestRetryBackoffAndGiveUp(t *testing.T) {
 		}
 		now = e.RetryAt
 	}
-	if !strings.Contains(logs.String(), "level=ERROR msg=\"effect failed for good\"") {
-		t.Errorf("giving up was not logged as an error:\n%s", logs)
+	if !strings.Contains(logs.String(), `level=ERROR msg="effect failed"`) {
+		t.Errorf("an effect failing for hours was not logged as an error:\n%s", logs)
 	}
 
+	refuse = &bot.Error{Op: "update Account", Code: "FIELD_CUSTOM_VALIDATION_EXCEPTION", Message: "locked account"}
+	cycle(t, eng)
+	e := store.get(k)
+	if e.Retryable || e.State != bot.StateFailed || !strings.Contains(e.Detail, "FIELD_CUSTOM_VALIDATION_EXCEPTION") {
+		t.Fatalf("after a permanent error: %+v, want failed for good", e)
+	}
+	if !strings.Contains(logs.String(), `level=ERROR msg="effect failed for good"`) {
+		t.Errorf("failing for good was not logged as an error:\n%s", logs)
+	}
 	now = now.Add(24 * time.Hour)
 	cycle(t, eng)
-	if accountWrites() != MaxAttempts {
-		t.Errorf("%d writes: tried again after giving up", accountWrites())
+	if accountWrites() != attempts+1 {
+		t.Errorf("%d writes: tried again after a permanent error", accountWrites())
 	}
 	ledgers, err := store.Entries(t.Context(), []string{caseID})
 	if err != nil {
@@ -170,29 +176,40 @@ func TestRetryAt(t *testing.T) {
 		{1, fmt.Errorf("posting: %w", limit), 2 * time.Hour},
 		{8, limit, 128 * time.Minute},
 	} {
-		if got := retryAt(now, tt.attempts, tt.err); !got.Equal(now.Add(tt.want)) {
-			t.Errorf("retryAt(%d attempts, %v) = now + %v, want + %v", tt.attempts, tt.err, got.Sub(now), tt.want)
+		spread := map[time.Duration]bool{}
+		for i := range 20 {
+			key := fmt.Sprintf("p/s/1/case-%d", i)
+			got := retryAt(now, key, tt.attempts, tt.err).Sub(now)
+			if got < tt.want || got > tt.want+tt.want/4 {
+				t.Errorf("retryAt(%s, %d attempts, %v) = now + %v, want + %v plus at most a quarter", key, tt.attempts, tt.err, got, tt.want)
+			}
+			if again := retryAt(now, key, tt.attempts, tt.err).Sub(now); again != got {
+				t.Errorf("retryAt(%s) = %v, then %v: want the same", key, got, again)
+			}
+			spread[got] = true
+		}
+		if len(spread) < 5 && !errors.Is(tt.err, limit) {
+			t.Errorf("%d attempts: 20 keys retry at only %d different times: no jitter", tt.attempts, len(spread))
 		}
 	}
 }
 
-// An error recording one outcome does not lose the others of its phase: each is recorded, the
-// errors come back together, and the cycle stops after the phase.
-func TestLedgerErrorKeepsTheOtherOutcomes(t *testing.T) {
+// A ledger that refuses the cycle's decisions stops the cycle before anything is performed:
+// nothing is done that the ledger does not know was decided.
+func TestLedgerRefusingDecisionsPerformsNothing(t *testing.T) {
 	now := day0.Add(4*24*time.Hour + 15*time.Hour)
-	eng, crm, store, _ := newSOP(t, &now)
+	eng, crm, store, chat := newSOP(t, &now)
 	store.fail = map[string]error{key("case-opened", 1): errors.New("disk I/O error")}
 	_, err := eng.Cycle(t.Context())
-	if err == nil || !strings.Contains(err.Error(), "recording "+key("case-opened", 1)+": disk I/O error") {
-		t.Fatalf("cycle error %v, want the failed record named", err)
+	var le *LedgerError
+	if !errors.As(err, &le) || !strings.Contains(err.Error(), "disk I/O error") {
+		t.Fatalf("cycle error %v, want a ledger error", err)
 	}
-	for _, step := range []string{"attrition", "termination-notice", "offboarding-tasks", "deactivate-access"} {
-		if e := store.get(key(step, 1)); e.State != bot.StateDone {
-			t.Errorf("%s/1 performed in the same phase: %+v, want recorded done", step, e)
-		}
+	if len(crm.applies) != 0 || len(chat.posts) != 0 {
+		t.Errorf("%d write batches and %d posts after the ledger refused the decisions, want none", len(crm.applies), len(chat.posts))
 	}
-	if len(crm.applies) != 1 {
-		t.Errorf("%d write batches, want 1: the cycle stops after the phase", len(crm.applies))
+	if len(store.entries) != 0 {
+		t.Errorf("ledger has %d entries, want none: the decisions are one transaction", len(store.entries))
 	}
 }
 
@@ -210,13 +227,14 @@ func TestCancelRecordsTheEffectInFlight(t *testing.T) {
 	if e := store.get(key("case-opened", 2)); e.State != bot.StateDone || strings.Count(e.Result, "=") != 4 {
 		t.Errorf("the message in flight: %+v, want recorded with its four channels", e)
 	}
-	if e := store.get(key("attrition", 3)); e.State != "" {
-		t.Errorf("a later message ran or was recorded: %+v", e)
+	if e := store.get(key("attrition", 3)); e.State != bot.StateClaimed || e.Result != "" {
+		t.Errorf("a later message ran: %+v, want only its claim", e)
 	}
 }
 
 // When Run is stopped, the cycle finishes the message in flight and records it; the messages
-// of the phase not yet begun are neither performed nor recorded, and Run returns.
+// of the phase not yet begun are not performed (their claims wait for the next run), and Run
+// returns.
 func TestStopLeavesTheRestOfThePhase(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		now := day0.Add(24*time.Hour + 15*time.Hour)
@@ -243,8 +261,8 @@ func TestStopLeavesTheRestOfThePhase(t *testing.T) {
 			t.Errorf("the message in flight: %+v", first)
 		}
 		for _, id := range others {
-			if e := store.get(bot.EffectKey("termination-sop", "case-opened", 2, id)); e.State != "" {
-				t.Errorf("a message not begun was recorded: %+v", e)
+			if e := store.get(bot.EffectKey("termination-sop", "case-opened", 2, id)); e.State != bot.StateClaimed || e.Attempts != 0 {
+				t.Errorf("a message not begun: %+v, want only its claim", e)
 			}
 			if e := store.get(bot.EffectKey("termination-sop", "case-opened", 1, id)); e.State != bot.StateDone {
 				t.Errorf("the phase's writes, performed before the stop: %+v", e)
@@ -297,8 +315,9 @@ func (r panicRenderer) RenderComment(name string, d templates.Data) (string, err
 	return r.Renderer.RenderComment(name, d)
 }
 
-// A panic while performing an effect fails that effect for good, with the panic in its
-// ledger entry; the other effects of the phase are done and the cycle goes on.
+// A panic while rendering an effect fails that effect for good, with the panic in its ledger
+// entry; nothing of its step is performed (a step that cannot be completed is not begun), and
+// the cycle goes on.
 func TestPanicFailsOneEffect(t *testing.T) {
 	now := time.Date(2026, 11, 3, 9, 0, 0, 0, time.UTC)
 	eng, _, store, _, mailer, _ := newActions(t, &now)
@@ -312,19 +331,20 @@ func TestPanicFailsOneEffect(t *testing.T) {
 	if e.State != bot.StateFailed || e.Retryable || !strings.Contains(e.Detail, "PANIC: template exploded") {
 		t.Errorf("the comment that panicked: %+v, want failed for good with the panic", e)
 	}
-	if rep.Failed != 1 || len(mailer.mails) != 1 || store.get(actionKey("notify", 1)).State != bot.StateDone {
-		t.Errorf("report %+v, %d mails: the mail of the same step must be done", rep, len(mailer.mails))
+	if rep.Failed != 1 || len(mailer.mails) != 0 || store.get(actionKey("notify", 1)).State != bot.StateClaimed {
+		t.Errorf("report %+v, %d mails: the mail of the same step must wait", rep, len(mailer.mails))
 	}
 	if !strings.Contains(logs.String(), "template exploded") || !strings.Contains(logs.String(), "level=ERROR msg=panic") {
 		t.Errorf("the panic was not logged:\n%s", logs)
 	}
 }
 
-// A panic while evaluating a case fails that case alone, recorded under its evaluate/panic
-// key; the other cases go on.
-func TestPanicFailsOneCase(t *testing.T) {
+// An observer that panics (the demo's printer, say) is logged and breaks nothing: every
+// outcome is recorded and the cycle goes on.
+func TestPanickingObserverBreaksNothing(t *testing.T) {
 	now := day0.Add(24*time.Hour + 15*time.Hour)
 	eng, _, store, _ := newSOP(t, &now)
+	logs := logTo(eng)
 	bad := addCases(eng.opts.CRM.(*fakeCRM), 1, func(c *bot.Case) { c.Account.Fields["Customer_Attrition__c"] = true })[0]
 	eng.opts.Observe = func(ev Event) {
 		if ev.Case.ID == bad && ev.Outcome == Skipped {
@@ -335,12 +355,14 @@ func TestPanicFailsOneCase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := store.get(bot.StepKey("termination-sop", "evaluate", "panic", bad))
-	if e.State != bot.StateFailed || e.Retryable || e.CaseID != bad || !strings.Contains(e.Detail, "PANIC: observer failed on") {
-		t.Errorf("ledger entry of the case that panicked: %+v", e)
+	if e := store.get(bot.EffectKey("termination-sop", "attrition", 1, bad)); e.State != bot.StateSkipped {
+		t.Errorf("the skipped step of the case whose event panicked: %+v", e)
 	}
-	if rep.Failed != 1 || store.get(key("attrition", 3)).State != bot.StateDone {
+	if rep.Failed != 0 || store.get(key("attrition", 3)).State != bot.StateDone {
 		t.Errorf("report %+v: the other case's steps must be done", rep)
+	}
+	if !strings.Contains(logs.String(), "observer failed on") {
+		t.Errorf("the panic was not logged:\n%s", logs)
 	}
 }
 
@@ -437,5 +459,27 @@ func TestPanicWhileLoggingAMail(t *testing.T) {
 	cycle(t, eng)
 	if len(mailer.mails) != 1 {
 		t.Errorf("%d mails sent, want 1", len(mailer.mails))
+	}
+}
+
+// Diagnose names what stops cycles, in the words /readyz and the log use.
+func TestDiagnose(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want string
+	}{
+		{nil, ""},
+		{&LedgerError{Err: errors.New("ledger file x.db was removed")}, "the ledger cannot be used: ledger file x.db was removed"},
+		{fmt.Errorf("playbook p: %w", &CRMError{Err: fmt.Errorf("reading cases: %w",
+			&bot.Error{Op: "log in to Salesforce", Code: "invalid_client", Login: true})}),
+			"the Salesforce login is refused: log in to Salesforce: invalid_client"},
+		{&CRMError{Err: &bot.Error{Op: "query Case", Code: "TRANSPORT", Message: "connection refused", Retryable: true}},
+			"Salesforce is unreachable or overloaded: query Case: TRANSPORT: connection refused"},
+		{&CRMError{Err: &bot.Error{Op: "query Case", Code: "INVALID_FIELD"}}, "Salesforce refused to give the cases: query Case: INVALID_FIELD"},
+		{errors.New("boom"), "the last cycle failed: boom"},
+	} {
+		if got := Diagnose(tt.err); got != tt.want {
+			t.Errorf("Diagnose(%v) = %q, want %q", tt.err, got, tt.want)
+		}
 	}
 }

@@ -54,7 +54,7 @@ func (e *Engine) runCycle(ctx context.Context) {
 		log = log.With("next", rep.Next)
 	}
 	if err != nil {
-		log.Error("cycle failed", "err", err)
+		log.Error("cycle failed", "why", Diagnose(err), "err", err)
 		return
 	}
 	log.Info("cycle done")

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"casebot/bot"
 )
@@ -24,6 +25,7 @@ type crm struct {
 	ids      map[string]string // user and queue names → synthetic ids
 	created  map[string]int    // object → records created, for ids
 	comments []string          // bodies of the case comments created since the last take
+	logged   map[string]string // markers of comments and Message-IDs of logged mails → record ids
 }
 
 var _ bot.CRM = (*crm)(nil)
@@ -95,9 +97,17 @@ func (m *crm) apply(w bot.Write) (string, error) {
 		}
 		m.created[w.Object]++
 		id := fmt.Sprintf("%s%015d", idPrefix(w.Object), m.created[w.Object])
-		if w.Object == "CaseComment" {
+		if m.logged == nil {
+			m.logged = map[string]string{}
+		}
+		switch w.Object {
+		case "CaseComment":
 			body, _ := w.Fields["CommentBody"].(string)
 			m.comments = append(m.comments, body)
+			m.logged[body] = id
+		case "EmailMessage":
+			mid, _ := w.Fields["MessageIdentifier"].(string)
+			m.logged[mid] = id
 		}
 		if w.Object != "Task" {
 			return id, nil // a logged mail: the timeline shows it from the mailer
@@ -115,6 +125,28 @@ func (m *crm) apply(w bot.Write) (string, error) {
 	default:
 		return "", &bot.Error{Op: string(w.Op) + " " + w.Object, Code: "UNSUPPORTED", Message: "unknown write"}
 	}
+}
+
+// Find finds the comments and logged mails created so far, as Salesforce would.
+func (m *crm) Find(ctx context.Context, q bot.FindQuery) (map[string]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := map[string]string{}
+	for _, id := range q.MessageIDs {
+		if rec, ok := m.logged[id]; ok {
+			out[id] = rec
+		}
+	}
+	for _, markers := range q.Comments {
+		for body, rec := range m.logged {
+			for _, mk := range markers {
+				if strings.Contains(body, mk) {
+					out[mk] = rec
+				}
+			}
+		}
+	}
+	return out, nil
 }
 
 // idPrefix is the key prefix of Salesforce ids of an object.
@@ -262,15 +294,31 @@ func (s *store) Entries(ctx context.Context, ids []string) (map[string]bot.Ledge
 	return out, nil
 }
 
-func (s *store) Record(ctx context.Context, e bot.LedgerEntry) error {
+func (s *store) Record(ctx context.Context, es ...bot.LedgerEntry) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.entries == nil {
 		s.entries = map[string]bot.LedgerEntry{}
 	}
-	s.entries[e.Key] = e
+	for _, e := range es {
+		s.entries[e.Key] = e
+	}
 	return nil
 }
+
+func (s *store) Claimed(ctx context.Context) ([]bot.LedgerEntry, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []bot.LedgerEntry
+	for _, e := range s.entries {
+		if e.State == bot.StateClaimed {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+func (s *store) Check(ctx context.Context) error { return nil }
 
 func (s *store) Close() error { return nil }
 
@@ -304,6 +352,11 @@ var _ bot.Chat = (*chat)(nil)
 
 func (c *chat) Post(ctx context.Context, m bot.Message) (string, error) {
 	return fmt.Sprintf("1700000000.%06d", c.add(m)), nil
+}
+
+// Find finds nothing: a playbook test is never interrupted, so no post is ever looked for.
+func (c *chat) Find(ctx context.Context, channel, key string, since time.Time) (string, error) {
+	return "", nil
 }
 
 // mailer keeps what casebot mailed.

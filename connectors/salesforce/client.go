@@ -424,8 +424,10 @@ type response struct {
 }
 
 // do performs r and decodes a successful response's JSON body into out (when not nil).
-// It logs in again once when Salesforce rejects the session, and retries transient failures
-// with backoff (see call.create).
+// It retries transient failures with backoff (see call.create). A rejected session is
+// answered by a new login every time: the first at once, as sessions time out in the normal
+// course, and any further one in a row as a retry with backoff, so that a session Salesforce
+// keeps rejecting ends in a retryable error after MaxRetries, never in a loop.
 func (c *Client) do(ctx context.Context, r call, out any) (status int, err error) {
 	var body []byte
 	if r.body != nil {
@@ -441,18 +443,20 @@ func (c *Client) do(ctx context.Context, r call, out any) (status int, err error
 		stale = nil
 		if err != nil {
 			if ctx.Err() != nil {
-				return 0, fmt.Errorf("%s: %w", r.op, err)
+				// Nothing was sent: a later attempt may do it.
+				return 0, &transportError{Op: r.op, Err: err}
 			}
 			failure = fmt.Errorf("%s: %w", r.op, err)
 		} else {
 			resp, sent, err := c.send(ctx, s, r, body)
 			switch {
-			case err != nil && ctx.Err() != nil:
-				return 0, fmt.Errorf("%s: %w", r.op, err)
 			case err != nil:
 				failure = &transportError{Op: r.op, Err: err}
 				if r.create && sent {
 					return 0, fmt.Errorf("%w (not retried: the request was sent and may have been processed)", failure)
+				}
+				if ctx.Err() != nil { // the caller gave up; a later attempt may still succeed
+					return 0, failure
 				}
 			case resp.status >= 200 && resp.status < 300:
 				if out != nil && len(bytes.TrimSpace(resp.body)) > 0 {
@@ -463,11 +467,14 @@ func (c *Client) do(ctx context.Context, r call, out any) (status int, err error
 				return resp.status, nil
 			default:
 				e := newHTTPError(r.op, resp, c.opts.Now())
-				if e.Status == http.StatusUnauthorized && !relogged {
-					relogged, stale = true, s
-					attempt-- // a new session is not a retry
-					c.log.Info("salesforce rejected the session; logging in again", "op", r.op, "code", e.Code)
-					continue
+				if e.Status == http.StatusUnauthorized {
+					stale = s
+					if !relogged {
+						relogged = true
+						attempt-- // a first new session is not a retry
+						c.log.Info("salesforce rejected the session; logging in again", "op", r.op, "code", e.Code)
+						continue
+					}
 				}
 				if !e.transient(r.create) {
 					return e.Status, e

@@ -202,8 +202,8 @@ func TestLoginRecoversFromTransientTokenFailure(t *testing.T) {
 	if _, err := env.client.Limits(t.Context()); err != nil {
 		t.Fatalf("Limits: %v", err)
 	}
-	if org.logins() != 3 || len(env.slept()) != 2 {
-		t.Errorf("logins = %d, sleeps = %v; want 3 logins and 2 sleeps", org.logins(), env.slept())
+	if org.logins() != 3 || len(env.Slept()) != 2 {
+		t.Errorf("logins = %d, sleeps = %v; want 3 logins and 2 sleeps", org.logins(), env.Slept())
 	}
 }
 
@@ -227,25 +227,44 @@ func TestReloginOnceWhenSessionExpires(t *testing.T) {
 	if !slices.Equal(auths, want) {
 		t.Errorf("data calls' sessions = %v, want %v", auths, want)
 	}
-	if org.logins() != 2 || len(env.slept()) != 0 {
-		t.Errorf("logins = %d, sleeps = %v; want 2 logins, no sleep", org.logins(), env.slept())
+	if org.logins() != 2 || len(env.Slept()) != 0 {
+		t.Errorf("logins = %d, sleeps = %v; want 2 logins, no sleep", org.logins(), env.Slept())
 	}
 }
 
-func TestPersistent401IsNotLooped(t *testing.T) {
-	org := newOrg(t, limitsHandler)
-	org.reject = true
-	env := newEnv(t, org, nil)
-	_, err := env.client.Limits(t.Context())
-	var ae *APIError
-	if !errors.As(err, &ae) || ae.Status != http.StatusUnauthorized || ae.Code != "INVALID_SESSION_ID" {
-		t.Fatalf("error = %v, want a 401 INVALID_SESSION_ID *APIError", err)
-	}
-	if bot.IsRetryable(err) {
-		t.Error("a 401 after a fresh login is retryable; want permanent")
-	}
-	if org.logins() != 2 || len(org.dataCalls()) != 2 || len(env.slept()) != 0 {
-		t.Errorf("logins = %d, data calls = %d, sleeps = %v; want 2, 2, none", org.logins(), len(org.dataCalls()), env.slept())
+// A session Salesforce keeps rejecting is logged in again after every 401, the first time at
+// once and then with backoff, up to MaxRetries; then the call fails, retryable, for a create
+// too: Salesforce checks the session before it processes anything.
+func TestPersistent401IsBoundedAndRetryable(t *testing.T) {
+	const base = 500 * time.Millisecond
+	for _, tt := range []struct {
+		name string
+		op   func(*Client) error
+	}{
+		{"limits", func(c *Client) error { _, err := c.Limits(t.Context()); return err }},
+		{"create", func(c *Client) error {
+			_, err := c.Create(t.Context(), "Task", map[string]any{"Subject": "Call"})
+			return err
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			org := newOrg(t, limitsHandler)
+			org.reject = true
+			env := newEnv(t, org, nil)
+			err := tt.op(env.client)
+			var ae *APIError
+			if !errors.As(err, &ae) || ae.Status != http.StatusUnauthorized || ae.Code != "INVALID_SESSION_ID" {
+				t.Fatalf("error = %v, want a 401 INVALID_SESSION_ID *APIError", err)
+			}
+			if !bot.IsRetryable(err) || !ae.Retryable() {
+				t.Error("a session rejected after new logins is permanent; want retryable")
+			}
+			// The first call, one at once with a new session, then MaxRetries (3) with backoff.
+			if org.logins() != 5 || len(org.dataCalls()) != 5 {
+				t.Errorf("logins = %d, data calls = %d; want 5 and 5", org.logins(), len(org.dataCalls()))
+			}
+			CheckBackoff(t, env.Slept(), []time.Duration{base, 2 * base, 4 * base})
+		})
 	}
 }
 
@@ -441,6 +460,8 @@ func TestRetries(t *testing.T) {
 			answer(503, unavailable, "Retry-After", "3600"), ok}, 1, nil, "SERVER_UNAVAILABLE", true},
 		{"UNABLE_TO_LOCK_ROW is retried", update, []func(http.ResponseWriter, *http.Request){
 			answer(400, locked), answer(204, "")}, 2, []time.Duration{base}, "", false},
+		{"UNABLE_TO_LOCK_ROW honours Retry-After", update, []func(http.ResponseWriter, *http.Request){
+			answer(400, locked, "Retry-After", "5"), answer(204, "")}, 2, []time.Duration{5 * time.Second}, "", false},
 		{"gives up after MaxRetries", query, []func(http.ResponseWriter, *http.Request){
 			answer(503, unavailable)}, 4, []time.Duration{base, 2 * base, 4 * base}, "SERVER_UNAVAILABLE", true},
 		{"REQUEST_LIMIT_EXCEEDED is returned at once, retryable", query, []func(http.ResponseWriter, *http.Request){
@@ -474,16 +495,7 @@ func TestRetries(t *testing.T) {
 			if n := len(org.dataCalls()); n != tt.wantCalls {
 				t.Errorf("%d calls, want %d", n, tt.wantCalls)
 			}
-			sleeps := env.slept()
-			if len(sleeps) != len(tt.wantSleeps) {
-				t.Errorf("sleeps = %v, want %d of them", sleeps, len(tt.wantSleeps))
-			}
-			for i, d := range sleeps[:min(len(sleeps), len(tt.wantSleeps))] {
-				lo := tt.wantSleeps[i]
-				if d < lo || d > lo+lo/2 {
-					t.Errorf("sleep %d = %v, want within [%v, %v]", i, d, lo, lo+lo/2)
-				}
-			}
+			CheckBackoff(t, env.Slept(), tt.wantSleeps)
 			if tt.wantCode == "" {
 				if err != nil {
 					t.Fatalf("error: %v", err)
@@ -513,8 +525,8 @@ func TestRetryAfterBeyondDeadlineIsNotWaited(t *testing.T) {
 	if !errors.As(err, &be) || !be.Retryable || be.RetryAfter != 30*time.Second {
 		t.Fatalf("error = %v, want a retryable *bot.Error with RetryAfter 30s", err)
 	}
-	if len(org.dataCalls()) != 1 || len(env.slept()) != 0 {
-		t.Errorf("calls = %d, sleeps = %v; want 1 call and no sleep", len(org.dataCalls()), env.slept())
+	if len(org.dataCalls()) != 1 || len(env.Slept()) != 0 {
+		t.Errorf("calls = %d, sleeps = %v; want 1 call and no sleep", len(org.dataCalls()), env.Slept())
 	}
 }
 
@@ -551,8 +563,60 @@ func TestCreateIsRetriedWhenNeverSent(t *testing.T) {
 	if !bot.IsRetryable(err) {
 		t.Fatalf("error = %v, want a retryable transport error", err)
 	}
-	if n := len(env.slept()); n != 3 || org.logins() != 1 {
+	if n := len(env.Slept()); n != 3 || org.logins() != 1 {
 		t.Errorf("%d sleeps after %d logins, want 3 after 1: a create that was never sent is retried", n, org.logins())
+	}
+}
+
+// TestErrorClassification: which answers a later attempt may turn into success (retryable),
+// which the client itself tries again at once (transient, for a create and for other calls),
+// and the Retry-After each hands on.
+func TestErrorClassification(t *testing.T) {
+	now := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name                   string
+		status                 int
+		body                   string
+		retryAfter             string // the header
+		code                   string
+		retryable              bool
+		transientCreate, other bool
+		wait                   time.Duration
+	}{
+		{"expired session", 401, `[{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}]`, "",
+			"INVALID_SESSION_ID", true, true, true, 0},
+		{"daily allowance used up", 403, `[{"message":"TotalRequests Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]`, "120",
+			"REQUEST_LIMIT_EXCEEDED", true, false, false, 2 * time.Minute},
+		{"busy", 503, `[{"message":"Server is busy","errorCode":"SERVER_UNAVAILABLE"}]`, "7",
+			"SERVER_UNAVAILABLE", true, true, true, 7 * time.Second},
+		{"busy proxy", 503, "<html>down for maintenance</html>", "Sat, 21 Nov 2026 10:01:00 GMT",
+			"HTTP_503", true, true, true, time.Minute},
+		{"locked row", 400, `[{"message":"unable to obtain exclusive access to this record","errorCode":"UNABLE_TO_LOCK_ROW"}]`, "3",
+			"UNABLE_TO_LOCK_ROW", true, true, true, 3 * time.Second},
+		{"internal error: a create may be done", 500, `[{"message":"An unexpected error occurred","errorCode":"UNKNOWN_EXCEPTION"}]`, "",
+			"UNKNOWN_EXCEPTION", true, false, true, 0},
+		{"bad field", 400, `[{"message":"No such column","errorCode":"INVALID_FIELD"}]`, "",
+			"INVALID_FIELD", false, false, false, 0},
+		{"no access", 403, `[{"message":"insufficient access rights","errorCode":"INSUFFICIENT_ACCESS"}]`, "",
+			"INSUFFICIENT_ACCESS", false, false, false, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := &response{status: tt.status, header: http.Header{}, body: []byte(tt.body)}
+			if tt.retryAfter != "" {
+				resp.header.Set("Retry-After", tt.retryAfter)
+			}
+			e := newHTTPError("op", resp, now)
+			if e.Code != tt.code || e.Retryable() != tt.retryable || bot.IsRetryable(e) != tt.retryable ||
+				e.transient(true) != tt.transientCreate || e.transient(false) != tt.other || e.RetryAfter != tt.wait {
+				t.Errorf("%+v: retryable %v, transient %v/%v; want %s, %v, %v/%v, RetryAfter %v", e, e.Retryable(),
+					e.transient(true), e.transient(false), tt.code, tt.retryable, tt.transientCreate, tt.other, tt.wait)
+			}
+			var be *bot.Error
+			if !errors.As(e, &be) || be.RetryAfter != tt.wait {
+				t.Errorf("bot.Error = %+v, want RetryAfter %v", be, tt.wait)
+			}
+		})
 	}
 }
 

@@ -55,7 +55,8 @@ type caseQuery struct {
 // the Account relationship and its bot tasks through a subquery. q.Where is the admin's SOQL
 // and goes in parentheses as is; every name is checked, so a playbook cannot add SOQL
 // through a field name. ids, when not empty, restricts the query to these records (quoted
-// and checked by the caller; q.IDs is not read here, since a long list takes several queries).
+// and checked by the caller; q.IDs is not read here, since a long list takes several queries);
+// with q.AnyState they are read whatever q.Where says.
 func buildCaseQuery(q bot.CaseQuery, ids []string) (caseQuery, error) {
 	var cq caseQuery
 	if !ValidObject(q.Object) {
@@ -87,7 +88,7 @@ func buildCaseQuery(q bot.CaseQuery, ids []string) (caseQuery, error) {
 	var b strings.Builder
 	b.WriteString("SELECT " + strings.Join(sel.names, ", ") + ", " + taskSubquery + " FROM " + q.Object)
 	var where []string
-	if strings.TrimSpace(q.Where) != "" {
+	if strings.TrimSpace(q.Where) != "" && !(q.AnyState && len(ids) > 0) {
 		where = append(where, "("+q.Where+")")
 	}
 	if len(ids) > 0 {
@@ -113,7 +114,8 @@ func containsFold(names []string, name string) bool {
 // Cases reads every record that matches q in one query (one call per 2,000 records), with its
 // account and bot tasks. A record with more tasks than the subquery's first batch costs
 // further calls for them. With q.IDs, the ids go in an IN list, in as many queries as keep
-// each query's URL under Salesforce's limit; the records come back ordered by id.
+// each query's URL under Salesforce's limit; the records come back ordered by id, and with
+// q.AnyState whether or not they still match q.Where.
 func (m *CRM) Cases(ctx context.Context, q bot.CaseQuery) ([]bot.Case, error) {
 	op := "read " + q.Object + " records"
 	if len(q.IDs) == 0 {

@@ -1,6 +1,7 @@
 package salesforce
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -286,6 +287,48 @@ func TestApplyWholeCallFailures(t *testing.T) {
 	})
 }
 
+// TestApplyCreatesMaybeDone: creates whose request reached Salesforce but whose answer never
+// came back are not sent again; the error is retryable and says they may be done, so that
+// the engine looks for them (Find) before it repeats them.
+func TestApplyCreatesMaybeDone(t *testing.T) {
+	ws := []bot.Write{{Op: bot.OpCreate, Object: "CaseComment", Fields: bot.Fields{"ParentId": "500000000000001AAA", "CommentBody": "Legal was told."}}}
+	tests := []struct {
+		name    string
+		handler func(cancel context.CancelFunc) http.HandlerFunc // cancel ends the caller's context
+		cause   error                                            // what the error also wraps, if anything
+	}{
+		{"the connection drops", func(context.CancelFunc) http.HandlerFunc { return hangUp }, nil},
+		{"the caller gives up waiting", func(cancel context.CancelFunc) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) {
+				cancel()
+				<-r.Context().Done() // the client went away
+			}
+		}, context.Canceled},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			org := newOrg(t, tt.handler(cancel))
+			env := newEnv(t, org, nil)
+			results, err := NewCRM(env.client).Apply(ctx, ws)
+			var be *bot.Error
+			if results != nil || !errors.As(err, &be) || be.Code != "TRANSPORT" || !bot.IsRetryable(err) {
+				t.Fatalf("Apply = %v, %v; want no results and a retryable TRANSPORT error", results, err)
+			}
+			if !strings.Contains(err.Error(), "may have been processed") {
+				t.Errorf("error %q does not say the records may exist", err)
+			}
+			if tt.cause != nil && !errors.Is(err, tt.cause) {
+				t.Errorf("error %v does not wrap %v", err, tt.cause)
+			}
+			if n := len(org.dataCalls()); n != 1 || len(env.Slept()) != 0 {
+				t.Errorf("%d calls, sleeps %v; want 1 call and no retry", n, env.Slept())
+			}
+		})
+	}
+}
+
 // literalRE finds the string literals in a SOQL query.
 var literalRE = regexp.MustCompile(`'((?:[^'\\]|\\.)*)'`)
 
@@ -469,15 +512,22 @@ func isInvalidInput(err error) bool {
 func TestBuildCaseQueryIDs(t *testing.T) {
 	ids := []string{"'500000000000001AAA'", "'500000000000002AAA'"}
 	for _, tt := range []struct {
-		where, want string
+		where    string
+		anyState bool
+		ids      []string
+		want     string
 	}{
-		{"", "SELECT Id, Status, " + taskSelect + " FROM Case WHERE Id IN ('500000000000001AAA', '500000000000002AAA') ORDER BY Id"},
-		{"IsClosed = false OR Status = 'New'", "SELECT Id, Status, " + taskSelect +
+		{"", false, ids, "SELECT Id, Status, " + taskSelect + " FROM Case WHERE Id IN ('500000000000001AAA', '500000000000002AAA') ORDER BY Id"},
+		{"IsClosed = false OR Status = 'New'", false, ids, "SELECT Id, Status, " + taskSelect +
 			" FROM Case WHERE (IsClosed = false OR Status = 'New') AND Id IN ('500000000000001AAA', '500000000000002AAA') ORDER BY Id"},
+		{"IsClosed = false", true, ids, "SELECT Id, Status, " + taskSelect +
+			" FROM Case WHERE Id IN ('500000000000001AAA', '500000000000002AAA') ORDER BY Id"},
+		{"IsClosed = false", true, nil, "SELECT Id, Status, " + taskSelect + " FROM Case WHERE (IsClosed = false) ORDER BY Id"},
 	} {
-		cq, err := buildCaseQuery(bot.CaseQuery{Object: "Case", Where: tt.where, Fields: []string{"Status"}}, ids)
+		q := bot.CaseQuery{Object: "Case", Where: tt.where, Fields: []string{"Status"}, AnyState: tt.anyState}
+		cq, err := buildCaseQuery(q, tt.ids)
 		if err != nil || cq.soql != tt.want {
-			t.Errorf("buildCaseQuery(%q):\n got %s (%v)\nwant %s", tt.where, cq.soql, err, tt.want)
+			t.Errorf("buildCaseQuery(%q, AnyState %v):\n got %s (%v)\nwant %s", tt.where, tt.anyState, cq.soql, err, tt.want)
 		}
 	}
 }
@@ -507,5 +557,21 @@ func TestQueueIDsChunksLongLists(t *testing.T) {
 	}
 	if seen != len(names) {
 		t.Errorf("%d names queried, want %d", seen, len(names))
+	}
+}
+
+func TestLastLine(t *testing.T) {
+	tests := []struct{ body, want string }{
+		{"", ""},
+		{"casebot ref x", "casebot ref x"},
+		{"Legal was told.\n\ncasebot ref x", "casebot ref x"},
+		{"Legal was told.\r\ncasebot ref x\r\n\r\n", "casebot ref x"},
+		{"casebot ref x\nQuoted above.", "Quoted above."},
+		{"  indented last  \n\t\n", "  indented last"},
+	}
+	for _, tt := range tests {
+		if got := lastLine(tt.body); got != tt.want {
+			t.Errorf("lastLine(%q) = %q, want %q", tt.body, got, tt.want)
+		}
 	}
 }

@@ -12,8 +12,9 @@ import (
 
 // Error codes that mean "try again later".
 const (
-	codeRequestLimit = "REQUEST_LIMIT_EXCEEDED" // the org's daily API allowance is used up
-	codeLockRow      = "UNABLE_TO_LOCK_ROW"     // another transaction holds the record: not done
+	codeRequestLimit   = "REQUEST_LIMIT_EXCEEDED" // the org's daily API allowance is used up
+	codeLockRow        = "UNABLE_TO_LOCK_ROW"     // another transaction holds the record: not done
+	codeInvalidSession = "INVALID_SESSION_ID"     // the session ended: a new login answers it, not done
 )
 
 // APIError is an error Salesforce answered with: a data call's
@@ -47,20 +48,24 @@ func (e *APIError) Error() string {
 
 // Unwrap returns the error as the engine sees it.
 func (e *APIError) Unwrap() error {
-	return &bot.Error{Op: e.Op, Code: e.Code, Message: e.Message, Retryable: e.Retryable(), RetryAfter: e.RetryAfter}
+	return &bot.Error{Op: e.Op, Code: e.Code, Message: e.Message, Retryable: e.Retryable(), RetryAfter: e.RetryAfter,
+		Login: e.Op == opLogin && !e.Retryable()}
 }
 
 // Retryable reports whether a later attempt may succeed: Salesforce is unavailable or
-// overloaded (5xx), the daily API allowance is used up, or a record was locked.
+// overloaded (5xx), the daily API allowance is used up, a record was locked, or the session
+// kept being rejected after new logins (only the token endpoint refusing the credentials
+// means that logging in cannot work, and that error has another code).
 func (e *APIError) Retryable() bool {
-	return e.Status >= 500 || e.Code == codeRequestLimit || e.Code == codeLockRow
+	return e.Status >= 500 || e.Code == codeRequestLimit || e.Code == codeLockRow || e.Code == codeInvalidSession
 }
 
 // transient reports whether the client itself retries the call that failed with e at once.
 // REQUEST_LIMIT_EXCEEDED is retryable but not transient: the daily allowance does not come
-// back within seconds. A create is retried only when the answer means "not done".
+// back within seconds. A create is retried only when the answer means "not done": a rejected
+// session is checked before anything is processed.
 func (e *APIError) transient(create bool) bool {
-	if e.Code == codeLockRow || e.Status == http.StatusServiceUnavailable {
+	if e.Code == codeLockRow || e.Code == codeInvalidSession || e.Status == http.StatusServiceUnavailable {
 		return true
 	}
 	return !create && e.Status >= 500

@@ -247,17 +247,53 @@ func sfErrors(w http.ResponseWriter, status int, code, msg string, fields ...str
 
 // testEnv is a client of a fake org, with what it slept and logged.
 type testEnv struct {
+	SleepLog
 	org    *fakeOrg
 	client *Client
-	mu     sync.Mutex
-	sleeps []time.Duration
 	logs   lockedBuffer
 }
 
-func (e *testEnv) slept() []time.Duration {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return append([]time.Duration(nil), e.sleeps...)
+// SleepLog is a client's Sleep that records the backoff instead of sleeping. It is exported
+// for the tests of package salesforce_test, which run the client against the sandbox.
+type SleepLog struct {
+	mu     sync.Mutex
+	sleeps []time.Duration
+}
+
+// Sleep records d.
+func (l *SleepLog) Sleep(ctx context.Context, d time.Duration) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.sleeps = append(l.sleeps, d)
+	return ctx.Err()
+}
+
+// Slept returns the sleeps recorded since the start or the last Reset.
+func (l *SleepLog) Slept() []time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]time.Duration(nil), l.sleeps...)
+}
+
+// Reset forgets the sleeps so far.
+func (l *SleepLog) Reset() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.sleeps = nil
+}
+
+// CheckBackoff fails t unless slept are the waits want: each at least its wanted delay and at
+// most half again as long, the backoff's jitter (a Retry-After above the backoff is exact).
+func CheckBackoff(t *testing.T, slept, want []time.Duration) {
+	t.Helper()
+	if len(slept) != len(want) {
+		t.Errorf("sleeps = %v, want %d of them", slept, len(want))
+	}
+	for i, d := range slept[:min(len(slept), len(want))] {
+		if lo := want[i]; d < lo || d > lo+lo/2 {
+			t.Errorf("sleep %d = %v, want within [%v, %v]", i, d, lo, lo+lo/2)
+		}
+	}
 }
 
 type lockedBuffer struct {
@@ -290,12 +326,7 @@ func newEnv(t *testing.T, o *fakeOrg, edit func(*Options)) *testEnv {
 		Username:     testUsername,
 		Password:     testPassword,
 		Logger:       slog.New(slog.NewTextHandler(&e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Sleep: func(ctx context.Context, d time.Duration) error {
-			e.mu.Lock()
-			defer e.mu.Unlock()
-			e.sleeps = append(e.sleeps, d)
-			return ctx.Err()
-		},
+		Sleep:        e.Sleep,
 	}
 	if edit != nil {
 		edit(&opts)

@@ -143,7 +143,7 @@ func TestRefreshAfterExpiry(t *testing.T) {
 	}
 }
 
-func TestPersistent401WithRefreshTokenIsNotLooped(t *testing.T) {
+func TestPersistent401WithRefreshTokenIsBounded(t *testing.T) {
 	org := newOrg(t, limitsHandler)
 	org.issueRefresh = true
 	env := newEnv(t, org, nil)
@@ -155,10 +155,12 @@ func TestPersistent401WithRefreshTokenIsNotLooped(t *testing.T) {
 	org.mu.Unlock()
 	_, err := env.client.Limits(t.Context())
 	var ae *APIError
-	if !errors.As(err, &ae) || ae.Code != "INVALID_SESSION_ID" || bot.IsRetryable(err) {
-		t.Fatalf("error = %v, want a permanent INVALID_SESSION_ID", err)
+	if !errors.As(err, &ae) || ae.Code != "INVALID_SESSION_ID" || !bot.IsRetryable(err) {
+		t.Fatalf("error = %v, want a retryable INVALID_SESSION_ID", err)
 	}
-	if got := org.grants(); !slices.Equal(got, []string{"password", "refresh_token"}) || len(org.dataCalls()) != 3 {
-		t.Errorf("token requests = %v, data calls = %d; want one refresh and 3 calls", got, len(org.dataCalls()))
+	// Each rejected session but the last is refreshed: once at once, then MaxRetries times.
+	want := []string{"password", "refresh_token", "refresh_token", "refresh_token", "refresh_token"}
+	if got := org.grants(); !slices.Equal(got, want) || len(org.dataCalls()) != 6 {
+		t.Errorf("token requests = %v, data calls = %d; want %v and 6 calls", got, len(org.dataCalls()), want)
 	}
 }

@@ -260,7 +260,7 @@ func TestCreateRecordsChunksAndMapsErrors(t *testing.T) {
 	if !reflect.DeepEqual(sizes, []int{200, 200, 2, 50, 1, 1, 1}) || !slices.Equal(sent, wantSent) {
 		t.Fatalf("collection calls of %v records, want [200 200 2 50 1 1 1]; records sent %v, want %v", sizes, sent, wantSent)
 	}
-	if n := len(env.slept()); n != 4 {
+	if n := len(env.Slept()); n != 4 {
 		t.Errorf("%d backoff sleeps, want 4", n)
 	}
 	if len(results) != len(records) {

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/slack-go/slack"
 
@@ -65,6 +66,9 @@ const MetadataEventType = "casebot_effect"
 type Client struct {
 	api    *slack.Client
 	logger *slog.Logger
+
+	mu       sync.Mutex
+	channels map[string]string // channel name → id, from the last conversations.list
 }
 
 var _ bot.Chat = (*Client)(nil)
@@ -87,10 +91,103 @@ func (c *Client) Post(ctx context.Context, m bot.Message) (string, error) {
 	return ts, nil
 }
 
+// Find looks for the message carrying key, posted to channel since since, through
+// conversations.history with metadata. It reads from a little before since, as since is on
+// casebot's clock and ts on Slack's.
+func (c *Client) Find(ctx context.Context, channel, key string, since time.Time) (string, error) {
+	op := "look for " + key + " in " + channel
+	id, err := c.channelID(ctx, op, channel)
+	if err != nil {
+		return "", err
+	}
+	params := &slack.GetConversationHistoryParameters{ChannelID: id, Limit: historyPage, IncludeAllMetadata: true}
+	if !since.IsZero() {
+		from := since.Add(-clockSkew).UnixMicro()
+		params.Oldest = fmt.Sprintf("%d.%06d", from/1e6, from%1e6)
+	}
+	for {
+		h, err := c.api.GetConversationHistoryContext(ctx, params)
+		if err != nil {
+			return "", classify(ctx, op, err)
+		}
+		for _, m := range h.Messages {
+			if m.Metadata.EventType == MetadataEventType && m.Metadata.EventPayload["key"] == key {
+				c.logger.DebugContext(ctx, "found in slack", "channel", channel, "key", key, "ts", m.Timestamp)
+				return m.Timestamp, nil
+			}
+		}
+		if h.ResponseMetaData.NextCursor == "" {
+			return "", nil
+		}
+		params.Cursor = h.ResponseMetaData.NextCursor
+	}
+}
+
+const (
+	// clockSkew is how far Slack's clock may be behind casebot's.
+	clockSkew = 5 * time.Minute
+	// historyPage is the messages asked for per conversations.history call: Slack's
+	// recommended most, so a search spends few calls of its rate limit.
+	historyPage = 200
+)
+
+// channelID returns the id of channel, which is an id or a name ("#legal"): chat.postMessage
+// takes either, conversations.history only ids. Names are resolved with conversations.list
+// and kept; a name not known is looked up again, since the channel may be new.
+func (c *Client) channelID(ctx context.Context, op, channel string) (string, error) {
+	name, named := strings.CutPrefix(channel, "#")
+	if !named && isChannelID(channel) {
+		return channel, nil
+	}
+	c.mu.Lock()
+	id, ok := c.channels[name]
+	c.mu.Unlock()
+	if ok {
+		return id, nil
+	}
+
+	names := map[string]string{}
+	params := &slack.GetConversationsParameters{Types: []string{"public_channel", "private_channel"}, Limit: 1000}
+	for {
+		chs, next, err := c.api.GetConversationsContext(ctx, params)
+		if err != nil {
+			return "", classify(ctx, op+": list channels", err)
+		}
+		for _, ch := range chs {
+			names[ch.Name] = ch.ID
+		}
+		if next == "" {
+			break
+		}
+		params.Cursor = next
+	}
+	c.mu.Lock()
+	c.channels = names
+	c.mu.Unlock()
+	if id, ok := names[name]; ok {
+		return id, nil
+	}
+	return "", &bot.Error{Op: op, Code: "channel_not_found", Message: "no channel the bot can see is named " + name}
+}
+
+// isChannelID reports whether s has the shape of a Slack conversation id ("C0123ABCD"):
+// channel names are lower-case, ids upper-case.
+func isChannelID(s string) bool {
+	if len(s) < 9 || !strings.ContainsRune("CGD", rune(s[0])) {
+		return false
+	}
+	for _, r := range s {
+		if !('A' <= r && r <= 'Z' || '0' <= r && r <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
 // hint explains the Web API errors an operator can fix. The message names the channel,
 // never the token.
-func hint(code string) string {
-	switch code {
+func hint(e slack.SlackErrorResponse) string {
+	switch e.Err {
 	case "invalid_auth":
 		return "the Slack token is not valid"
 	case "not_authed":
@@ -102,7 +199,10 @@ func hint(code string) string {
 	case "token_expired":
 		return "the Slack token has expired"
 	case "missing_scope":
-		return "the Slack app lacks the chat:write scope"
+		if e.Needed != "" {
+			return "the Slack app lacks the " + e.Needed + " scope"
+		}
+		return "the Slack app lacks a scope (chat:write, channels:read, groups:read, channels:history, groups:history)"
 	case "channel_not_found":
 		return "the channel does not exist, or the bot cannot see it"
 	case "not_in_channel":
@@ -141,11 +241,10 @@ func classify(ctx context.Context, op string, err error) error {
 	case errors.As(err, &status):
 		return &bot.Error{Op: op, Code: "http_" + strconv.Itoa(status.Code), Message: status.Status, Retryable: status.Retryable()}
 	case errors.As(err, &api):
-		return &bot.Error{Op: op, Code: api.Err, Message: hint(api.Err), Retryable: transient(api.Err)}
+		return &bot.Error{Op: op, Code: api.Err, Message: hint(api), Retryable: transient(api.Err)}
 	case errors.As(err, &netErr):
 		// Includes *url.Error: the request may not have reached Slack. When only the response
-		// was lost, a retry posts twice; the message carries its effect key in its metadata so
-		// that such a duplicate can be found (nothing looks for it yet).
+		// was lost, the message was posted: Find finds it by the effect key in its metadata.
 		return &bot.Error{Op: op, Code: "network", Message: err.Error(), Retryable: true}
 	default:
 		// A response that was not the JSON Slack sends, such as a proxy's error page.
@@ -191,4 +290,9 @@ func (t *Terminal) Post(ctx context.Context, m bot.Message) (string, error) {
 	}
 	t.n++
 	return "terminal-" + strconv.Itoa(t.n), nil
+}
+
+// Find returns "": a terminal cannot be asked what it printed.
+func (t *Terminal) Find(context.Context, string, string, time.Time) (string, error) {
+	return "", nil
 }

@@ -136,6 +136,14 @@ func TestPostErrors(t *testing.T) {
 			want: "post to #legal: not_in_channel: the bot is not a member of the channel; invite it",
 		},
 		{
+			name: "rate limited in the body", body: `{"ok":false,"error":"ratelimited"}`,
+			want: "post to #legal: ratelimited", retryable: true,
+		},
+		{
+			name: "missing scope", body: `{"ok":false,"error":"missing_scope","needed":"chat:write","provided":"channels:read"}`,
+			want: "post to #legal: missing_scope: the Slack app lacks the chat:write scope",
+		},
+		{
 			name: "Slack's own trouble", body: `{"ok":false,"error":"internal_error"}`,
 			want: "post to #legal: internal_error", retryable: true,
 		},

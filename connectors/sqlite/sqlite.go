@@ -12,12 +12,14 @@ import (
 	"net/url"
 	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite" // the "sqlite" driver, and its errors
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"casebot/bot"
 )
@@ -31,7 +33,13 @@ const chunk = 500
 
 // Store is the ledger in an SQLite database.
 type Store struct {
-	db *sql.DB
+	db   *sql.DB
+	path string
+	// file is what was at path when Open opened it, so that a file removed or replaced under
+	// the open database is noticed: SQLite would go on writing into the old inode, and all of
+	// it would be lost. Nil for ":memory:" and for a read-only store.
+	file     fs.FileInfo
+	readOnly bool
 }
 
 var _ bot.Store = (*Store)(nil)
@@ -58,10 +66,16 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		// database/sql then never closes while it is idle.
 		db.SetMaxOpenConns(1)
 	}
-	s := &Store{db: db}
+	s := &Store{db: db, path: path}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("open ledger %s: %w", path, err)
+		return nil, fmt.Errorf("open ledger %s: %w", path, unwritable(path, err))
+	}
+	if !memory {
+		if s.file, err = os.Stat(path); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open ledger %s: %w", path, err)
+		}
 	}
 	return s, nil
 }
@@ -87,12 +101,44 @@ func OpenReadOnly(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open ledger %s read-only: %w", path, err)
 	}
-	s := &Store{db: db}
+	s := &Store{db: db, path: path, readOnly: true}
 	if err := s.checkVersion(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open ledger %s read-only: %w", path, err)
 	}
 	return s, nil
+}
+
+// unwritable adds to an error of SQLite's that left the ledger unopened or unwritten what the
+// operator has to fix: SQLite's words ("unable to open database file", "attempt to write a
+// readonly database") name neither the file nor the cause. Other errors it returns as they are.
+func unwritable(path string, err error) error {
+	var e *sqlite.Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	switch e.Code() & 0xff { // the primary result code
+	case sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM, sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR:
+	default:
+		return err
+	}
+	info, serr := os.Stat(path)
+	switch {
+	case serr == nil && info.IsDir():
+		return fmt.Errorf("the path is a directory, not a ledger file: %w", err)
+	case serr != nil && !errors.Is(serr, fs.ErrNotExist):
+		return fmt.Errorf("%v: %w", serr, err) // a path through a file, a directory casebot may not enter
+	case serr == nil:
+		if werr := writable(path); werr != nil {
+			return fmt.Errorf("the file is not writable (%v): %w", werr, err)
+		}
+	}
+	// SQLite creates the write-ahead log and the journal beside the file.
+	dir := filepath.Dir(path)
+	if werr := writable(dir); werr != nil {
+		return fmt.Errorf("its directory %s is not writable (%v): %w", dir, werr, err)
+	}
+	return fmt.Errorf("cannot write it (is the disk full?): %w", err)
 }
 
 // dsn is the data source name of the database at path with query q.
@@ -132,21 +178,24 @@ func migrationNames() ([]string, error) {
 	return names, nil
 }
 
-// migrate applies the embedded migrations the database lacks, each in a transaction with
-// the version it brings the schema to.
+// migrate applies the embedded migrations the database lacks, in one transaction with the
+// version it brings the schema to. It writes the version even when the schema is current: that
+// committed write is the probe that refuses, before any effect, a ledger that cannot be written
+// (a read-only file, a directory where the write-ahead log cannot be created, a full disk),
+// which would otherwise be found only after a Salesforce write that could not be recorded.
 func (s *Store) migrate(ctx context.Context) error {
 	names, err := migrationNames()
 	if err != nil {
 		return err
-	}
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL) STRICT`); err != nil {
-		return fmt.Errorf("create schema_version: %w", err)
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin migration: %w", err)
 	}
 	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL) STRICT`); err != nil {
+		return fmt.Errorf("create schema_version: %w", err)
+	}
 	var current int
 	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&current); err != nil {
 		return fmt.Errorf("read schema version: %w", err)
@@ -167,16 +216,14 @@ func (s *Store) migrate(ctx context.Context) error {
 			return fmt.Errorf("apply migration %s: %w", name, err)
 		}
 	}
-	if len(names) > current {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM schema_version`); err != nil {
-			return fmt.Errorf("record schema version: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (?)`, len(names)); err != nil {
-			return fmt.Errorf("record schema version: %w", err)
-		}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM schema_version`); err != nil {
+		return fmt.Errorf("record schema version: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (?)`, len(names)); err != nil {
+		return fmt.Errorf("record schema version: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit migration: %w", err)
+		return fmt.Errorf("commit schema version: %w", err)
 	}
 	return nil
 }
@@ -201,62 +248,170 @@ func (s *Store) entries(ctx context.Context, caseIDs []string, out map[string]bo
 	for i, id := range caseIDs {
 		args[i] = id
 	}
-	rows, err := s.db.QueryContext(ctx, `
-		SELECT key, case_id, playbook, step, state, result, detail, attempts, at, retryable, retry_at
-		FROM ledger WHERE case_id IN (?`+strings.Repeat(",?", len(caseIDs)-1)+`)`, args...)
-	if err != nil {
-		return fmt.Errorf("read ledger of %d cases: %w", len(caseIDs), err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var (
-			e       bot.LedgerEntry
-			at      string
-			retryAt sql.NullString
-		)
-		if err := rows.Scan(&e.Key, &e.CaseID, &e.Playbook, &e.Step, &e.State, &e.Result, &e.Detail, &e.Attempts, &at, &e.Retryable, &retryAt); err != nil {
-			return fmt.Errorf("read ledger: %w", err)
-		}
-		if e.At, err = time.Parse(time.RFC3339Nano, at); err != nil {
-			return fmt.Errorf("read ledger entry %s: time %q: %w", e.Key, at, err)
-		}
-		if retryAt.Valid {
-			if e.RetryAt, err = time.Parse(time.RFC3339Nano, retryAt.String); err != nil {
-				return fmt.Errorf("read ledger entry %s: retry time %q: %w", e.Key, retryAt.String, err)
-			}
-		}
+	return s.query(ctx, fmt.Sprintf("read ledger of %d cases", len(caseIDs)), func(e bot.LedgerEntry) {
 		if out[e.CaseID] == nil {
 			out[e.CaseID] = bot.Ledger{}
 		}
 		out[e.CaseID][e.Key] = e
+	}, `SELECT `+columns+` FROM ledger WHERE case_id IN (?`+strings.Repeat(",?", len(caseIDs)-1)+`)`, args...)
+}
+
+// claimedQuery reads the claimed entries. It names the state literally, as the partial index
+// ledger_claimed does, so that SQLite reads the index instead of the whole ledger.
+const claimedQuery = `SELECT ` + columns + ` FROM ledger WHERE state = 'claimed' ORDER BY key`
+
+// Claimed returns every entry in bot.StateClaimed, by key.
+func (s *Store) Claimed(ctx context.Context) ([]bot.LedgerEntry, error) {
+	var out []bot.LedgerEntry
+	if err := s.query(ctx, "read claimed ledger entries", func(e bot.LedgerEntry) { out = append(out, e) }, claimedQuery); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// columns are the ledger's columns in the order scan reads them.
+const columns = `key, case_id, playbook, step, state, result, detail, attempts, at, retryable, retry_at, payload, claimed_at`
+
+// query runs a SELECT of columns and passes each entry to add; what says what was being read.
+func (s *Store) query(ctx context.Context, what string, add func(bot.LedgerEntry), query string, args ...any) error {
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		e, err := scan(rows)
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		add(e)
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read ledger: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	return nil
 }
 
-// Record inserts the entry with e.Key, or replaces it.
-func (s *Store) Record(ctx context.Context, e bot.LedgerEntry) error {
-	if e.Key == "" || e.CaseID == "" || e.State == "" {
-		return errors.New("record ledger entry: key, case id and state are required")
+// scan reads one row of columns.
+func scan(rows *sql.Rows) (bot.LedgerEntry, error) {
+	var (
+		e                      bot.LedgerEntry
+		at, retryAt, claimedAt sql.NullString
+	)
+	if err := rows.Scan(&e.Key, &e.CaseID, &e.Playbook, &e.Step, &e.State, &e.Result, &e.Detail, &e.Attempts,
+		&at, &e.Retryable, &retryAt, &e.Payload, &claimedAt); err != nil {
+		return e, err
 	}
-	var retryAt sql.NullString
-	if !e.RetryAt.IsZero() {
-		retryAt = sql.NullString{String: e.RetryAt.UTC().Format(time.RFC3339Nano), Valid: true}
+	for _, t := range []struct {
+		name string
+		text sql.NullString
+		to   *time.Time
+	}{{"time", at, &e.At}, {"retry time", retryAt, &e.RetryAt}, {"claim time", claimedAt, &e.Claimed}} {
+		if !t.text.Valid {
+			continue
+		}
+		var err error
+		if *t.to, err = time.Parse(time.RFC3339Nano, t.text.String); err != nil {
+			return e, fmt.Errorf("entry %s: %s %q: %w", e.Key, t.name, t.text.String, err)
+		}
 	}
-	_, err := s.db.ExecContext(ctx, `
-		INSERT INTO ledger (key, case_id, playbook, step, state, result, detail, attempts, at, retryable, retry_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (key) DO UPDATE SET
-			case_id = excluded.case_id, playbook = excluded.playbook, step = excluded.step,
-			state = excluded.state, result = excluded.result, detail = excluded.detail,
-			attempts = excluded.attempts, at = excluded.at, retryable = excluded.retryable,
-			retry_at = excluded.retry_at`,
-		e.Key, e.CaseID, e.Playbook, e.Step, string(e.State), e.Result, e.Detail, e.Attempts,
-		e.At.UTC().Format(time.RFC3339Nano), e.Retryable, retryAt)
+	return e, nil
+}
+
+// timeText is t as the ledger stores times: UTC RFC 3339 text with nanoseconds.
+func timeText(t time.Time) string {
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// nullTime is t for a column that is NULL when the time is not set.
+func nullTime(t time.Time) sql.NullString {
+	if t.IsZero() {
+		return sql.NullString{}
+	}
+	return sql.NullString{String: timeText(t), Valid: true}
+}
+
+// upsert inserts the entry with a key, or replaces it.
+const upsert = `
+	INSERT INTO ledger (key, case_id, playbook, step, state, result, detail, attempts, at, retryable, retry_at, payload, claimed_at)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (key) DO UPDATE SET
+		case_id = excluded.case_id, playbook = excluded.playbook, step = excluded.step,
+		state = excluded.state, result = excluded.result, detail = excluded.detail,
+		attempts = excluded.attempts, at = excluded.at, retryable = excluded.retryable,
+		retry_at = excluded.retry_at, payload = excluded.payload, claimed_at = excluded.claimed_at`
+
+// Record inserts the entries with their keys, or replaces them, in one transaction: one commit
+// (and one sync) for a batch, and none of them written after an error. It refuses to write when
+// the file at the path is no longer the one the store opened.
+func (s *Store) Record(ctx context.Context, es ...bot.LedgerEntry) error {
+	if len(es) == 0 {
+		return nil
+	}
+	for i, e := range es {
+		if e.Key == "" || e.CaseID == "" || e.State == "" {
+			return fmt.Errorf("record %d ledger entries: entry %d (key %q, case %q): key, case id and state are required",
+				len(es), i+1, e.Key, e.CaseID)
+		}
+	}
+	if err := s.sameFile(); err != nil {
+		return fmt.Errorf("record %d ledger entries: %w", len(es), err)
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("record ledger entry %s: %w", e.Key, err)
+		return fmt.Errorf("record %d ledger entries: begin: %w", len(es), err)
+	}
+	defer tx.Rollback()
+	stmt, err := tx.PrepareContext(ctx, upsert)
+	if err != nil {
+		return fmt.Errorf("record %d ledger entries: prepare: %w", len(es), err)
+	}
+	defer stmt.Close()
+	for _, e := range es {
+		if _, err := stmt.ExecContext(ctx, e.Key, e.CaseID, e.Playbook, e.Step, string(e.State), e.Result, e.Detail,
+			e.Attempts, timeText(e.At), e.Retryable, nullTime(e.RetryAt), e.Payload, nullTime(e.Claimed)); err != nil {
+			return fmt.Errorf("record ledger entry %s: %w", e.Key, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("record %d ledger entries: commit: %w", len(es), err)
+	}
+	return nil
+}
+
+// Check reports why the ledger can no longer be written: it is open read-only, or its file was
+// removed, replaced by another file or made read-only since Open. An in-memory ledger can always
+// be written.
+func (s *Store) Check(ctx context.Context) error {
+	if s.readOnly {
+		return fmt.Errorf("ledger %s is open read-only", s.path)
+	}
+	if s.file == nil {
+		return nil
+	}
+	if err := s.sameFile(); err != nil {
+		return err
+	}
+	if err := writable(s.path); err != nil {
+		return fmt.Errorf("ledger file %s is no longer writable: %w", s.path, err)
+	}
+	return nil
+}
+
+// sameFile says, with one stat, when the file at the path is no longer the one the database
+// has open.
+func (s *Store) sameFile() error {
+	if s.file == nil {
+		return nil
+	}
+	now, err := os.Stat(s.path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("ledger file %s was removed", s.path)
+	case err != nil:
+		return fmt.Errorf("check ledger file %s: %w", s.path, err)
+	case !os.SameFile(s.file, now):
+		return fmt.Errorf("ledger file %s was replaced by another file", s.path)
 	}
 	return nil
 }

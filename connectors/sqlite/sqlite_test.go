@@ -15,7 +15,7 @@ import (
 	"casebot/bot/bottest"
 )
 
-func open(t *testing.T, path string) *Store {
+func open(t testing.TB, path string) *Store {
 	t.Helper()
 	s, err := Open(t.Context(), path)
 	if err != nil {
@@ -41,6 +41,7 @@ func TestDurable(t *testing.T) {
 	e := bot.LedgerEntry{
 		Key: "termination-sop/attrition/1/c1", CaseID: "c1", Playbook: "termination-sop", Step: "attrition",
 		State: bot.StateFailed, Detail: "503", Attempts: 3, At: at, Retryable: true,
+		Payload: `{"Customer_Attrition__c":true}`, Claimed: at.Add(-time.Second),
 	}
 	s := open(t, path)
 	if err := s.Record(t.Context(), e); err != nil {
@@ -53,7 +54,7 @@ func TestDurable(t *testing.T) {
 	if _, err := os.Stat(path); err != nil {
 		t.Fatalf("the ledger is not at %s: %v", path, err)
 	}
-	s = open(t, path) // migrations find the schema current and leave it alone
+	s = open(t, path) // migrations find the schema current: only the version is written again
 	defer s.Close()
 	got, err := s.Entries(t.Context(), []string{"c1"})
 	if err != nil {
@@ -64,13 +65,16 @@ func TestDurable(t *testing.T) {
 	if !g.At.Equal(at) || g.At.Nanosecond() != 123456789 || g.At.Location() != time.UTC {
 		t.Errorf("At after reopening = %v, want %v in UTC", g.At, at)
 	}
-	g.At, e.At = time.Time{}, time.Time{}
+	if !g.Claimed.Equal(e.Claimed) || g.Claimed.Nanosecond() != 123456789 {
+		t.Errorf("Claimed after reopening = %v, want %v", g.Claimed, e.Claimed)
+	}
+	g.At, e.At, g.Claimed, e.Claimed = time.Time{}, time.Time{}, time.Time{}, time.Time{}
 	if g != e {
 		t.Errorf("entry after reopening = %+v, want %+v", g, e)
 	}
 	var version int
-	if err := s.db.QueryRowContext(t.Context(), `SELECT version FROM schema_version`).Scan(&version); err != nil || version != 2 {
-		t.Errorf("schema version %d (%v), want 2", version, err)
+	if err := s.db.QueryRowContext(t.Context(), `SELECT version FROM schema_version`).Scan(&version); err != nil || version != 3 {
+		t.Errorf("schema version %d (%v), want 3", version, err)
 	}
 }
 
@@ -82,12 +86,13 @@ func TestNewerSchema(t *testing.T) {
 	}
 	s.Close()
 	_, err := Open(t.Context(), path)
-	if err == nil || !strings.Contains(err.Error(), "schema is version 99, newer than this casebot knows (2)") {
+	if err == nil || !strings.Contains(err.Error(), "schema is version 99, newer than this casebot knows (3)") {
 		t.Errorf("Open of a newer schema: error %v", err)
 	}
 }
 
-// A ledger written by a casebot before retry times gets the column, its entries none.
+// A ledger written by a casebot before retry times and claims gets the columns, its entries
+// none of them.
 func TestUpgradeFromVersion1(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "casebot.db")
 	v1, err := migrations.ReadFile("migrations/0001_ledger.sql")
@@ -116,8 +121,8 @@ func TestUpgradeFromVersion1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e := got["c1"]["p/s/1/c1"]; e.State != bot.StateFailed || !e.Retryable || !e.RetryAt.IsZero() {
-		t.Errorf("entry after the upgrade = %+v, want the failed entry without a retry time", e)
+	if e := got["c1"]["p/s/1/c1"]; e.State != bot.StateFailed || !e.Retryable || !e.RetryAt.IsZero() || e.Payload != "" || !e.Claimed.IsZero() {
+		t.Errorf("entry after the upgrade = %+v, want the failed entry without a retry time, payload or claim", e)
 	}
 	retryAt := time.Date(2026, 11, 3, 14, 1, 0, 0, time.UTC)
 	if err := s.Record(t.Context(), bot.LedgerEntry{Key: "p/s/1/c1", CaseID: "c1", Playbook: "p", Step: "s",
@@ -141,8 +146,8 @@ func TestOpenReadOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Close()
-	before := fileBytes(t, path)
 	w = open(t, path)
+	before := fileBytes(t, path)
 
 	// The daemon is in the middle of a cycle: it holds the write lock.
 	tx, err := w.db.BeginTx(t.Context(), nil)
@@ -166,17 +171,21 @@ func TestOpenReadOnly(t *testing.T) {
 	if err := r.Record(t.Context(), bot.LedgerEntry{Key: "p/s/2/c1", CaseID: "c1", State: bot.StateDone}); err == nil {
 		t.Error("Record on a read-only store succeeded")
 	}
+	if err := r.Check(t.Context()); err == nil || !strings.Contains(err.Error(), "is open read-only") {
+		t.Errorf("Check of a read-only store: %v, want an error saying it is open read-only", err)
+	}
 	if err := tx.Rollback(); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	// Before the writer closes, which moves its write-ahead log into the file.
 	if after := fileBytes(t, path); !bytes.Equal(before, after) {
 		t.Error("reading the ledger read-only changed it")
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -196,8 +205,8 @@ func TestOpenReadOnlyRefuses(t *testing.T) {
 	for _, tt := range []struct {
 		name, setup, want string
 	}{
-		{"older", `UPDATE schema_version SET version = 1`, "schema is version 1, older than this casebot's (2): casebot once or casebot run upgrades it"},
-		{"newer", `UPDATE schema_version SET version = 3`, "schema is version 3, newer than this casebot knows (2)"},
+		{"older", `UPDATE schema_version SET version = 2`, "schema is version 2, older than this casebot's (3): casebot once or casebot run upgrades it"},
+		{"newer", `UPDATE schema_version SET version = 4`, "schema is version 4, newer than this casebot knows (3)"},
 		{"not a ledger", `DROP TABLE schema_version`, "read schema version (is it a casebot ledger?)"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -5,8 +5,12 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"casebot/bot"
 )
 
 // createTasks creates n tasks through sObject Collections, 200 at a time.
@@ -194,4 +198,48 @@ func TestQueryErrors(t *testing.T) {
 		}
 	}
 	o.do("POST", "/query?q=SELECT+Id+FROM+Case", "{}").wantError(t, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED")
+}
+
+// TestQueriesForEarlierAttempts runs the queries a client asks to find what an earlier attempt
+// created, as Salesforce answers them: EmailMessages by MessageIdentifier (a filterable
+// string, compared without regard to case) and the CaseComments of cases created since a
+// datetime literal. CommentBody is a long text area, which SOQL can neither filter nor sort
+// on, so the client matches it itself.
+func TestQueriesForEarlierAttempts(t *testing.T) {
+	clk := bot.NewManualClock(testNow)
+	o := newOrg(t, Options{Now: clk.Now})
+	caseID := o.create("Case", map[string]any{"Subject": "Terminate Acme"})
+	early := o.create("CaseComment", map[string]any{"ParentId": caseID, "CommentBody": "early"})
+	clk.Set(testNow.Add(10 * time.Minute))
+	late := o.create("CaseComment", map[string]any{"ParentId": caseID, "CommentBody": "late\ncasebot ref x"})
+	mail := o.create("EmailMessage", map[string]any{"ParentId": caseID, "Status": "3", "MessageIdentifier": "<O'Brien.1@casebot.example>"})
+
+	ids := func(q string) []string {
+		var out []string
+		for _, r := range o.query(q).Records {
+			out = append(out, r["Id"].(string))
+		}
+		return out
+	}
+	in := "ParentId IN ('" + caseID + "', '" + caseID[:15] + "')"
+	for _, tt := range []struct {
+		soql string
+		want []string
+	}{
+		{`SELECT Id, MessageIdentifier FROM EmailMessage WHERE MessageIdentifier IN ('<o\'brien.1@casebot.example>', '<other@casebot.example>')`, []string{mail}},
+		{"SELECT Id, ParentId, CommentBody FROM CaseComment WHERE " + in + " AND CreatedDate >= 2026-11-21T15:05:00Z ORDER BY CreatedDate, Id", []string{late}},
+		{"SELECT Id, ParentId, CommentBody FROM CaseComment WHERE " + in + " AND CreatedDate >= 2026-11-21T16:10:00+01:00", []string{late}},
+		{"SELECT Id, ParentId, CommentBody FROM CaseComment WHERE " + in + " AND CreatedDate >= 2026-11-21T15:10:01Z", nil},
+		{"SELECT Id FROM CaseComment WHERE " + in + " AND CreatedDate >= 2026-11-21T15:00:00Z ORDER BY CreatedDate DESC", []string{late, early}},
+	} {
+		if got := ids(tt.soql); !slices.Equal(got, tt.want) {
+			t.Errorf("%s:\n got %v\nwant %v", tt.soql, got, tt.want)
+		}
+	}
+	for _, q := range []string{
+		"SELECT Id FROM CaseComment WHERE CommentBody LIKE '%casebot ref x%'",
+		"SELECT Id FROM CaseComment ORDER BY CommentBody",
+	} {
+		o.do("GET", "/query?q="+url.QueryEscape(q), nil).wantError(t, http.StatusBadRequest, "INVALID_FIELD")
+	}
 }

@@ -1,0 +1,195 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"casebot/bot"
+)
+
+// claim is an action as decided and rendered when its step came due: the ledger keeps it as
+// the entry's Payload before anything is performed, so every attempt performs the same effect
+// with the same bytes (a comment retried a minute later still shows the first minute), and a
+// step once decided is never decided again.
+type claim struct {
+	Effect    bot.Effect `json:"effect"`
+	Subject   string     `json:"subject,omitempty"`    // email
+	Text      string     `json:"text,omitempty"`       // slack, email and comment bodies
+	To        []string   `json:"to,omitempty"`         // email
+	Cc        []string   `json:"cc,omitempty"`         // email
+	Channels  []string   `json:"channels,omitempty"`   // slack
+	MessageID string     `json:"message_id,omitempty"` // email
+}
+
+// claims gives every due effect its claim: the one in the ledger, or, for an effect that has
+// none yet, a new one rendered now and returned as an entry to write before anything is done.
+// An effect that cannot be rendered fails for good: it is returned as a failed entry and left
+// out of the effects to perform.
+func (e *Engine) claims(due []pending, now time.Time, rep *Report) (ready []pending, entries []bot.LedgerEntry, events []Event) {
+	for _, d := range due {
+		if d.prev.Payload != "" {
+			var cl claim
+			if err := json.Unmarshal([]byte(d.prev.Payload), &cl); err != nil || cl.Effect.Key != d.eff.Key {
+				if err == nil {
+					err = fmt.Errorf("the claim is for %s", cl.Effect.Key)
+				}
+				ent, ev := e.failedEntry(d, &bot.Error{Op: "read claim " + d.eff.Key, Code: "BAD_CLAIM", Message: err.Error()}, now, rep)
+				entries, events = append(entries, ent), append(events, ev)
+				continue
+			}
+			d.cl, d.eff = &cl, cl.Effect
+			ready = append(ready, d)
+			continue
+		}
+		cl, err := e.render(d)
+		if err != nil {
+			ent, ev := e.failedEntry(d, err, now, rep)
+			entries, events = append(entries, ent), append(events, ev)
+			continue
+		}
+		payload, err := json.Marshal(cl)
+		if err != nil {
+			ent, ev := e.failedEntry(d, fmt.Errorf("encode claim: %w", err), now, rep)
+			entries, events = append(entries, ent), append(events, ev)
+			continue
+		}
+		d.cl, d.fresh = &cl, true
+		d.prev.Payload, d.prev.Claimed = string(payload), now
+		entries = append(entries, d.entry(bot.StateClaimed, "", now))
+		ready = append(ready, d)
+	}
+	return ready, entries, events
+}
+
+// failedEntry is the entry and the event of an effect that failed with err.
+func (e *Engine) failedEntry(d pending, err error, now time.Time, rep *Report) (bot.LedgerEntry, Event) {
+	entry := d.entry(bot.StateFailed, "", now)
+	e.failure(&entry, err, now)
+	rep.Failed++
+	return entry, Event{At: now, Location: d.loc, Case: *d.c, Step: d.eff.Step, Title: d.title, Effect: d.eff,
+		Outcome: Failed, Detail: entry.Detail}
+}
+
+// entry is the ledger entry of d in state with result, keeping its claim.
+func (d pending) entry(state bot.EntryState, result string, now time.Time) bot.LedgerEntry {
+	attempts := d.prev.Attempts
+	if state != bot.StateClaimed {
+		attempts++
+	}
+	return bot.LedgerEntry{Key: d.eff.Key, CaseID: d.c.ID, Playbook: d.eff.Playbook, Step: d.eff.Step,
+		State: state, Result: result, Attempts: attempts, At: now, Payload: d.prev.Payload, Claimed: d.prev.Claimed}
+}
+
+// render renders what an effect sends and resolves whom to: what its claim holds. A panic (a
+// template's function, say) is an error of this effect alone.
+func (e *Engine) render(d pending) (cl claim, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = e.panicked("render "+d.eff.Key, v)
+		}
+	}()
+	cl = claim{Effect: d.eff}
+	switch d.eff.Kind {
+	case bot.KindSlack:
+		text, err := e.opts.Templates.Render(d.eff.Template, e.data(d))
+		if err != nil {
+			return cl, &bot.Error{Op: "render " + d.eff.Template, Code: "TEMPLATE", Message: err.Error()}
+		}
+		cl.Text = text
+		for _, role := range d.eff.Roles {
+			r, ok := e.opts.Roles[role]
+			if !ok || r.Channel == "" {
+				return cl, &bot.Error{Op: "slack " + d.eff.Key, Code: "UNKNOWN_ROLE",
+					Message: fmt.Sprintf("role %q has no Slack channel configured", role)}
+			}
+			cl.Channels = appendNew(cl.Channels, r.Channel)
+		}
+	case bot.KindEmail:
+		subject, text, err := e.opts.Templates.RenderEmail(d.eff.Template, e.data(d))
+		if err != nil {
+			return cl, &bot.Error{Op: "render email " + d.eff.Template, Code: "TEMPLATE", Message: err.Error()}
+		}
+		to, err := e.addresses(d.eff.Key, d.eff.Roles, d.c)
+		if err != nil {
+			return cl, err
+		}
+		to = appendNew(to, d.eff.Addresses...)
+		cc, err := e.addresses(d.eff.Key, d.eff.Cc, d.c)
+		if err != nil {
+			return cl, err
+		}
+		if len(to) == 0 {
+			return cl, &bot.Error{Op: "email " + d.eff.Key, Code: "NO_RECIPIENT",
+				Message: "no address to send to (the case fields it names are empty)"}
+		}
+		cl.Subject, cl.Text, cl.To, cl.Cc = subject, text, to, cc
+		cl.MessageID = messageID(d.eff.Key, e.opts.MessageIDDomain)
+	case bot.KindComment:
+		text, err := e.opts.Templates.RenderComment(d.eff.Template, e.data(d))
+		if err != nil {
+			return cl, &bot.Error{Op: "render comment " + d.eff.Template, Code: "TEMPLATE", Message: err.Error()}
+		}
+		cl.Text = withMarker(text, bot.CommentMarker(d.eff.Key))
+	}
+	return cl, nil
+}
+
+// maxComment is the longest CommentBody Salesforce takes.
+const maxComment = 4000
+
+// withMarker ends a comment with its marker on a line of its own, shortening the text so that
+// the marker always fits.
+func withMarker(text, marker string) string {
+	tail := "\n\n[" + marker + "]"
+	return bot.Truncate(strings.TrimRight(text, "\n"), maxComment-len(tail), "") + tail
+}
+
+// recovering reports whether an earlier attempt of d may have been performed without its
+// outcome being recorded: it was claimed before this pass, or it failed in a way that may
+// hide a success (a lost answer). The provider is asked before it is done again.
+func (d pending) recovering() bool {
+	return !d.fresh && (d.prev.State == bot.StateClaimed || d.prev.State == bot.StateFailed)
+}
+
+// since is the earliest time an earlier attempt of d can have left a record.
+func (d pending) since() time.Time {
+	if !d.prev.Claimed.IsZero() {
+		return d.prev.Claimed
+	}
+	return d.prev.At
+}
+
+// find asks the CRM, in one call, which of the comments and logged mails of the phase's
+// recovering effects an earlier attempt created. The error, if any, is every such effect's.
+func (e *Engine) find(ctx context.Context, phase []pending) (map[string]string, error) {
+	q := bot.FindQuery{Comments: map[string][]string{}}
+	for _, d := range phase {
+		if !d.recovering() || d.cl == nil {
+			continue
+		}
+		switch d.eff.Kind {
+		case bot.KindComment:
+			q.Comments[d.c.ID] = append(q.Comments[d.c.ID], bot.CommentMarker(d.eff.Key))
+		case bot.KindEmail:
+			q.MessageIDs = append(q.MessageIDs, d.cl.MessageID)
+		default:
+			continue
+		}
+		if q.Since.IsZero() || d.since().Before(q.Since) {
+			q.Since = d.since()
+		}
+	}
+	if len(q.Comments) == 0 && len(q.MessageIDs) == 0 {
+		return nil, nil
+	}
+	slices.Sort(q.MessageIDs)
+	found, err := e.opts.CRM.Find(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("looking for what an earlier attempt created: %w", err)
+	}
+	return found, nil
+}
