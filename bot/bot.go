@@ -303,7 +303,7 @@ type LedgerEntry struct {
 	// Retry-After or the engine's backoff, whichever is later); zero when not set.
 	RetryAt time.Time
 	// Payload is what the effect sends, rendered when it was claimed (JSON, engine-defined),
-	// so that every attempt sends the same bytes; kept with the outcome.
+	// so that every attempt sends the same bytes. Record stores it; Store.Payloads reads it.
 	Payload string
 	// Claimed is when the effect was claimed; zero for entries that were never claimed.
 	Claimed time.Time
@@ -318,8 +318,12 @@ type Store interface {
 	// entries are absent from the map.
 	Entries(ctx context.Context, caseIDs []string) (map[string]Ledger, error)
 	// Record inserts or replaces the entries with their keys, all in one transaction: after
-	// an error none of them was written.
+	// an error none of them was written. An entry's Payload, when not empty, is stored as its
+	// claim's (Payloads returns it); an entry without a Claimed time keeps the one stored.
 	Record(ctx context.Context, es ...LedgerEntry) error
+	// Payloads returns the payloads stored for the given keys; keys without one are absent.
+	// Entries and Claimed leave Payload empty: a claim's content is read only to perform it.
+	Payloads(ctx context.Context, keys []string) (map[string]string, error)
 	// Claimed returns every entry in StateClaimed: effects whose outcome is not recorded.
 	Claimed(ctx context.Context) ([]LedgerEntry, error)
 	// Check reports why the store can no longer be written (its file was removed or

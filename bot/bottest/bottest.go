@@ -5,6 +5,7 @@ package bottest
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -250,17 +251,29 @@ func TestStore(t *testing.T, open func(t *testing.T) bot.Store) {
 		record(t, s, large, small, never)
 
 		got := entries(t, s, "c1")["c1"]
-		if g := got[large.Key]; g.Payload != large.Payload {
-			t.Errorf("a payload of %d bytes came back with %d bytes, or other bytes", len(large.Payload), len(g.Payload))
+		ps, err := s.Payloads(t.Context(), []string{large.Key, small.Key, never.Key, "p/s/1/nobody"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g := ps[large.Key]; g != large.Payload {
+			t.Errorf("a payload of %d bytes came back with %d bytes, or other bytes", len(large.Payload), len(g))
 		}
 		if g := got[large.Key].Claimed; !g.Equal(at) || g.Location() != time.UTC {
 			t.Errorf("Claimed = %v, want %v in UTC", g, at)
 		}
-		if g := got[small.Key].Payload; g != small.Payload {
+		if g := ps[small.Key]; g != small.Payload {
 			t.Errorf("Payload = %q, want %q", g, small.Payload)
 		}
-		if g := got[never.Key]; g.Payload != "" || !g.Claimed.IsZero() {
-			t.Errorf("an entry never claimed came back with payload %q and claim time %v", g.Payload, g.Claimed)
+		if g, ok := ps[never.Key]; ok || !got[never.Key].Claimed.IsZero() {
+			t.Errorf("an entry never claimed came back with payload %q and claim time %v", g, got[never.Key].Claimed)
+		}
+		if len(ps) != 2 {
+			t.Errorf("Payloads returned %d payloads, want 2: %v", len(ps), ps)
+		}
+		for _, e := range got {
+			if e.Payload != "" {
+				t.Errorf("Entries returned the payload of %s: it is read only with Payloads", e.Key)
+			}
 		}
 		if t.Failed() {
 			return
@@ -300,6 +313,24 @@ func TestStore(t *testing.T, open func(t *testing.T) bot.Store) {
 		if g := entries(t, s, "c1")["c1"][done.Key]; !same(g, done) {
 			t.Errorf("the claim's outcome = %+v, want %+v", g, done)
 		}
+	})
+
+	t.Run("PayloadWrittenOnce", func(t *testing.T) {
+		s := start(t)
+		claimed := claim(entry("c1", "attrition", 1, bot.StateClaimed))
+		record(t, s, claimed)
+		done := entry("c1", "attrition", 1, bot.StateDone)
+		done.Result = "001000000000001AAA"
+		record(t, s, done)
+		got := entries(t, s, "c1")["c1"][done.Key]
+		if got.State != bot.StateDone || got.Result != done.Result || !got.Claimed.Equal(claimed.Claimed) {
+			t.Errorf("an outcome without a claim time after its claim = %+v, want the outcome with the claim's time", got)
+		}
+		payloads(t, s, map[string]string{done.Key: claimed.Payload}, done.Key)
+		again := claim(entry("c1", "attrition", 1, bot.StateClaimed))
+		again.Payload = `{"key":"other"}`
+		record(t, s, again)
+		payloads(t, s, map[string]string{again.Key: again.Payload}, again.Key)
 	})
 
 	t.Run("Check", func(t *testing.T) {
@@ -413,5 +444,18 @@ func same(got, want bot.LedgerEntry) bool {
 	}
 	got.At, got.RetryAt, got.Claimed = time.Time{}, time.Time{}, time.Time{}
 	want.At, want.RetryAt, want.Claimed = time.Time{}, time.Time{}, time.Time{}
+	want.Payload = "" // entries come back without it: Payloads reads it
 	return got == want
+}
+
+// payloads checks what Payloads returns for keys.
+func payloads(t *testing.T, s bot.Store, want map[string]string, keys ...string) {
+	t.Helper()
+	got, err := s.Payloads(t.Context(), keys)
+	if err != nil {
+		t.Fatalf("Payloads: %v", err)
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("Payloads(%q) = %v, want %v", keys, got, want)
+	}
 }

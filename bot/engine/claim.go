@@ -16,32 +16,80 @@ import (
 // with the same bytes (a comment retried a minute later still shows the first minute), and a
 // step once decided is never decided again.
 type claim struct {
-	Effect    bot.Effect `json:"effect"`
+	Effect    bot.Effect `json:"-"`                    // its key, playbook, step, action and case come from the key
 	Subject   string     `json:"subject,omitempty"`    // email
 	Text      string     `json:"text,omitempty"`       // slack, email and comment bodies
 	To        []string   `json:"to,omitempty"`         // email
 	Cc        []string   `json:"cc,omitempty"`         // email
 	Channels  []string   `json:"channels,omitempty"`   // slack
 	MessageID string     `json:"message_id,omitempty"` // email
+
+	// What the effect does, as decided: a claim is written for every effect of a busy cycle,
+	// so it leaves out what is empty and what its key says.
+	Due       time.Time      `json:"due"`
+	Kind      bot.EffectKind `json:"kind"`
+	Object    string         `json:"object,omitempty"`
+	RecordID  string         `json:"record,omitempty"`
+	Fields    bot.Fields     `json:"fields,omitempty"`
+	Tasks     []bot.TaskSpec `json:"tasks,omitempty"`
+	Roles     []string       `json:"roles,omitempty"`
+	Template  string         `json:"template,omitempty"`
+	CcRoles   []string       `json:"cc_roles,omitempty"`
+	Addresses []string       `json:"addresses,omitempty"`
+	Public    bool           `json:"public,omitempty"`
+	Problem   string         `json:"problem,omitempty"`
+	HTTP      *bot.HTTPCall  `json:"http,omitempty"`
 }
 
-// claims gives every due effect its claim: the one in the ledger, or, for an effect that has
-// none yet, a new one rendered now and returned as an entry to write before anything is done.
+// encode is the claim as the ledger keeps it.
+func (cl *claim) encode() ([]byte, error) {
+	e := cl.Effect
+	cl.Due, cl.Kind, cl.Object, cl.RecordID, cl.Fields, cl.Tasks = e.Due, e.Kind, e.Object, e.RecordID, e.Fields, e.Tasks
+	cl.Roles, cl.Template, cl.CcRoles, cl.Addresses, cl.Public, cl.Problem, cl.HTTP = e.Roles, e.Template, e.Cc, e.Addresses, e.Public, e.Problem, e.HTTP
+	return json.Marshal(cl)
+}
+
+// decodeClaim reads the claim of the effect of eff's key (eff is what the playbook says now;
+// the claim says what was decided).
+func decodeClaim(payload string, eff bot.Effect) (*claim, error) {
+	var cl claim
+	if err := json.Unmarshal([]byte(payload), &cl); err != nil {
+		return nil, err
+	}
+	cl.Effect = bot.Effect{Key: eff.Key, Playbook: eff.Playbook, Step: eff.Step, Action: eff.Action, CaseID: eff.CaseID,
+		Due: cl.Due, Kind: cl.Kind, Object: cl.Object, RecordID: cl.RecordID, Fields: cl.Fields, Tasks: cl.Tasks,
+		Roles: cl.Roles, Template: cl.Template, Cc: cl.CcRoles, Addresses: cl.Addresses, Public: cl.Public,
+		Problem: cl.Problem, HTTP: cl.HTTP}
+	return &cl, nil
+}
+
+// claims gives every due effect its claim: the one in the ledger (read in one call for the
+// effects that have an entry), or, for an effect that has none yet, a new one rendered now and
+// returned as an entry to write before anything is done.
 // An effect that cannot be rendered fails for good: it is returned as a failed entry and left
 // out of the effects to perform.
-func (e *Engine) claims(due []pending, now time.Time, rep *Report) (ready []pending, entries []bot.LedgerEntry, events []Event) {
+func (e *Engine) claims(ctx context.Context, due []*pending, now time.Time, rep *Report) (ready []*pending, entries []bot.LedgerEntry, events []Event, err error) {
+	var keys []string
 	for _, d := range due {
-		if d.prev.Payload != "" {
-			var cl claim
-			if err := json.Unmarshal([]byte(d.prev.Payload), &cl); err != nil || cl.Effect.Key != d.eff.Key {
-				if err == nil {
-					err = fmt.Errorf("the claim is for %s", cl.Effect.Key)
-				}
+		if d.prev.State != "" {
+			keys = append(keys, d.eff.Key)
+		}
+	}
+	var payloads map[string]string
+	if len(keys) > 0 {
+		if payloads, err = e.opts.Store.Payloads(ctx, keys); err != nil {
+			return nil, nil, nil, &LedgerError{Err: fmt.Errorf("reading %d claim(s): %w", len(keys), err)}
+		}
+	}
+	for _, d := range due {
+		if payload, ok := payloads[d.eff.Key]; ok {
+			cl, err := decodeClaim(payload, d.eff)
+			if err != nil {
 				ent, ev := e.failedEntry(d, &bot.Error{Op: "read claim " + d.eff.Key, Code: "BAD_CLAIM", Message: err.Error()}, now, rep)
 				entries, events = append(entries, ent), append(events, ev)
 				continue
 			}
-			d.cl, d.eff = &cl, cl.Effect
+			d.cl, d.eff = cl, cl.Effect
 			ready = append(ready, d)
 			continue
 		}
@@ -51,22 +99,24 @@ func (e *Engine) claims(due []pending, now time.Time, rep *Report) (ready []pend
 			entries, events = append(entries, ent), append(events, ev)
 			continue
 		}
-		payload, err := json.Marshal(cl)
+		payload, err := cl.encode()
 		if err != nil {
 			ent, ev := e.failedEntry(d, fmt.Errorf("encode claim: %w", err), now, rep)
 			entries, events = append(entries, ent), append(events, ev)
 			continue
 		}
 		d.cl, d.fresh = &cl, true
-		d.prev.Payload, d.prev.Claimed = string(payload), now
-		entries = append(entries, d.entry(bot.StateClaimed, "", now))
+		d.prev.Claimed = now
+		ent := d.entry(bot.StateClaimed, "", now)
+		ent.Payload = string(payload)
+		entries = append(entries, ent)
 		ready = append(ready, d)
 	}
-	return ready, entries, events
+	return ready, entries, events, nil
 }
 
 // failedEntry is the entry and the event of an effect that failed with err.
-func (e *Engine) failedEntry(d pending, err error, now time.Time, rep *Report) (bot.LedgerEntry, Event) {
+func (e *Engine) failedEntry(d *pending, err error, now time.Time, rep *Report) (bot.LedgerEntry, Event) {
 	entry := d.entry(bot.StateFailed, "", now)
 	e.failure(&entry, err, now)
 	rep.Failed++
@@ -74,19 +124,20 @@ func (e *Engine) failedEntry(d pending, err error, now time.Time, rep *Report) (
 		Outcome: Failed, Detail: entry.Detail}
 }
 
-// entry is the ledger entry of d in state with result, keeping its claim.
-func (d pending) entry(state bot.EntryState, result string, now time.Time) bot.LedgerEntry {
+// entry is the ledger entry of d in state with result. It carries no payload: the store keeps
+// the claim's.
+func (d *pending) entry(state bot.EntryState, result string, now time.Time) bot.LedgerEntry {
 	attempts := d.prev.Attempts
 	if state != bot.StateClaimed {
 		attempts++
 	}
 	return bot.LedgerEntry{Key: d.eff.Key, CaseID: d.c.ID, Playbook: d.eff.Playbook, Step: d.eff.Step,
-		State: state, Result: result, Attempts: attempts, At: now, Payload: d.prev.Payload, Claimed: d.prev.Claimed}
+		State: state, Result: result, Attempts: attempts, At: now, Claimed: d.prev.Claimed}
 }
 
 // render renders what an effect sends and resolves whom to: what its claim holds. A panic (a
 // template's function, say) is an error of this effect alone.
-func (e *Engine) render(d pending) (cl claim, err error) {
+func (e *Engine) render(d *pending) (cl claim, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = e.panicked("render "+d.eff.Key, v)
@@ -151,12 +202,12 @@ func withMarker(text, marker string) string {
 // recovering reports whether an earlier attempt of d may have been performed without its
 // outcome being recorded: it was claimed before this pass, or it failed in a way that may
 // hide a success (a lost answer). The provider is asked before it is done again.
-func (d pending) recovering() bool {
+func (d *pending) recovering() bool {
 	return !d.fresh && (d.prev.State == bot.StateClaimed || d.prev.State == bot.StateFailed)
 }
 
 // since is the earliest time an earlier attempt of d can have left a record.
-func (d pending) since() time.Time {
+func (d *pending) since() time.Time {
 	if !d.prev.Claimed.IsZero() {
 		return d.prev.Claimed
 	}
@@ -165,7 +216,7 @@ func (d pending) since() time.Time {
 
 // find asks the CRM, in one call, which of the comments and logged mails of the phase's
 // recovering effects an earlier attempt created. The error, if any, is every such effect's.
-func (e *Engine) find(ctx context.Context, phase []pending) (map[string]string, error) {
+func (e *Engine) find(ctx context.Context, phase []*pending) (map[string]string, error) {
 	q := bot.FindQuery{Comments: map[string][]string{}}
 	for _, d := range phase {
 		if !d.recovering() || d.cl == nil {

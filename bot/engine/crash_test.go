@@ -298,8 +298,9 @@ func TestRetrySendsWhatWasClaimed(t *testing.T) {
 	crm.fail["CaseComment/"] = &bot.Error{Op: "create CaseComment", Code: "UNABLE_TO_LOCK_ROW", Retryable: true}
 	cycle(t, eng)
 	claimed := store.get(actionKey("notify", 2))
-	if claimed.State != bot.StateFailed || claimed.Payload == "" {
-		t.Fatalf("the failed comment: %+v", claimed)
+	payload := store.payloads[actionKey("notify", 2)]
+	if claimed.State != bot.StateFailed || payload == "" {
+		t.Fatalf("the failed comment: %+v, payload %q", claimed, payload)
 	}
 	now = now.Add(26 * time.Hour)
 	cycle(t, eng)
@@ -312,7 +313,7 @@ func TestRetrySendsWhatWasClaimed(t *testing.T) {
 	if len(bodies) != 1 || !strings.Contains(bodies[0], "rendered Tue 3 Nov 2026") {
 		t.Errorf("comments %q, want one rendered when it was claimed", bodies)
 	}
-	if e := store.get(actionKey("notify", 2)); e.State != bot.StateDone || e.Payload != claimed.Payload {
+	if e := store.get(actionKey("notify", 2)); e.State != bot.StateDone || store.payloads[actionKey("notify", 2)] != payload {
 		t.Errorf("after the retry: %+v", e)
 	}
 }

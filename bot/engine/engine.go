@@ -245,6 +245,9 @@ func Diagnose(err error) string {
 	return "the last cycle failed: " + err.Error()
 }
 
+// stepRef names a step of a case.
+type stepRef struct{ caseID, step string }
+
 // pending is a due effect with what the cycle knows of it.
 type pending struct {
 	eff   bot.Effect
@@ -294,7 +297,7 @@ func (e *Engine) settle(ctx context.Context, p *rules.Playbook, unconfirmed []st
 	}()
 	// Steps that failed in a pass are left alone by the later ones: a retry waits for its
 	// RetryAt, which is later.
-	failed := map[string]bool{}
+	failed := map[stepRef]bool{}
 	q := e.withRoleFields(p)
 	for pass := 0; pass < maxPasses && !e.stopping.Load(); pass++ {
 		var r Report
@@ -333,7 +336,7 @@ func (e *Engine) settle(ctx context.Context, p *rules.Playbook, unconfirmed []st
 //
 // Cases in unconfirmed that the query did not return are read by id: only the effects they
 // have claimed are performed on them, nothing new is decided.
-func (e *Engine) pass(ctx context.Context, p *rules.Playbook, q bot.CaseQuery, unconfirmed []string, failed map[string]bool, rep *Report) ([]string, error) {
+func (e *Engine) pass(ctx context.Context, p *rules.Playbook, q bot.CaseQuery, unconfirmed []string, failed map[stepRef]bool, rep *Report) ([]string, error) {
 	cases, err := e.opts.CRM.Cases(ctx, q)
 	if err != nil {
 		return nil, &CRMError{Err: fmt.Errorf("reading cases: %w", err)}
@@ -373,7 +376,7 @@ func (e *Engine) pass(ctx context.Context, p *rules.Playbook, q bot.CaseQuery, u
 	}
 
 	progressed := map[string]bool{}
-	var due []pending
+	var due []*pending
 	var records []bot.LedgerEntry
 	var events []Event
 	for i := range cases {
@@ -384,9 +387,12 @@ func (e *Engine) pass(ctx context.Context, p *rules.Playbook, q bot.CaseQuery, u
 	}
 	// The actions of steps are decided now; notices (reminders, escalations) wait for their
 	// phase, which sends them only for cases this pass changed nothing else of.
-	notices := slices.DeleteFunc(slices.Clone(due), func(d pending) bool { return d.eff.Action != 0 })
-	due = slices.DeleteFunc(due, func(d pending) bool { return d.eff.Action == 0 })
-	due, claims, failures := e.claims(due, now, rep)
+	notices := slices.DeleteFunc(slices.Clone(due), func(d *pending) bool { return d.eff.Action != 0 })
+	due = slices.DeleteFunc(due, func(d *pending) bool { return d.eff.Action == 0 })
+	due, claims, failures, err := e.claims(ctx, due, now, rep)
+	if err != nil {
+		return nil, err
+	}
 	due = append(due, notices...)
 	if err := e.record(ctx, append(records, claims...)...); err != nil {
 		return nil, &LedgerError{Err: fmt.Errorf("recording %d decision(s): %w", len(records)+len(claims), err)}
@@ -395,7 +401,7 @@ func (e *Engine) pass(ctx context.Context, p *rules.Playbook, q bot.CaseQuery, u
 		if ev.Outcome == Skipped {
 			progressed[ev.Case.ID] = true
 		} else {
-			failed[ev.Case.ID+"/"+ev.Step] = true
+			failed[stepRef{ev.Case.ID, ev.Step}] = true
 		}
 		e.observe(ev)
 	}
@@ -415,7 +421,7 @@ func (e *Engine) pass(ctx context.Context, p *rules.Playbook, q bot.CaseQuery, u
 // this pass. For an orphan (a case read only to confirm its claimed effects) nothing is
 // decided: only the effects already claimed are due.
 func (e *Engine) evaluate(p *rules.Playbook, c *bot.Case, l bot.Ledger, now time.Time,
-	titles map[string]string, orphan bool, rep *Report) (due []pending, records []bot.LedgerEntry, events []Event) {
+	titles map[string]string, orphan bool, rep *Report) (due []*pending, records []bot.LedgerEntry, events []Event) {
 	defer func() {
 		if v := recover(); v != nil {
 			rep.Failed++
@@ -446,7 +452,7 @@ func (e *Engine) evaluate(p *rules.Playbook, c *bot.Case, l bot.Ledger, now time
 			continue
 		}
 		st := stepState(res.Steps, eff.Step)
-		due = append(due, pending{eff: eff, c: c, title: titles[eff.Step], prev: prev, loc: loc,
+		due = append(due, &pending{eff: eff, c: c, title: titles[eff.Step], prev: prev, loc: loc,
 			next: next, gate: st.Gate.Waiting(), at: st.At, now: now})
 	}
 	if !res.Next.IsZero() && (rep.Next.IsZero() || res.Next.Before(rep.Next)) {
@@ -464,7 +470,7 @@ func (e *Engine) evaluate(p *rules.Playbook, c *bot.Case, l bot.Ledger, now time
 // cases with an effect done.
 //
 // The outcomes of a phase are recorded in one transaction; when that fails the cycle stops.
-func (e *Engine) execute(ctx context.Context, due []pending, now time.Time, failedSteps, progressed map[string]bool, rep *Report) error {
+func (e *Engine) execute(ctx context.Context, due []*pending, now time.Time, failedSteps map[stepRef]bool, progressed map[string]bool, rep *Report) error {
 	maxAction := 0
 	for _, d := range due {
 		maxAction = max(maxAction, d.eff.Action)
@@ -480,16 +486,19 @@ func (e *Engine) execute(ctx context.Context, due []pending, now time.Time, fail
 		if e.stopping.Load() {
 			return nil
 		}
-		var phase []pending
+		var phase []*pending
 		for _, d := range due {
-			if d.eff.Action == action && !failedSteps[d.c.ID+"/"+d.eff.Step] && (action != 0 || !progressed[d.c.ID]) {
+			if d.eff.Action == action && !failedSteps[stepRef{d.c.ID, d.eff.Step}] && (action != 0 || !progressed[d.c.ID]) {
 				phase = append(phase, d)
 			}
 		}
 		if action == 0 {
 			var claims []bot.LedgerEntry
 			var failures []Event
-			phase, claims, failures = e.claims(phase, now, rep)
+			var err error
+			if phase, claims, failures, err = e.claims(ctx, phase, now, rep); err != nil {
+				return err
+			}
 			if err := e.record(ctx, claims...); err != nil {
 				return &LedgerError{Err: fmt.Errorf("recording %d claim(s): %w", len(claims), err)}
 			}
@@ -518,7 +527,7 @@ func (e *Engine) execute(ctx context.Context, due []pending, now time.Time, fail
 				e.failure(&entry, o.err, now)
 				ev.Outcome, ev.Detail = Failed, entry.Detail
 				rep.Failed++
-				failedSteps[d.c.ID+"/"+d.eff.Step] = true
+				failedSteps[stepRef{d.c.ID, d.eff.Step}] = true
 			}
 			entries = append(entries, entry)
 			events = append(events, ev)
@@ -607,7 +616,7 @@ type outcome struct {
 // calls, then one more batch for what those leave on the case (logged mails, stored values).
 // Once Run is stopping (or ctx is done), the messages, mails and calls not yet begun are left
 // for the next run. A panic fails the effect it happened in, for good.
-func (e *Engine) perform(ctx context.Context, phase []pending, now time.Time) []outcome {
+func (e *Engine) perform(ctx context.Context, phase []*pending, now time.Time) []outcome {
 	out := make([]outcome, len(phase))
 	users, queues := e.lookups(ctx, phase, now)
 	found, findErr := e.find(ctx, phase)
@@ -685,7 +694,7 @@ func outbound(kind bot.EffectKind) bool {
 
 // guard runs f for one effect, turning a panic into a permanent failure of that effect, so
 // that one bad case cannot crash-loop the daemon.
-func (e *Engine) guard(d pending, o *outcome, f func()) {
+func (e *Engine) guard(d *pending, o *outcome, f func()) {
 	defer func() {
 		if v := recover(); v != nil {
 			*o = outcome{err: e.panicked("perform "+d.eff.Key, v)}
@@ -702,7 +711,7 @@ type lookup struct {
 
 // lookups resolves the task owners and the queues the effects of a phase need, in one call
 // each at most.
-func (e *Engine) lookups(ctx context.Context, phase []pending, now time.Time) (users, queues lookup) {
+func (e *Engine) lookups(ctx context.Context, phase []*pending, now time.Time) (users, queues lookup) {
 	var owners, names []string
 	for _, d := range phase {
 		switch d.eff.Kind {
@@ -729,7 +738,7 @@ func (e *Engine) lookups(ctx context.Context, phase []pending, now time.Time) (u
 
 // addComment adds the effect's comment to the batch, unless an interrupted attempt already
 // added it (found by the marker it ends with).
-func (e *Engine) addComment(b *batch, i int, d pending, found map[string]string, findErr error, o *outcome) error {
+func (e *Engine) addComment(b *batch, i int, d *pending, found map[string]string, findErr error, o *outcome) error {
 	o.detail = fmt.Sprintf("comment %q", firstLine(d.cl.Text))
 	if d.recovering() {
 		if findErr != nil {
@@ -746,7 +755,7 @@ func (e *Engine) addComment(b *batch, i int, d pending, found map[string]string,
 }
 
 // addQueue gives the case to the queue of the effect's role, resolved in queues.
-func (e *Engine) addQueue(b *batch, i int, d pending, queues lookup, o *outcome) error {
+func (e *Engine) addQueue(b *batch, i int, d *pending, queues lookup, o *outcome) error {
 	role := d.eff.Roles[0]
 	r := e.opts.Roles[role]
 	if r.Queue == "" {
@@ -769,7 +778,7 @@ func (e *Engine) addQueue(b *batch, i int, d pending, queues lookup, o *outcome)
 // addTasks adds the effect's tasks that do not exist yet to the batch, with their owners
 // resolved in users. Tasks found on the case by their key were created by an earlier attempt
 // whose ledger entry was lost.
-func (e *Engine) addTasks(b *batch, i int, d pending, users lookup) error {
+func (e *Engine) addTasks(b *batch, i int, d *pending, users lookup) error {
 	var known []string
 	var creates []bot.Fields
 	existing := map[string]string{}

@@ -231,11 +231,12 @@ func (f *fakeCRM) writes() []bot.Write {
 // memStore is an in-memory ledger. Like a database, it refuses work on a done context; fail
 // makes recording an entry (by key) fail with the error.
 type memStore struct {
-	mu      sync.Mutex
-	entries map[string]bot.LedgerEntry
-	fail    map[string]error
-	broken  error // what Check reports
-	batches int   // transactions written
+	mu       sync.Mutex
+	entries  map[string]bot.LedgerEntry
+	payloads map[string]string
+	fail     map[string]error
+	broken   error // what Check reports
+	batches  int   // transactions written
 	// crashAt, when not zero, is the write transaction at which the process dies: it and every
 	// later one fail, and dead is set so that the providers refuse the dead process too.
 	crashAt int
@@ -290,9 +291,30 @@ func (s *memStore) Record(ctx context.Context, es ...bot.LedgerEntry) error {
 	}
 	s.batches++
 	for _, e := range es {
+		if e.Payload != "" {
+			if s.payloads == nil {
+				s.payloads = map[string]string{}
+			}
+			s.payloads[e.Key], e.Payload = e.Payload, ""
+		}
+		if old, ok := s.entries[e.Key]; ok && e.Claimed.IsZero() {
+			e.Claimed = old.Claimed
+		}
 		s.entries[e.Key] = e
 	}
 	return nil
+}
+
+func (s *memStore) Payloads(ctx context.Context, keys []string) (map[string]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]string{}
+	for _, k := range keys {
+		if p, ok := s.payloads[k]; ok {
+			out[k] = p
+		}
+	}
+	return out, nil
 }
 
 func (s *memStore) Claimed(ctx context.Context) ([]bot.LedgerEntry, error) {

@@ -19,7 +19,7 @@ import (
 )
 
 // data is what templates see of a due effect.
-func (e *Engine) data(d pending) templates.Data {
+func (e *Engine) data(d *pending) templates.Data {
 	return templates.Data{
 		Playbook: d.eff.Playbook, Step: d.eff.Step, StepTitle: d.title, Case: *d.c, Due: firstTime(d.at, d.eff.Due),
 		Location: d.loc, NextStep: d.next.Title, NextDue: d.next.At, Now: d.now, Gate: d.gate,
@@ -29,7 +29,7 @@ func (e *Engine) data(d pending) templates.Data {
 // post posts the claimed text to each channel of the effect. Channels that already have the
 // message, by the ledger or (after an interrupted attempt) by Slack's own answer, are not
 // posted to again.
-func (e *Engine) post(ctx context.Context, d pending) outcome {
+func (e *Engine) post(ctx context.Context, d *pending) outcome {
 	posted := parseResult(d.prev.Result)
 	var firstErr error
 	for _, ch := range d.cl.Channels {
@@ -87,7 +87,7 @@ func formatResult(m map[string]string) string {
 // between the two is the only way the same mail (with the same Message-ID) is sent twice,
 // since mail cannot be asked whether it arrived. An earlier attempt whose mail was logged on
 // the case (found by its MessageIdentifier) is confirmed instead.
-func (e *Engine) mail(ctx context.Context, after *batch, i int, d pending, found map[string]string, findErr error, now time.Time) outcome {
+func (e *Engine) mail(ctx context.Context, after *batch, i int, d *pending, found map[string]string, findErr error, now time.Time) outcome {
 	if e.opts.Mailer == nil {
 		return outcome{err: &bot.Error{Op: "email " + d.eff.Key, Code: "NO_MAILER", Message: "no mailer configured"}}
 	}
@@ -175,7 +175,7 @@ func messageID(key, domain string) string {
 
 // call performs the effect's HTTP call and adds the response values it stores to the batch.
 // A retry calls again with the same Idempotency-Key, which the endpoint deduplicates.
-func (e *Engine) call(ctx context.Context, after *batch, i int, d pending) outcome {
+func (e *Engine) call(ctx context.Context, after *batch, i int, d *pending) outcome {
 	c := d.eff.HTTP
 	if e.opts.Caller == nil || c == nil {
 		return outcome{err: &bot.Error{Op: "http " + d.eff.Key, Code: "NO_CALLER", Message: "no endpoints configured"}}

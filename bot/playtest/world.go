@@ -272,8 +272,9 @@ func (m *crm) value(ref fieldValue) (any, bool) {
 
 // store is an in-memory ledger.
 type store struct {
-	mu      sync.Mutex
-	entries map[string]bot.LedgerEntry
+	mu       sync.Mutex
+	entries  map[string]bot.LedgerEntry
+	payloads map[string]string
 }
 
 var _ bot.Store = (*store)(nil)
@@ -301,9 +302,30 @@ func (s *store) Record(ctx context.Context, es ...bot.LedgerEntry) error {
 		s.entries = map[string]bot.LedgerEntry{}
 	}
 	for _, e := range es {
+		if e.Payload != "" {
+			if s.payloads == nil {
+				s.payloads = map[string]string{}
+			}
+			s.payloads[e.Key], e.Payload = e.Payload, ""
+		}
+		if old, ok := s.entries[e.Key]; ok && e.Claimed.IsZero() {
+			e.Claimed = old.Claimed
+		}
 		s.entries[e.Key] = e
 	}
 	return nil
+}
+
+func (s *store) Payloads(ctx context.Context, keys []string) (map[string]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]string{}
+	for _, k := range keys {
+		if p, ok := s.payloads[k]; ok {
+			out[k] = p
+		}
+	}
+	return out, nil
 }
 
 func (s *store) Claimed(ctx context.Context) ([]bot.LedgerEntry, error) {

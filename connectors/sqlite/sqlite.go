@@ -53,6 +53,12 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	q.Add("_pragma", "busy_timeout(5000)")
 	if !memory {
 		q.Add("_pragma", "journal_mode(WAL)")
+		// In WAL mode, NORMAL syncs at checkpoints instead of at every commit: a commit
+		// survives the process being killed (it is in the OS's cache), and only a power loss
+		// can take the last ones back, which the next cycle recovers from the providers like a
+		// crash. FULL would cost an fsync per mail sent (its acceptance is recorded alone).
+		q.Add("_pragma", "synchronous(NORMAL)")
+		q.Add("_pragma", "cache_size(-65536)")
 	}
 	// BEGIN IMMEDIATE takes the write lock up front, so two processes migrating one file wait
 	// for each other instead of failing with SQLITE_BUSY when upgrading a read lock.
@@ -260,6 +266,35 @@ func (s *Store) entries(ctx context.Context, caseIDs []string, out map[string]bo
 // ledger_claimed does, so that SQLite reads the index instead of the whole ledger.
 const claimedQuery = `SELECT ` + columns + ` FROM ledger WHERE state = 'claimed' ORDER BY key`
 
+// Payloads returns the payloads of the claims of the given keys; keys without one are absent.
+func (s *Store) Payloads(ctx context.Context, keys []string) (map[string]string, error) {
+	out := make(map[string]string, len(keys))
+	for batch := range slices.Chunk(keys, chunk) {
+		args := make([]any, len(batch))
+		for i, k := range batch {
+			args[i] = k
+		}
+		rows, err := s.db.QueryContext(ctx, `SELECT key, payload FROM claims WHERE key IN (?`+strings.Repeat(",?", len(batch)-1)+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("read the claims of %d effects: %w", len(batch), err)
+		}
+		for rows.Next() {
+			var k, p string
+			if err := rows.Scan(&k, &p); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("read the claims of %d effects: %w", len(batch), err)
+			}
+			out[k] = p
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read the claims of %d effects: %w", len(batch), err)
+		}
+	}
+	return out, nil
+}
+
 // Claimed returns every entry in bot.StateClaimed, by key.
 func (s *Store) Claimed(ctx context.Context) ([]bot.LedgerEntry, error) {
 	var out []bot.LedgerEntry
@@ -270,7 +305,7 @@ func (s *Store) Claimed(ctx context.Context) ([]bot.LedgerEntry, error) {
 }
 
 // columns are the ledger's columns in the order scan reads them.
-const columns = `key, case_id, playbook, step, state, result, detail, attempts, at, retryable, retry_at, payload, claimed_at`
+const columns = `key, case_id, playbook, step, state, result, detail, attempts, at, retryable, retry_at, claimed_at`
 
 // query runs a SELECT of columns and passes each entry to add; what says what was being read.
 func (s *Store) query(ctx context.Context, what string, add func(bot.LedgerEntry), query string, args ...any) error {
@@ -299,7 +334,7 @@ func scan(rows *sql.Rows) (bot.LedgerEntry, error) {
 		at, retryAt, claimedAt sql.NullString
 	)
 	if err := rows.Scan(&e.Key, &e.CaseID, &e.Playbook, &e.Step, &e.State, &e.Result, &e.Detail, &e.Attempts,
-		&at, &e.Retryable, &retryAt, &e.Payload, &claimedAt); err != nil {
+		&at, &e.Retryable, &retryAt, &claimedAt); err != nil {
 		return e, err
 	}
 	for _, t := range []struct {
@@ -331,15 +366,24 @@ func nullTime(t time.Time) sql.NullString {
 	return sql.NullString{String: timeText(t), Valid: true}
 }
 
-// upsert inserts the entry with a key, or replaces it.
-const upsert = `
-	INSERT INTO ledger (key, case_id, playbook, step, state, result, detail, attempts, at, retryable, retry_at, payload, claimed_at)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+// upsert inserts rows entries, or replaces those whose key exists. An entry without a claim
+// time keeps the one stored.
+func upsert(rows int) string {
+	return `INSERT INTO ledger (` + columns + `)
+	VALUES ` + strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?), ", rows-1) + `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (key) DO UPDATE SET
 		case_id = excluded.case_id, playbook = excluded.playbook, step = excluded.step,
 		state = excluded.state, result = excluded.result, detail = excluded.detail,
 		attempts = excluded.attempts, at = excluded.at, retryable = excluded.retryable,
-		retry_at = excluded.retry_at, payload = excluded.payload, claimed_at = excluded.claimed_at`
+		retry_at = excluded.retry_at, claimed_at = COALESCE(excluded.claimed_at, ledger.claimed_at)`
+}
+
+// upsertPayload writes the payload of a claim.
+const upsertPayload = `INSERT INTO claims (key, payload) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET payload = excluded.payload`
+
+// rowsPerInsert is how many entries one INSERT statement carries: a statement per entry costs
+// more in the driver than in SQLite.
+const rowsPerInsert = 64
 
 // Record inserts the entries with their keys, or replaces them, in one transaction: one commit
 // (and one sync) for a batch, and none of them written after an error. It refuses to write when
@@ -362,15 +406,40 @@ func (s *Store) Record(ctx context.Context, es ...bot.LedgerEntry) error {
 		return fmt.Errorf("record %d ledger entries: begin: %w", len(es), err)
 	}
 	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, upsert)
-	if err != nil {
-		return fmt.Errorf("record %d ledger entries: prepare: %w", len(es), err)
-	}
-	defer stmt.Close()
-	for _, e := range es {
-		if _, err := stmt.ExecContext(ctx, e.Key, e.CaseID, e.Playbook, e.Step, string(e.State), e.Result, e.Detail,
-			e.Attempts, timeText(e.At), e.Retryable, nullTime(e.RetryAt), e.Payload, nullTime(e.Claimed)); err != nil {
-			return fmt.Errorf("record ledger entry %s: %w", e.Key, err)
+	var full, payload *sql.Stmt // prepared once per transaction
+	args := make([]any, 0, 12*rowsPerInsert)
+	for chunk := range slices.Chunk(es, rowsPerInsert) {
+		args = args[:0]
+		for _, e := range chunk {
+			args = append(args, e.Key, e.CaseID, e.Playbook, e.Step, string(e.State), e.Result, e.Detail,
+				e.Attempts, timeText(e.At), e.Retryable, nullTime(e.RetryAt), nullTime(e.Claimed))
+			if e.Payload == "" {
+				continue
+			}
+			if payload == nil {
+				if payload, err = tx.PrepareContext(ctx, upsertPayload); err != nil {
+					return fmt.Errorf("record %d ledger entries: prepare: %w", len(es), err)
+				}
+				defer payload.Close()
+			}
+			if _, err := payload.ExecContext(ctx, e.Key, e.Payload); err != nil {
+				return fmt.Errorf("record the claim of %s: %w", e.Key, err)
+			}
+		}
+		var err error
+		if len(chunk) == rowsPerInsert {
+			if full == nil {
+				if full, err = tx.PrepareContext(ctx, upsert(rowsPerInsert)); err != nil {
+					return fmt.Errorf("record %d ledger entries: prepare: %w", len(es), err)
+				}
+				defer full.Close()
+			}
+			_, err = full.ExecContext(ctx, args...)
+		} else {
+			_, err = tx.ExecContext(ctx, upsert(len(chunk)), args...)
+		}
+		if err != nil {
+			return fmt.Errorf("record ledger entries %s…: %w", chunk[0].Key, err)
 		}
 	}
 	if err := tx.Commit(); err != nil {

@@ -68,7 +68,11 @@ func TestDurable(t *testing.T) {
 	if !g.Claimed.Equal(e.Claimed) || g.Claimed.Nanosecond() != 123456789 {
 		t.Errorf("Claimed after reopening = %v, want %v", g.Claimed, e.Claimed)
 	}
-	g.At, e.At, g.Claimed, e.Claimed = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	ps, err := s.Payloads(t.Context(), []string{e.Key})
+	if err != nil || ps[e.Key] != e.Payload {
+		t.Errorf("payload after reopening = %q (%v), want %q", ps[e.Key], err, e.Payload)
+	}
+	g.At, e.At, g.Claimed, e.Claimed, e.Payload = time.Time{}, time.Time{}, time.Time{}, time.Time{}, ""
 	if g != e {
 		t.Errorf("entry after reopening = %+v, want %+v", g, e)
 	}
