@@ -10,7 +10,7 @@ export CASEBOT_SOQLJS_DIR := $(CURDIR)/test/soqljs
 # reference SOQL parser).
 NODE_DIRS := test/jsforce test/soqljs
 
-.PHONY: all build test check deps demo clean
+.PHONY: all build test check deps demo chaos clean
 
 all: build
 
@@ -22,6 +22,13 @@ demo:
 
 test: deps check
 	$(GO) test -race $(GOFLAGS) -count=1 -timeout 14m ./...
+
+# make chaos runs the chaos harness at full size (test/chaos/README.md): the real binary over the
+# shipped playbooks' whole timelines, SIGKILLed at least 30 times, and a run per kind of fault;
+# it prints the report. make test runs a small version of it. SEED=n runs another seed.
+SEED ?= 1
+chaos:
+	CASEBOT_CHAOS=large $(GO) test $(GOFLAGS) -count=1 -timeout 30m -v -run TestChaos ./test/chaos -seed $(SEED)
 
 check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path '*/node_modules/*')); \

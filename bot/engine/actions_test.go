@@ -295,3 +295,17 @@ steps:
 		t.Errorf("addresses with empty parts: %q, %v", got, err)
 	}
 }
+
+// A From with a display name is logged as Salesforce takes it: the address in FromAddress,
+// the name in FromName.
+func TestLoggedMailFromWithAName(t *testing.T) {
+	now := time.Date(2026, 11, 3, 9, 0, 0, 0, time.UTC)
+	eng, crm, _, _, mailer, _ := newActions(t, &now)
+	mailer.from = "casebot <casebot@example.test>"
+	cycle(t, eng)
+	for _, w := range crm.created {
+		if w.Object == "EmailMessage" && (w.Fields["FromAddress"] != "casebot@example.test" || w.Fields["FromName"] != "casebot") {
+			t.Errorf("logged mail from %q named %q", w.Fields["FromAddress"], w.Fields["FromName"])
+		}
+	}
+}

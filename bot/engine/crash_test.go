@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -346,6 +347,38 @@ func TestLedgerWritesAreBatched(t *testing.T) {
 		}
 		if store.batches > 12 {
 			t.Errorf("%d cases, %d effects: %d ledger transactions, want a few per pass", n, rep.Done+rep.Skipped, store.batches)
+		}
+	}
+}
+
+// A claim read back from the ledger is the effect that was decided, whatever its kind: every
+// attempt performs the same thing.
+func TestClaimRoundTrip(t *testing.T) {
+	due := time.Date(2026, 11, 3, 14, 0, 0, 0, time.FixedZone("EST", -5*60*60))
+	for _, eff := range []bot.Effect{
+		{Kind: bot.KindUpdate, Object: "Account", RecordID: "001000000000001AAA", Fields: bot.Fields{"Customer_Attrition__c": true, "Note__c": nil, "Count__c": 3.0}},
+		{Kind: bot.KindTasks, Tasks: []bot.TaskSpec{{Key: "k/1", Subject: "Confirm", OwnerRole: "finance", Due: "2026-11-12", Priority: "High", Description: "Kündigung – 解約"}}},
+		{Kind: bot.KindEmail, Roles: []string{"account_team"}, Cc: []string{"legal"}, Addresses: []string{"it@acme.example"}, Template: "final"},
+		{Kind: bot.KindComment, Template: "note", Public: true},
+		{Kind: bot.KindSlack, Roles: []string{"legal"}, Template: "step-failed", Problem: "INVALID_FIELD: <!channel>"},
+		{Kind: bot.KindHTTP, HTTP: &bot.HTTPCall{Endpoint: "provisioning", Method: "POST", Path: "/t/acme%2F1", Body: []byte(`{"reason":"termination"}`), Store: map[string]string{"Case.GUIDs__c": "guids"}}},
+	} {
+		eff.Key, eff.Playbook, eff.Step, eff.Action, eff.CaseID, eff.Due = key("s", 2), "termination-sop", "s", 2, caseID, due
+		cl := claim{Effect: eff, Subject: "Termination", Text: "Dear customer", To: []string{"a@x.example"}, MessageID: "<m@x>"}
+		payload, err := cl.encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := decodeClaim(string(payload), bot.Effect{Key: eff.Key, Playbook: eff.Playbook, Step: eff.Step, Action: eff.Action, CaseID: eff.CaseID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got.Effect.Due.Equal(due) {
+			t.Errorf("%s: due %v, want %v", eff.Kind, got.Effect.Due, due)
+		}
+		got.Effect.Due, eff.Due = time.Time{}, time.Time{}
+		if !reflect.DeepEqual(got.Effect, eff) || got.Text != cl.Text || got.MessageID != cl.MessageID {
+			t.Errorf("%s: claim read back as\n%#v\nwant\n%#v", eff.Kind, got.Effect, eff)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -410,6 +411,7 @@ type fakeMailer struct {
 	mails []bot.Mail
 	fail  error
 	dead  *atomic.Bool
+	from  string // the From the relay was given; "" is casebot@example.test
 }
 
 var _ bot.Mailer = (*fakeMailer)(nil)
@@ -426,7 +428,7 @@ func (m *fakeMailer) Send(ctx context.Context, mail bot.Mail) (string, error) {
 		return "", err
 	}
 	m.mails = append(m.mails, mail)
-	return "casebot@example.test", nil
+	return cmp.Or(m.from, "casebot@example.test"), nil
 }
 
 // fakeCaller answers every call with resp and records the keys it was called with.

@@ -7,6 +7,7 @@ import (
 	"encoding/base32"
 	"encoding/json"
 	"fmt"
+	"net/mail"
 	"regexp"
 	"slices"
 	"sort"
@@ -121,8 +122,12 @@ func (e *Engine) mail(ctx context.Context, after *batch, i int, d *pending, foun
 				"key", d.eff.Key, "message_id", cl.MessageID, "err", err)
 		}
 	}
+	fromName, fromAddress := "", from
+	if a, err := mail.ParseAddress(from); err == nil { // "casebot <casebot@example.com>"
+		fromName, fromAddress = a.Name, a.Address
+	}
 	after.create(i, "EmailMessage", bot.Fields{
-		"ParentId": d.c.ID, "FromAddress": from, "ToAddress": strings.Join(cl.To, "; "),
+		"ParentId": d.c.ID, "FromAddress": fromAddress, "FromName": fromName, "ToAddress": strings.Join(cl.To, "; "),
 		"CcAddress": strings.Join(cl.Cc, "; "), "Subject": cl.Subject, "TextBody": cl.Text,
 		"MessageIdentifier": cl.MessageID, "Status": "3", "Incoming": false,
 		"MessageDate": d.now.UTC().Format(bot.DateTimeLayout), // when it was sent, not when it was due

@@ -40,6 +40,9 @@ type Store struct {
 	// it would be lost. Nil for ":memory:" and for a read-only store.
 	file     fs.FileInfo
 	readOnly bool
+	// The statements Record runs, prepared once: compiling an upsert costs more than running
+	// it, and a mail's acceptance is recorded alone.
+	one, many, payload *sql.Stmt
 }
 
 var _ bot.Store = (*Store)(nil)
@@ -81,6 +84,15 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		if s.file, err = os.Stat(path); err != nil {
 			db.Close()
 			return nil, fmt.Errorf("open ledger %s: %w", path, err)
+		}
+	}
+	for _, st := range []struct {
+		to  **sql.Stmt
+		sql string
+	}{{&s.one, upsert(1)}, {&s.many, upsert(rowsPerInsert)}, {&s.payload, upsertPayload}} {
+		if *st.to, err = db.PrepareContext(ctx, st.sql); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open ledger %s: prepare: %w", path, err)
 		}
 	}
 	return s, nil
@@ -401,13 +413,16 @@ func (s *Store) Record(ctx context.Context, es ...bot.LedgerEntry) error {
 	if err := s.sameFile(); err != nil {
 		return fmt.Errorf("record %d ledger entries: %w", len(es), err)
 	}
+	if s.one == nil {
+		return fmt.Errorf("record %d ledger entries: the ledger is open read-only", len(es))
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("record %d ledger entries: begin: %w", len(es), err)
 	}
 	defer tx.Rollback()
-	var full, payload *sql.Stmt // prepared once per transaction
-	args := make([]any, 0, 12*rowsPerInsert)
+	one, many, payload := tx.StmtContext(ctx, s.one), tx.StmtContext(ctx, s.many), tx.StmtContext(ctx, s.payload)
+	args := make([]any, 0, 12*min(len(es), rowsPerInsert))
 	for chunk := range slices.Chunk(es, rowsPerInsert) {
 		args = args[:0]
 		for _, e := range chunk {
@@ -416,26 +431,17 @@ func (s *Store) Record(ctx context.Context, es ...bot.LedgerEntry) error {
 			if e.Payload == "" {
 				continue
 			}
-			if payload == nil {
-				if payload, err = tx.PrepareContext(ctx, upsertPayload); err != nil {
-					return fmt.Errorf("record %d ledger entries: prepare: %w", len(es), err)
-				}
-				defer payload.Close()
-			}
 			if _, err := payload.ExecContext(ctx, e.Key, e.Payload); err != nil {
 				return fmt.Errorf("record the claim of %s: %w", e.Key, err)
 			}
 		}
 		var err error
-		if len(chunk) == rowsPerInsert {
-			if full == nil {
-				if full, err = tx.PrepareContext(ctx, upsert(rowsPerInsert)); err != nil {
-					return fmt.Errorf("record %d ledger entries: prepare: %w", len(es), err)
-				}
-				defer full.Close()
-			}
-			_, err = full.ExecContext(ctx, args...)
-		} else {
+		switch len(chunk) {
+		case rowsPerInsert:
+			_, err = many.ExecContext(ctx, args...)
+		case 1:
+			_, err = one.ExecContext(ctx, args...)
+		default:
 			_, err = tx.ExecContext(ctx, upsert(len(chunk)), args...)
 		}
 		if err != nil {

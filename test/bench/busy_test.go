@@ -1,0 +1,289 @@
+// Package bench holds casebot's benchmarks against the sandbox over HTTP.
+package bench
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"casebot/bot"
+	"casebot/bot/engine"
+	"casebot/config"
+	"casebot/connectors/endpoint"
+	"casebot/connectors/salesforce"
+	"casebot/connectors/slack"
+	"casebot/connectors/smtp"
+	"casebot/connectors/sqlite"
+	"casebot/rules"
+	"casebot/rules/playbooks"
+	"casebot/templates"
+	"casebot/test/testbin"
+)
+
+// binary is the casebot binary, built once for the benchmarks.
+var binary string
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if flag.Lookup("test.bench").Value.String() == "" {
+		os.Exit(m.Run()) // no benchmark asked for (make test): nothing needs the binary
+	}
+	testbin.Main(m, &binary, "")
+}
+
+// timedCRM measures the time the engine spends waiting for Salesforce.
+type timedCRM struct {
+	bot.CRM
+	mu    sync.Mutex
+	spent time.Duration
+	calls int
+}
+
+func (c *timedCRM) time(start time.Time) {
+	c.mu.Lock()
+	c.spent += time.Since(start)
+	c.calls++
+	c.mu.Unlock()
+}
+
+func (c *timedCRM) Cases(ctx context.Context, q bot.CaseQuery) ([]bot.Case, error) {
+	defer c.time(time.Now())
+	return c.CRM.Cases(ctx, q)
+}
+
+func (c *timedCRM) Apply(ctx context.Context, ws []bot.Write) ([]bot.WriteResult, error) {
+	defer c.time(time.Now())
+	return c.CRM.Apply(ctx, ws)
+}
+
+func (c *timedCRM) Find(ctx context.Context, q bot.FindQuery) (map[string]string, error) {
+	defer c.time(time.Now())
+	return c.CRM.Find(ctx, q)
+}
+
+func (c *timedCRM) UserIDs(ctx context.Context, names []string) (map[string]string, error) {
+	defer c.time(time.Now())
+	return c.CRM.UserIDs(ctx, names)
+}
+
+func (c *timedCRM) QueueIDs(ctx context.Context, names []string) (map[string]string, error) {
+	defer c.time(time.Now())
+	return c.CRM.QueueIDs(ctx, names)
+}
+
+// waited sums the time spent waiting for the other providers: the endpoints and the relay.
+type waited struct {
+	mu    sync.Mutex
+	spent time.Duration
+}
+
+func (w *waited) time(start time.Time) {
+	w.mu.Lock()
+	w.spent += time.Since(start)
+	w.mu.Unlock()
+}
+
+type timedCaller struct {
+	bot.Caller
+	*waited
+}
+
+func (c timedCaller) Call(ctx context.Context, key string, call bot.HTTPCall) (map[string]any, error) {
+	defer c.time(time.Now())
+	return c.Caller.Call(ctx, key, call)
+}
+
+type timedMailer struct {
+	bot.Mailer
+	*waited
+}
+
+func (m timedMailer) Send(ctx context.Context, mail bot.Mail) (string, error) {
+	defer m.time(time.Now())
+	return m.Mailer.Send(ctx, mail)
+}
+
+// countingStore counts the ledger's write transactions and the entries they carry.
+type countingStore struct {
+	bot.Store
+	transactions, entries, payload int
+}
+
+func (s *countingStore) Record(ctx context.Context, es ...bot.LedgerEntry) error {
+	s.transactions++
+	s.entries += len(es)
+	for _, e := range es {
+		s.payload += len(e.Payload)
+	}
+	return s.Store.Record(ctx, es...)
+}
+
+// BenchmarkBusyCycle runs the termination SOP's busiest cycle (Legal confirmed every case five
+// days before: attrition, notice, tasks and deactivation all come due) over N cases against the
+// sandbox, with the SQLite ledger on disk. It reports the ledger's write transactions per
+// cycle against the entries they carry, and the cycle's time split between casebot and
+// waiting for Salesforce (the sandbox's answers, over HTTP).
+func BenchmarkBusyCycle(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("cases=%d", n), func(b *testing.B) {
+			for range b.N {
+				b.StopTimer()
+				eng, crm, store, others := busyWorld(b, n)
+				b.StartTimer()
+				start := time.Now()
+				rep, err := eng.Cycle(b.Context())
+				took := time.Since(start)
+				b.StopTimer()
+				if err != nil {
+					b.Fatal(err)
+				}
+				if rep.Done < 4*n {
+					b.Fatalf("%+v: not a busy cycle", rep)
+				}
+				b.ReportMetric(float64(store.transactions), "ledger-tx/op")
+				b.ReportMetric(float64(store.entries), "ledger-entries/op")
+				b.ReportMetric(float64(store.payload)/float64(n), "payload-bytes/case")
+				b.ReportMetric(crm.spent.Seconds(), "salesforce-s/op")
+				b.ReportMetric(others.spent.Seconds(), "endpoints+relay-s/op")
+				b.ReportMetric((took - crm.spent - others.spent).Seconds(), "casebot-s/op")
+				b.ReportMetric(float64(crm.calls), "salesforce-calls/op")
+			}
+		})
+	}
+}
+
+// busyWorld seeds a sandbox with n SOP cases confirmed today and returns an engine over it at
+// 15:00 UTC five days later.
+func busyWorld(b *testing.B, n int) (*engine.Engine, *timedCRM, *countingStore, *waited) {
+	b.Helper()
+	ctx := b.Context()
+	// The sandbox's clock is the real one (its records' CreatedDate): Legal confirms today,
+	// and the cycle runs as if five days later.
+	day0 := time.Now().UTC().Truncate(24 * time.Hour)
+	now := day0.AddDate(0, 0, 5).Add(15 * time.Hour)
+	sandboxURL := startSandbox(b)
+	cfg, err := config.Example(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	client, err := salesforce.New(salesforce.Options{LoginURL: sandboxURL, APIVersion: cfg.Salesforce.APIVersion,
+		Grant: string(cfg.Salesforce.Grant), ClientID: cfg.Salesforce.ClientID, ClientSecret: cfg.Salesforce.ClientSecret.Value()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	sf := salesforce.NewCRM(client)
+	var accounts []bot.Write
+	for i := range n {
+		accounts = append(accounts, bot.Write{Op: bot.OpCreate, Object: "Account", Fields: bot.Fields{
+			"Name": fmt.Sprintf("Customer %05d", i), "Type": "Customer - Direct", "Time_Zone__c": "America/New_York",
+			"Customer_Attrition__c": false, "Tenant_Id__c": fmt.Sprintf("tenant-%05d", i)}})
+	}
+	ids := apply(b, sf, accounts)
+	var cases []bot.Write
+	for i, id := range ids {
+		cases = append(cases, bot.Write{Op: bot.OpCreate, Object: "Case", Fields: bot.Fields{
+			"AccountId": id, "Type": "Termination", "Origin": "Email", "Status": "New",
+			"Subject": fmt.Sprintf("Termination: Customer %05d", i), "SuppliedEmail": fmt.Sprintf("it@customer%05d.example", i),
+			"Termination_Confirmed__c": day0.Format(bot.DateLayout), "Contract_End_Date__c": day0.AddDate(0, 0, 40).Format(bot.DateLayout),
+			"Deprovision_Date__c": day0.AddDate(0, 0, 28).Add(22 * time.Hour).Format(bot.DateTimeLayout)}})
+	}
+	apply(b, sf, cases)
+
+	services := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"guids": ["guid-1", "guid-2"], "caseNumber": "SUP-04101", "deactivatedAt": "2026-11-06T15:00:00Z", "remaining": 26}`)
+	}))
+	b.Cleanup(services.Close)
+	eps := map[string]endpoint.Endpoint{}
+	for name := range cfg.Endpoints {
+		eps[name] = endpoint.Endpoint{URL: services.URL}
+	}
+	caller, err := endpoint.New(endpoint.Options{Endpoints: eps})
+	if err != nil {
+		b.Fatal(err)
+	}
+	mailer, err := smtp.New(smtp.Options{Out: io.Discard})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tmpl, err := templates.Default()
+	if err != nil {
+		b.Fatal(err)
+	}
+	pbs, err := rules.Load(playbooks.FS, rules.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ledger, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "ledger.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { ledger.Close() })
+	roles := map[string]engine.Role{}
+	for name, r := range cfg.Roles {
+		roles[name] = engine.Role{User: r.User, Queue: r.Queue, Channel: r.Slack, Emails: r.Email, Field: r.Field}
+	}
+	crm, store, others := &timedCRM{CRM: sf}, &countingStore{Store: ledger}, &waited{}
+	eng, err := engine.New(engine.Options{CRM: crm, Store: store, Chat: slack.New(slack.Options{Out: io.Discard}),
+		Mailer: timedMailer{mailer, others}, Caller: timedCaller{caller, others}, Playbooks: pbs, Templates: tmpl, Roles: roles,
+		Now: func() time.Time { return now }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return eng, crm, store, others
+}
+
+// startSandbox runs `casebot sandbox` in a process of its own, so that its work (and its
+// garbage) is not counted as casebot's, and returns its URL.
+func startSandbox(b *testing.B) string {
+	b.Helper()
+	cmd := exec.CommandContext(b.Context(), binary, "sandbox", "-addr", "127.0.0.1:0", "-data", "", "-services", "")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		if url, ok := strings.CutPrefix(sc.Text(), "Salesforce sandbox on "); ok {
+			go io.Copy(io.Discard, out)
+			return url
+		}
+	}
+	b.Fatalf("casebot sandbox did not say where it listens: %v", sc.Err())
+	return ""
+}
+
+// apply creates records and returns their ids.
+func apply(b *testing.B, crm bot.CRM, ws []bot.Write) []string {
+	b.Helper()
+	res, err := crm.Apply(b.Context(), ws)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ids := make([]string, len(res))
+	for i, r := range res {
+		if r.Err != nil {
+			b.Fatalf("creating %s: %v", ws[i].Object, r.Err)
+		}
+		ids[i] = r.ID
+	}
+	return ids
+}
