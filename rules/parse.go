@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"casebot/bot"
 
@@ -22,13 +23,16 @@ var (
 	// Names that end up in effect keys ("playbook/step/action#/case-id" and task keys after
 	// it) must not contain "/" or spaces.
 	nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]*$`)
+	// Playbook names are lower-case as well (the README's rule): two that differ only in case
+	// would be different keys that people read as one.
+	playbookRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 	// Salesforce API names.
 	fieldRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*$`)
 	// Date names have no "-", which `at` uses for "before".
 	dateRE  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	clockRE = regexp.MustCompile(`^([01][0-9]|2[0-3]):([0-5][0-9])$`)
-	// yaml.v3 reports syntax errors as "yaml: line N: problem", without a column.
-	syntaxRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+	// What yaml.v3 puts before a syntax problem: "yaml: line N: ", with no column.
+	syntaxRE = regexp.MustCompile(`^yaml: (?:line \d+: )?`)
 )
 
 var priorities = []string{"High", "Normal", "Low"}
@@ -159,7 +163,12 @@ func (p *parser) parse() *Playbook {
 	}
 	p.pb = pb
 	if n := top["playbook"]; n != nil {
-		pb.Name, _ = p.name(n, "playbook")
+		if s, ok := p.scalar(n, "playbook"); ok {
+			if !playbookRE.MatchString(s) {
+				p.errorf(n, `playbook: invalid name %q: use lower-case letters, digits and "-", starting with a letter or digit`, s)
+			}
+			pb.Name = s
+		}
 		pb.line, pb.col = n.Line, n.Column
 	}
 	if n := top["title"]; n != nil {
@@ -171,8 +180,8 @@ func (p *parser) parse() *Playbook {
 	if n := top["description"]; n != nil {
 		pb.Description, _ = p.text(n, "description")
 	}
-	p.appliesTo(top["applies_to"])
 	p.fields(top["fields"])
+	p.appliesTo(top["applies_to"])
 	p.query()
 	pb.cond = newCondEnv(pb.Fields)
 	if created := (FieldRef{ObjectCase, "CreatedDate"}); pb.Fields[created] == TypeDate || pb.Fields[created] == TypeDateTime {
@@ -230,13 +239,51 @@ func (p *parser) document() *yaml.Node {
 	return doc.Content[0]
 }
 
+// syntaxError reports a YAML syntax error where the YAML parser gave up. yaml.v3's message has
+// no column, and its line is sometimes that of the enclosing list or mapping, or 0-based; so
+// the position is found again: the shortest prefix of the file that fails with the same
+// problem ends with the character the parser could not take. Playbooks are small, and this
+// runs only on files that do not parse.
 func (p *parser) syntaxError(err error) {
-	if m := syntaxRE.FindStringSubmatch(err.Error()); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		p.errorAt(line, 0, "invalid YAML: %s", m[2])
-		return
+	problem := syntaxRE.ReplaceAllString(err.Error(), "")
+	same := func(end int) bool {
+		err := decodeAll(p.src[:end])
+		return err != nil && syntaxRE.ReplaceAllString(err.Error(), "") == problem
 	}
-	p.errorAt(0, 0, "invalid YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+	line, start := 1, 0
+	for start < len(p.src) {
+		end := len(p.src)
+		if i := bytes.IndexByte(p.src[start:], '\n'); i >= 0 {
+			end = start + i + 1
+		}
+		if same(end) {
+			col := 1
+			for i, r := range string(p.src[start:end]) {
+				if same(start + i + utf8.RuneLen(r)) {
+					break
+				}
+				col++
+			}
+			p.errorAt(line, col, "invalid YAML: %s", problem)
+			return
+		}
+		line, start = line+1, end
+	}
+	p.errorAt(0, 0, "invalid YAML: %s", problem)
+}
+
+// decodeAll decodes every document of src and returns the first error.
+func decodeAll(src []byte) error {
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	for {
+		var doc yaml.Node
+		if err := dec.Decode(&doc); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+	}
 }
 
 func deref(n *yaml.Node) *yaml.Node {
@@ -385,7 +432,10 @@ func (p *parser) appliesTo(n *yaml.Node) {
 		}
 	}
 	if w := m["where"]; w != nil {
-		p.pb.Query.Where, _ = p.text(w, "applies_to.where")
+		if s, ok := p.text(w, "applies_to.where"); ok {
+			p.pb.Query.Where = s
+			p.where(w, s)
+		}
 	}
 }
 

@@ -450,13 +450,35 @@ func validate(ctx context.Context, args []string, std IO, w Wiring) error {
 	if err != nil {
 		return err
 	}
-	pbs, err := loadPlaybooks(paths, tmpl, cfg)
-	if err != nil {
-		fmt.Fprintln(std.Out, err)
-		return errors.New("invalid playbooks")
+	// A path that does not exist is one more problem to report, not the end: the others are
+	// still validated, so that one run shows everything to fix.
+	var problems []error
+	found := make([]string, 0, len(paths))
+	for _, p := range paths {
+		if _, err := os.Stat(p); err != nil {
+			var pe *os.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			problems = append(problems, &rules.Error{File: p, Msg: err.Error()})
+			continue
+		}
+		found = append(found, p)
+	}
+	var pbs []*rules.Playbook
+	// With every path missing there is nothing to load: no paths would mean the shipped
+	// playbooks.
+	if len(found) > 0 || len(paths) == 0 {
+		if pbs, err = loadPlaybooks(found, tmpl, cfg); err != nil {
+			problems = append(problems, err)
+		}
 	}
 	for _, p := range pbs {
 		fmt.Fprintf(std.Out, "ok  %s (%s): %d steps\n", p.Name, p.File, len(p.Steps))
+	}
+	if len(problems) > 0 {
+		fmt.Fprintln(std.Out, errors.Join(problems...))
+		return errors.New("invalid playbooks")
 	}
 	return nil
 }
