@@ -10,7 +10,7 @@ export CASEBOT_SOQLJS_DIR := $(CURDIR)/test/soqljs
 # reference SOQL parser).
 NODE_DIRS := test/jsforce test/soqljs
 
-.PHONY: all build test check deps demo chaos clean
+.PHONY: all build test check deps demo chaos bench clean
 
 all: build
 
@@ -29,6 +29,11 @@ test: deps check
 SEED ?= 1
 chaos:
 	CASEBOT_CHAOS=large $(GO) test $(GOFLAGS) -count=1 -timeout 30m -v -run TestChaos ./test/chaos -seed $(SEED)
+
+# make bench runs the benchmarks of the ledger and of a busy cycle against the sandbox
+# (test/bench/README.md says how to read them).
+bench:
+	$(GO) test $(GOFLAGS) -run '^$$' -bench . -benchtime 1x ./connectors/sqlite ./test/bench
 
 check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path '*/node_modules/*')); \
