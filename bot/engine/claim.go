@@ -81,6 +81,7 @@ func (e *Engine) claims(ctx context.Context, due []*pending, now time.Time, rep 
 			return nil, nil, nil, &LedgerError{Err: fmt.Errorf("reading %d claim(s): %w", len(keys), err)}
 		}
 	}
+	ready, entries = make([]*pending, 0, len(due)), make([]bot.LedgerEntry, 0, len(due))
 	for _, d := range due {
 		if payload, ok := payloads[d.eff.Key]; ok {
 			cl, err := decodeClaim(payload, d.eff)

@@ -510,35 +510,38 @@ func (e *Engine) execute(ctx context.Context, due []*pending, now time.Time, fai
 			continue
 		}
 		outcomes := e.perform(ctx, phase, now)
-		var entries []bot.LedgerEntry
-		var events []Event // told once all are recorded
+		entries := make([]bot.LedgerEntry, 0, len(phase))
 		for i, d := range phase {
-			o := outcomes[i]
+			o := &outcomes[i]
 			if o.unperformed {
 				continue // stopped before it: its claim stays, and the next cycle performs it
 			}
 			entry := d.entry(bot.StateDone, o.result, now)
-			ev := Event{At: now, Location: d.loc, Case: *d.c, Step: d.eff.Step, Title: d.title, Effect: d.eff}
 			if o.err == nil {
-				ev.Outcome, ev.Detail = Done, o.detail
 				rep.Done++
 				progressed[d.c.ID] = true
 			} else {
 				e.failure(&entry, o.err, now)
-				ev.Outcome, ev.Detail = Failed, entry.Detail
+				o.detail = entry.Detail
 				rep.Failed++
 				failedSteps[stepRef{d.c.ID, d.eff.Step}] = true
 			}
 			entries = append(entries, entry)
-			events = append(events, ev)
 		}
 		// One transaction for the phase's outcomes: a crash before it leaves their claims,
 		// which the next cycle confirms with the providers instead of performing again.
 		if err := e.record(ctx, entries...); err != nil {
 			return &LedgerError{Err: fmt.Errorf("recording %d outcome(s): %w", len(entries), err)}
 		}
-		for _, ev := range events {
-			e.observe(ev)
+		for i, d := range phase { // told once all are recorded
+			if o := outcomes[i]; !o.unperformed {
+				outcome := Done
+				if o.err != nil {
+					outcome = Failed
+				}
+				e.observe(Event{At: now, Location: d.loc, Case: *d.c, Step: d.eff.Step, Title: d.title, Effect: d.eff,
+					Outcome: outcome, Detail: o.detail})
+			}
 		}
 	}
 	return nil
