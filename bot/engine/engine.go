@@ -343,12 +343,14 @@ func (e *Engine) pass(ctx context.Context, p *rules.Playbook, q bot.CaseQuery, u
 	}
 	rep.Read, rep.Cases = 1, len(cases)
 	ids := make([]string, len(cases))
+	read := make(map[string]bool, len(cases))
 	for i, c := range cases {
 		ids[i] = c.ID
+		read[c.ID] = true
 	}
 	var missing []string
 	for _, id := range unconfirmed {
-		if !slices.Contains(ids, id) {
+		if !read[id] {
 			missing = append(missing, id)
 		}
 	}
@@ -465,8 +467,8 @@ func (e *Engine) evaluate(p *rules.Playbook, c *bot.Case, l bot.Ledger, now time
 // only after the ones before it succeeded (a step that closes the case closes it last), while
 // the writes of one phase across all cases still go out in as few calls as the CRM allows.
 //
-// failedSteps holds "case id/step" for steps with an action that failed in this cycle: their
-// remaining actions wait, and so does a retry of the failed one. progressed collects the
+// failedSteps holds the steps with an action that failed in this cycle: their remaining
+// actions wait, and so does a retry of the failed one. progressed collects the
 // cases with an effect done.
 //
 // The outcomes of a phase are recorded in one transaction; when that fails the cycle stops.
