@@ -46,6 +46,15 @@ func (p *parser) action(n *yaml.Node, what, step string) (Action, bool) {
 	if !ok {
 		return Action{}, false
 	}
+	// `destructive:` goes beside the action it marks.
+	var destructive *yaml.Node
+	pairs = slices.DeleteFunc(pairs, func(kv pair) bool {
+		if kv.key.Value != "destructive" {
+			return false
+		}
+		destructive = kv.val
+		return true
+	})
 	switch len(pairs) {
 	case 0:
 		p.errorf(deref(n), "%s: empty; want %s", what, names(actionNames))
@@ -109,6 +118,8 @@ func (p *parser) action(n *yaml.Node, what, step string) (Action, bool) {
 		p.errorf(k, "%s: unknown action; want %s", what, names(actionNames))
 		return Action{}, false
 	}
+	p.harm(&a, k.Value, destructive, what)
+	a.line, a.col = k.Line, k.Column
 	return a, true
 }
 
@@ -585,7 +596,7 @@ func (e *evaluation) tasks(key, template string, from time.Time) []bot.TaskSpec 
 		case Days:
 			d = start.add(t.Due.N)
 		case BusinessDays:
-			d = e.p.cal.addBusinessDays(start, t.Due.N)
+			d = e.cal.addBusinessDays(start, t.Due.N)
 		default:
 			continue
 		}

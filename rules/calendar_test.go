@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -52,6 +53,98 @@ func TestAddBusinessDays(t *testing.T) {
 		c := newCalendar(tt.cals)
 		if got := c.addBusinessDays(mustDay(tt.from), tt.n); got != mustDay(tt.want) {
 			t.Errorf("%v: %s %+dbd = %s, want %s (%s)", tt.cals, tt.from, tt.n, got, tt.want, tt.why)
+		}
+	}
+}
+
+// TestBusinessDaysByCountry: the countries accounts live in, against their published
+// holidays of 2026 (Easter is 5 April).
+func TestBusinessDaysByCountry(t *testing.T) {
+	for _, tt := range []struct {
+		country  string
+		from     string
+		n        int
+		want     string
+		holidays string // what the days skipped are
+	}{
+		{"br", "2026-02-16", 1, "2026-02-18", "Carnaval"},
+		{"br", "2026-02-18", -1, "2026-02-16", "Carnaval"},
+		{"br", "2026-04-20", 1, "2026-04-22", "Tiradentes"},
+		{"br", "2026-04-02", 1, "2026-04-06", "Sexta-feira Santa; Easter Monday is a business day"},
+		{"br", "2026-06-03", 1, "2026-06-05", "Corpus Christi"},
+		{"br", "2026-11-25", 1, "2026-11-26", "no Thanksgiving in Brazil"},
+		{"de", "2026-04-02", 1, "2026-04-07", "Karfreitag, Ostermontag"},
+		{"de", "2026-05-13", 1, "2026-05-15", "Christi Himmelfahrt"},
+		{"de", "2026-05-22", 1, "2026-05-26", "Pfingstmontag"},
+		{"de", "2026-11-25", 1, "2026-11-26", "no Thanksgiving in Germany"},
+		{"jp", "2026-01-09", 1, "2026-01-13", "Coming of Age Day"},
+		{"jp", "2026-02-10", 1, "2026-02-12", "National Foundation Day"},
+		{"jp", "2026-03-19", 1, "2026-03-23", "Vernal Equinox Day"},
+	} {
+		c := newCalendar([]string{tt.country})
+		if got := c.addBusinessDays(mustDay(tt.from), tt.n); got != mustDay(tt.want) {
+			t.Errorf("%s: %s %+dbd = %s, want %s (%s)", tt.country, tt.from, tt.n, got, tt.want, tt.holidays)
+		}
+	}
+}
+
+// TestCountryCode: a country as Salesforce stores it, a code or a name in any case, finds its
+// calendar; anything else finds none, and the playbook's default applies.
+func TestCountryCode(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"BR", "br"},
+		{"br", "br"},
+		{"Brazil", "br"},
+		{"BRAZIL", "br"},
+		{"Brasil", "br"},
+		{" Brazil ", "br"},
+		{"DE", "de"},
+		{"Germany", "de"},
+		{"deutschland", "de"},
+		{"JP", "jp"},
+		{"Japan", "jp"},
+		{"US", "us"},
+		{"United States", "us"},
+		{"united states of america", "us"},
+		{"USA", "us"},
+		{"GB", "gb"},
+		{"United Kingdom", "gb"},
+		{"UK", "gb"},
+		{"Österreich", "at"},
+		{"ÖSTERREICH", "at"},
+		{"Czech Republic", "cz"},
+		{"", ""},
+		{"   ", ""},
+		{"Atlantis", ""},
+		{"XX", ""},
+		{"EN", ""},
+		{"Brazil, Japan", ""},
+		{"United  States", ""},
+		{strings.Repeat("Brazil", 20), ""},
+	} {
+		if got := countryCode(tt.in); got != tt.want {
+			t.Errorf("countryCode(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { countryCode("Germany") }); n != 0 {
+		t.Errorf("countryCode allocates %v times, want 0: it runs for every case of every cycle", n)
+	}
+}
+
+// TestCountries: every country has holidays, every year, and its code and names find it and
+// no other country.
+func TestCountries(t *testing.T) {
+	for code, c := range countries {
+		for _, name := range append([]string{code, strings.ToUpper(code)}, c.names...) {
+			if got := countryCode(name); got != code {
+				t.Errorf("%s: countryCode(%q) = %q", code, name, got)
+			}
+		}
+		cal := newCalendar([]string{code})
+		for y := 2000; y <= 2060; y++ {
+			if n := len(cal.year(y)); n < 4 {
+				t.Errorf("%s: %d holidays in %d", code, n, y)
+			}
 		}
 	}
 }

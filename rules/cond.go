@@ -352,7 +352,7 @@ func (e *evaluation) vars() map[string]any {
 		tasksDoneFunc:           func(step string) bool { return tasksDone(tasks, p.Name, step) },
 		monthsBetweenFunc:       days(monthsBetween),
 		daysBetweenFunc:         days(daysBetween),
-		businessDaysBetweenFunc: days(p.cal.businessDaysBetween),
+		businessDaysBetweenFunc: days(e.cal.businessDaysBetween),
 	}
 	if p.cond.tasks {
 		e.env[tasksName] = taskList(tasks, p.Name)
@@ -530,9 +530,14 @@ func (e *evaluation) gate(kind string, c *Condition) Gate {
 	return g
 }
 
-// appendGate writes why a condition is false: "require false: Case.X = false".
+// appendGate writes why a condition is false: "require false: Case.X = false", or what a step
+// needs or its guard waits for: "needs: Notice Period Days is empty".
 func (e *evaluation) appendGate(b []byte, g Gate) []byte {
 	b = append(b, g.Kind...)
+	if g.Kind == "needs" || g.Kind == "guard" {
+		b = append(b, ": "...)
+		return append(b, g.Waiting()...)
+	}
 	b = append(b, " false: "...)
 	if len(g.Inputs) == 0 {
 		return append(b, g.Source...)

@@ -15,6 +15,8 @@ const (
 	holdStart   = "start-" // + N: when hold N started
 	holdEnd     = "end-"   // + N: when hold N ended
 	gateTag     = "gate"   // when a step first found its require false
+	needsTag    = "needs"  // when it first found a field it needs blank; + "-" N: reminders
+	guardTag    = "guard"  // when it first found its guard not holding; likewise
 	remindTag   = "remind-"
 	escalateTag = "escalate"
 	failedTag   = "failed-" // + action + "-" + the failure's Unix time
@@ -48,7 +50,9 @@ const escalatedPrefix = "escalated: "
 func (p *Playbook) Evaluate(c bot.Case, l bot.Ledger, now time.Time) Result {
 	e := evaluation{p: p, c: c, l: l, now: now}
 	e.loc, e.zoneFallback = p.zone(&c)
-	e.buf = make([]byte, 0, 160*len(p.Steps))
+	e.cal, e.calendar = p.caseCalendar(&c)
+	// Room for a reason that names a window and a case's calendar besides the date.
+	e.buf = make([]byte, 0, 256*len(p.Steps))
 	res := Result{Steps: make([]StepState, len(p.Steps))}
 	if p.Hold.Name != "" {
 		e.readHolds(&res)
@@ -78,8 +82,12 @@ type evaluation struct {
 
 	zoneFallback string // the zone field's value when it is not a zone name
 
+	cal      *calendar    // the case's business days
+	calendar CaseCalendar // which calendar cal is, and why
+
 	holds     []holdSpan // the case's holds, oldest first
 	heldSince time.Time  // when the open hold started; zero when the case is not held
+	chased    []FieldRef // blank fields a step before this one reminds about
 
 	env    map[string]any // what expressions see, built on first use
 	keyBuf [128]byte      // scratch for ledger keys
@@ -96,6 +104,7 @@ const (
 	dateKnown dateState = iota
 	dateNull
 	dateInvalid
+	dateRefused // its window's field holds what cannot be a window
 )
 
 // progress is what the ledger says about the actions of a step.
@@ -144,6 +153,15 @@ func (e *evaluation) step(s *Step, res *Result, st *StepState) {
 		case !e.heldSince.IsZero():
 			st.State, st.HeldSince = StateHeld, e.heldSince
 			e.held(st, ds)
+			return
+		case ds == dateRefused:
+			// Refused rather than counted with the default: the field says the default is
+			// not this case's window.
+			st.State = StateFailed
+			e.buf = append(e.buf, "Failed: "...)
+			e.appendDateProblem(st, ds)
+			e.buf = append(e.buf, "; the step does not run until it is fixed"...)
+			e.period()
 			return
 		case ds != dateKnown:
 			st.State = StateWaiting
@@ -221,6 +239,19 @@ func (e *evaluation) date(s *Step, st *StepState, pr progress) (time.Time, dateS
 		Zone:         e.loc,
 		ZoneFallback: e.zoneFallback,
 	}
+	if at.Offset.Unit == BusinessDays || s.NonWorking != Keep {
+		st.Timing.Calendar = e.calendar
+	}
+	if at.Window != nil {
+		w, ok := at.Window.value(&e.c, at.WindowSign)
+		st.Timing.Window = w
+		if !ok {
+			return time.Time{}, dateRefused
+		}
+		if w.Offset.Unit == BusinessDays {
+			st.Timing.Calendar = e.calendar
+		}
+	}
 	raw := fieldValue(&e.c, at.Field)
 	if raw == nil || raw == "" {
 		return time.Time{}, dateNull
@@ -234,23 +265,39 @@ func (e *evaluation) date(s *Step, st *StepState, pr progress) (time.Time, dateS
 	if err != nil {
 		return time.Time{}, dateInvalid
 	}
-	t := e.p.due(at, anchor, e.loc)
+	t := e.p.due(at, anchor, e.loc, e.cal, st.Timing.Window.Offset)
 	st.Timing.Computed = t
 	if len(e.holds) > 0 {
 		st.Timing.Held = e.heldBefore(pr)
 		t = t.Add(st.Timing.Held)
 	}
-	t, st.Timing.Shift = e.p.shift(t, s.NonWorking)
+	t, st.Timing.Shift = e.cal.shift(t, s.NonWorking)
 	return t, dateKnown
 }
 
 // decide runs what happens when a step that has not started comes due. It reports whether
 // the step's actions are due; if not, it has set the step's state.
 func (e *evaluation) decide(s *Step, res *Result, st *StepState, at time.Time) bool {
-	mark, waited := e.tagged(s.ID, gateTag, 0)
-	// A step that already waited for its gate came due then: `when` was decided and it was
-	// not late.
-	if !waited {
+	// What a step needs comes first, every cycle from its date on, so that a blank is filled by
+	// the time the step may run: nothing is decided on a blank, not even `when`.
+	if s.Needs != nil && !e.needs(s, res, st, at) {
+		return false
+	}
+	// Before its guard's not_before date a step is as good as not due: nothing is decided or
+	// reminded. From that date on it counts as due since then.
+	notBefore, problem, ok := e.notBefore(s)
+	if ok && problem == "" {
+		if e.now.Before(notBefore) {
+			e.notYet(s, res, st, notBefore)
+			return false
+		}
+		at = later(at, notBefore)
+	}
+	_, gated := e.tagged(s.ID, gateTag, 0)
+	_, guarded := e.tagged(s.ID, guardTag, 0)
+	// A step that already waited for its gate or its guard came due then: `when` was decided
+	// and it was not late. One that waited for what it needs came due when it first did.
+	if !gated && !guarded {
 		if s.When != nil {
 			ok, err := e.test(s.When)
 			if err != nil {
@@ -263,8 +310,12 @@ func (e *evaluation) decide(s *Step, res *Result, st *StepState, at time.Time) b
 				return false
 			}
 		}
-		if late, before := e.late(at); late {
-			st.Late = Late{Policy: s.CatchUp, Found: e.now, BeforeCreation: before}
+		found := e.now
+		if mark, needed := e.tagged(s.ID, needsTag, 0); needed {
+			found = mark.At
+		}
+		if late, before := e.late(at, found); late {
+			st.Late = Late{Policy: s.CatchUp, Found: found, BeforeCreation: before}
 			if s.CatchUp != CatchUpRun {
 				prefix := "missed: "
 				if s.CatchUp == CatchUpEscalate {
@@ -279,32 +330,54 @@ func (e *evaluation) decide(s *Step, res *Result, st *StepState, at time.Time) b
 			}
 		}
 	}
-	if s.Require == nil {
-		return true
+	if s.Require != nil {
+		ok, err := e.test(s.Require)
+		if err != nil {
+			e.conditionFailed(st, "require", err)
+			return false
+		}
+		if !ok {
+			st.Gate = e.gate("require", s.Require)
+			e.wait(s, res, st, at, s.Remind)
+			return false
+		}
 	}
-	ok, err := e.test(s.Require)
-	if err != nil {
-		e.conditionFailed(st, "require", err)
-		return false
-	}
-	if ok {
-		return true
-	}
-	st.State, st.Gate = StateWaiting, e.gate("require", s.Require)
+	// The guard comes last: what must hold before harm is checked right before the step starts.
+	return s.Guard == nil || e.guard(s, res, st, at, problem)
+}
+
+// wait keeps a step waiting for what st.Gate says: it records when the step first waited for
+// it, reminds r's roles from the date from on, and once it has waited r.EscalateAfter (from
+// then, or from its first wait when later) tells the escalate_to roles. A nil r tells no one.
+func (e *evaluation) wait(s *Step, res *Result, st *StepState, from time.Time, r *Remind) {
+	markTag, remindAs, escalateAs := waitTags(st.Gate.Kind)
+	st.State = StateWaiting
+	mark, waited := e.tagged(s.ID, markTag, 0)
 	st.Gate.Since = mark.At
 	if !waited {
 		st.Gate.Since = e.now
-		res.Records = append(res.Records, e.record(s.ID, bot.StepKey(e.p.Name, s.ID, gateTag, e.c.ID),
+		res.Records = append(res.Records, e.record(s.ID, bot.StepKey(e.p.Name, s.ID, markTag, e.c.ID),
 			bot.StateMarked, string(e.appendGate(nil, st.Gate))))
 	}
-	e.remind(s, res, st, at)
+	if r != nil {
+		e.remind(s, r, remindAs, res, st, from)
+		if r.EscalateAfter.Unit != "" {
+			when := e.cal.add(later(from, st.Gate.Since), r.EscalateAfter)
+			switch {
+			case e.now.Before(when):
+				e.next(res, when)
+			case e.unsent(res, s.ID, escalateAs, 0):
+				res.Due = append(res.Due, e.notice(s, bot.StepKey(e.p.Name, s.ID, escalateAs, e.c.ID), when,
+					e.p.EscalateTo, StillWaitingTemplate))
+			}
+		}
+	}
 	e.waiting(st)
-	return false
 }
 
-// late reports whether a step found due now is late: more than CatchUp.After past its date,
-// or dated before the case was created.
-func (e *evaluation) late(at time.Time) (late, beforeCreation bool) {
+// late reports whether a step first found due at found is late: more than CatchUp.After past
+// its date, or dated before the case was created.
+func (e *evaluation) late(at, found time.Time) (late, beforeCreation bool) {
 	if e.p.created.Name != "" {
 		if s, ok := fieldValue(&e.c, e.p.created).(string); ok {
 			if created, err := parseTime(s, e.p.Fields[e.p.created], e.loc); err == nil && at.Before(created) {
@@ -312,7 +385,7 @@ func (e *evaluation) late(at time.Time) (late, beforeCreation bool) {
 			}
 		}
 	}
-	return e.now.Sub(at) > e.p.CatchUp.After, false
+	return found.Sub(at) > e.p.CatchUp.After, false
 }
 
 // skip records every action of a step as skipped, for the reason detail.
@@ -350,15 +423,11 @@ func (e *evaluation) reportFailure(s *Step, res *Result, action int, ent bot.Led
 	res.Due = append(res.Due, eff)
 }
 
-// remind emits the latest reminder of a waiting step that is due and not yet sent, and
-// schedules the next one. Reminder N is due at the step's date plus N times the cadence;
+// remind emits the latest reminder r of a waiting step that is due and not yet sent, under
+// tag + N, and schedules the next one. Reminder N is due at from plus N times the cadence;
 // after a downtime only the latest is sent, not every one missed.
-func (e *evaluation) remind(s *Step, res *Result, st *StepState, at time.Time) {
-	r := s.Remind
-	if r == nil {
-		return
-	}
-	when := func(n int) time.Time { return e.p.add(at, Offset{N: n * r.Every.N, Unit: r.Every.Unit}) }
+func (e *evaluation) remind(s *Step, r *Remind, tag string, res *Result, st *StepState, from time.Time) {
+	when := func(n int) time.Time { return e.cal.add(from, Offset{N: n * r.Every.N, Unit: r.Every.Unit}) }
 	// The largest n with when(n) not after now: double, then halve.
 	lo, hi := 0, 1
 	for !when(hi).After(e.now) {
@@ -371,8 +440,8 @@ func (e *evaluation) remind(s *Step, res *Result, st *StepState, at time.Time) {
 			lo = mid
 		}
 	}
-	if lo > 0 && e.unsent(res, s.ID, remindTag, lo) {
-		key := bot.StepKey(e.p.Name, s.ID, remindTag+strconv.Itoa(lo), e.c.ID)
+	if lo > 0 && e.unsent(res, s.ID, tag, lo) {
+		key := bot.StepKey(e.p.Name, s.ID, tag+strconv.Itoa(lo), e.c.ID)
 		res.Due = append(res.Due, e.notice(s, key, when(lo), r.To, r.Template))
 	}
 	st.Remind = when(lo + 1)

@@ -24,7 +24,8 @@ var (
 		"customer_ops", "marketing", "order_management", "infrastructure"}
 	knownTemplates = map[string][]string{
 		"slack": {"case-opened", "step-done", "termination-notice", "final-notice", "hold-reminder",
-			"case-closed", "gate-reminder", rules.MissedStepTemplate, rules.FailedStepTemplate},
+			"case-closed", "gate-reminder", rules.MissedStepTemplate, rules.FailedStepTemplate,
+			rules.NeedsTemplate, rules.GuardTemplate, rules.StillWaitingTemplate},
 		"email":   {"notice", "confirmation"},
 		"comment": {"note"},
 	}

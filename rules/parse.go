@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"path"
 	"regexp"
 	"slices"
@@ -95,6 +96,7 @@ func Parse(file string, data []byte, opts Options) (*Playbook, error) {
 		opts:         opts,
 		badFields:    map[FieldRef]bool{},
 		dateNames:    map[string]bool{},
+		windowNames:  map[string]bool{},
 		templateName: map[string]bool{},
 		taskSteps:    map[string]bool{},
 	}
@@ -103,6 +105,8 @@ func Parse(file string, data []byte, opts Options) (*Playbook, error) {
 		p.errs.sort()
 		return nil, p.errs
 	}
+	p.warnings.sort()
+	pb.Warnings = p.warnings
 	return pb, nil
 }
 
@@ -110,16 +114,17 @@ func Parse(file string, data []byte, opts Options) (*Playbook, error) {
 // problem gets a line and column, unknown keys included, and how all of them are reported at
 // once.
 type parser struct {
-	file string
-	src  []byte
-	opts Options
-	errs Errors
-	pb   *Playbook
+	file     string
+	src      []byte
+	opts     Options
+	errs     Errors
+	warnings Errors
+	pb       *Playbook
 
 	// Names declared with an error: references to them are not reported again.
 	badFields map[FieldRef]bool
-	// Every name declared under dates and task_templates, valid or not, likewise.
-	dateNames, templateName map[string]bool
+	// Every name declared under dates, windows and task_templates, valid or not, likewise.
+	dateNames, windowNames, templateName map[string]bool
 	// Steps with a tasks action, which tasksDone may name.
 	taskSteps map[string]bool
 	// done('…') and tasksDone('…') calls, checked once every step is known.
@@ -145,7 +150,7 @@ func (p *parser) parse() *Playbook {
 	top := p.object(root, "playbook",
 		[]string{"playbook", "applies_to", "fields", "dates", "steps"},
 		[]string{"title", "description", "timezone", "run_at", "calendar", "non_working", "hold",
-			"catch_up", "escalate_to", "task_templates"})
+			"catch_up", "escalate_to", "windows", "task_templates"})
 	if top == nil {
 		return nil
 	}
@@ -153,6 +158,7 @@ func (p *parser) parse() *Playbook {
 		File:          p.file,
 		Fields:        map[FieldRef]FieldType{},
 		Dates:         map[string]FieldRef{},
+		Windows:       map[string]*Window{},
 		TaskTemplates: map[string][]TaskEntry{},
 		TimeZone:      TimeZone{Default: time.UTC},
 		RunAt:         Clock{Hour: 9},
@@ -205,6 +211,7 @@ func (p *parser) parse() *Playbook {
 		}
 	}
 	p.dates(top["dates"])
+	p.windows(top["windows"])
 	p.taskTemplates(top["task_templates"])
 	p.steps(top["steps"])
 	p.checkCalls()
@@ -544,6 +551,50 @@ func (p *parser) timezone(n *yaml.Node) {
 	}
 }
 
+// calendar reads `calendar:`: the calendars every case counts, or {field, default}: the
+// calendar of the country a field of the case holds, or the default's when casebot has none.
+func (p *parser) calendar(n *yaml.Node) {
+	if n == nil {
+		return
+	}
+	if deref(n).Kind != yaml.MappingNode {
+		p.pb.Calendars = p.calendarList(n, "calendar")
+		return
+	}
+	m := p.object(n, "calendar", []string{"field"}, []string{"default"})
+	if f := m["field"]; f != nil {
+		if ref, ok := p.field(f, "calendar.field", TypeString); ok {
+			p.pb.CalendarField = ref
+			p.pb.countries = countryCalendars()
+		}
+	}
+	if d := m["default"]; d != nil {
+		p.pb.Calendars = p.calendarList(d, "calendar.default")
+	}
+}
+
+// calendarList reads calendar names, combined: a list, or one name.
+func (p *parser) calendarList(n *yaml.Node, what string) []string {
+	items := []*yaml.Node{n}
+	if deref(n).Kind == yaml.SequenceNode {
+		items = deref(n).Content
+	}
+	var list []string
+	for _, it := range items {
+		s, ok := p.scalar(it, what)
+		switch {
+		case !ok:
+		case countries[s].holidays == nil:
+			p.errorf(it, "%s: unknown calendar %q; want %s", what, s, names(calendarNames))
+		case slices.Contains(list, s):
+			p.errorf(it, "%s: %s is listed twice", what, s)
+		default:
+			list = append(list, s)
+		}
+	}
+	return list
+}
+
 func (p *parser) runAt(n *yaml.Node) {
 	if n == nil {
 		return
@@ -566,18 +617,121 @@ func (p *parser) dates(n *yaml.Node) {
 	if n == nil {
 		return
 	}
-	pairs, _ := p.mapping(n, "dates")
-	for _, kv := range pairs {
+	for _, kv := range p.atNames(n, "dates", p.dateNames) {
 		name := kv.key.Value
-		p.dateNames[name] = true
-		if !dateRE.MatchString(name) {
-			p.errorf(kv.key, `dates: invalid name %q: use letters, digits and "_", starting with a letter or "_"`, name)
-			continue
-		}
 		if ref, ok := p.field(kv.val, "dates."+name, TypeDate, TypeDateTime); ok {
 			p.pb.Dates[name] = ref
 		}
 	}
+}
+
+// atNames returns the pairs of a mapping whose keys are names an `at` reads (dates:,
+// windows:), recording every key in seen and leaving out, reported, the keys `at` cannot read.
+func (p *parser) atNames(n *yaml.Node, what string, seen map[string]bool) []pair {
+	pairs, _ := p.mapping(n, what)
+	valid := pairs[:0]
+	for _, kv := range pairs {
+		seen[kv.key.Value] = true
+		if !dateRE.MatchString(kv.key.Value) {
+			p.errorf(kv.key, `%s: invalid name %q: use letters, digits and "_", starting with a letter or "_"`, what, kv.key.Value)
+			continue
+		}
+		valid = append(valid, kv)
+	}
+	return valid
+}
+
+// windows reads `windows:`, after dates: a window named like a date would make an `at` read
+// one way and count another.
+func (p *parser) windows(n *yaml.Node) {
+	if n == nil {
+		return
+	}
+	for _, kv := range p.atNames(n, "windows", p.windowNames) {
+		name := kv.key.Value
+		switch {
+		case p.dateNames[name]:
+			p.errorf(kv.key, "windows: %q is also a date: name it differently", name)
+			continue
+		case maxOffsets[Unit(name)] > 0:
+			p.errorf(kv.key, "windows: %q is a unit: name it differently", name)
+			continue
+		}
+		if w := p.window(kv.val, name); w != nil {
+			p.pb.Windows[name] = w
+		}
+	}
+}
+
+// window reads one window; nil when it has a problem.
+func (p *parser) window(n *yaml.Node, name string) *Window {
+	what := "windows." + name
+	m := p.object(n, what, []string{"field", "default", "min", "max"}, nil)
+	if m == nil {
+		return nil
+	}
+	w := &Window{Name: name}
+	okField := false
+	if f := m["field"]; f != nil {
+		w.Field, okField = p.field(f, what+".field", TypeNumber)
+	}
+	offset := func(key string) (Offset, bool) {
+		v := m[key]
+		if v == nil {
+			return Offset{}, false
+		}
+		s, ok := p.scalar(v, what+"."+key)
+		if !ok {
+			return Offset{}, false
+		}
+		off, used, err := scanOffset(s)
+		ok = err == nil && used == len(s)
+		switch {
+		case strings.HasPrefix(s, "-"):
+			p.errorf(v, "%s.%s: invalid %q: a window has no sign; an at adds or subtracts it", what, key, s)
+			ok = false
+		case err != nil:
+			p.errorf(v, "%s.%s: %s", what, key, err.msg)
+		case !ok:
+			p.errorf(v, "%s.%s: invalid %q: want a number and a unit, like 30d", what, key, s)
+		case key != "default" && w.Default.Unit != "" && off.Unit != w.Default.Unit:
+			p.errorf(v, "%s.%s: %s is in %s; want %s, as the default", what, key, s, unitWords[off.Unit], unitWords[w.Default.Unit])
+			ok = false
+		}
+		return off, ok
+	}
+	def, okDef := offset("default")
+	w.Default = def
+	lo, okMin := offset("min")
+	hi, okMax := offset("max")
+	if !okField || !okDef || !okMin || !okMax {
+		return nil
+	}
+	w.Min, w.Max = lo.N, hi.N
+	if def.N < lo.N || def.N > hi.N {
+		p.errorf(m["default"], "%s.default: %d%s is not from min %d%s to max %d%s", what, def.N, def.Unit, lo.N, lo.Unit, hi.N, hi.Unit)
+		return nil
+	}
+	return w
+}
+
+// atWindow returns the window an `at` names, or nil when it names none; an unknown one is
+// reported.
+func (p *parser) atWindow(n *yaml.Node, what string, a atExpr) *Window {
+	if a.window == "" {
+		return nil
+	}
+	w := p.pb.Windows[a.window]
+	if w == nil && !p.windowNames[a.window] {
+		line, col := p.inScalar(n, 1, a.windowCol)
+		if len(p.windowNames) == 0 {
+			p.errorAt(line, col, "%s: unknown window %q: the playbook declares no windows", what, a.window)
+		} else {
+			known := slices.Sorted(maps.Keys(p.windowNames))
+			p.errorAt(line, col, "%s: unknown window %q; windows: %s", what, a.window, strings.Join(known, ", "))
+		}
+	}
+	return w
 }
 
 func (p *parser) taskTemplates(n *yaml.Node) {

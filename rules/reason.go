@@ -47,8 +47,20 @@ func appendTiming(b []byte, t Timing) []byte {
 	return b
 }
 
-// appendDateProblem says why a step has no date: its field is null or not a date.
+// appendDateProblem says why a step has no date: its field is null or not a date, or its
+// window's field holds what cannot be a window.
 func (e *evaluation) appendDateProblem(st *StepState, ds dateState) {
+	if w := st.Timing.Window; ds == dateRefused {
+		e.buf = append(e.buf, "window "...)
+		e.buf = append(e.buf, w.Window.Name...)
+		e.buf = append(e.buf, ": "...)
+		e.buf = w.Window.Field.appendTo(e.buf)
+		e.buf = append(e.buf, " = "...)
+		e.buf = appendValue(e.buf, w.Value, TypeNumber)
+		e.buf = append(e.buf, ", want "...)
+		e.buf = w.Window.appendWant(e.buf)
+		return
+	}
 	e.buf = st.Timing.Field.appendTo(e.buf)
 	if ds == dateNull {
 		e.buf = append(e.buf, " is null"...)

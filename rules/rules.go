@@ -150,20 +150,40 @@ type TimeZone struct {
 	Default *time.Location // when Field is absent, null or not a valid zone name
 }
 
-// At is when a step is due: a named date plus an offset.
+// At is when a step is due: a named date, plus a window when it has one, plus an offset.
 type At struct {
-	Date   string    // the name under dates:
-	Field  FieldRef  // the field the date reads
-	Type   FieldType // TypeDate or TypeDateTime
-	Offset Offset
+	Date       string    // the name under dates:
+	Field      FieldRef  // the field the date reads
+	Type       FieldType // TypeDate or TypeDateTime
+	Window     *Window   // nil when none
+	WindowSign int       // 1 when the window is added, -1 when subtracted
+	Offset     Offset
 }
 
-// String returns the expression as a playbook writes it: "day0 + 1d".
+// String returns the expression as a playbook writes it: "day0 + deletion - 5d".
 func (a At) String() string {
-	if a.Offset.Unit == "" {
-		return a.Date
+	s := a.Date
+	switch {
+	case a.Window == nil:
+	case a.WindowSign < 0:
+		s += " - " + a.Window.Name
+	default:
+		s += " + " + a.Window.Name
 	}
-	return a.Date + " " + a.Offset.String()
+	if a.Offset.Unit != "" {
+		s += " " + a.Offset.String()
+	}
+	return s
+}
+
+// Window is a length of time that each case may set in a number field, as a service agreement
+// sets its own "day 30": a whole number of Default's unit from Min to Max, or Default when the
+// field is blank.
+type Window struct {
+	Name     string   // the name under windows:
+	Field    FieldRef // a number field
+	Default  Offset
+	Min, Max int // in Default's unit
 }
 
 // NonWorking says what happens to a date that falls on a day that is not a business day.
@@ -204,11 +224,15 @@ const MissedStepTemplate = "missed-step"
 // FailedStepTemplate is the slack template that reports an action failed for good.
 const FailedStepTemplate = "step-failed"
 
-// Remind is a reminder cadence for a step whose gate is closed after its date.
+// Remind is a reminder cadence for a step that waits after its date: for its gate, for what
+// it needs, or for its guard.
 type Remind struct {
 	Every    Offset // reminder N is due at the step's date plus N times Every
 	To       []string
 	Template string // a slack template
+	// EscalateAfter is, for what a step needs and its guard, how long it waits before the
+	// escalate_to roles are told, once; zero: never.
+	EscalateAfter Offset
 }
 
 // Step is one step of a playbook. Playbooks are shared by every evaluation: treat a Step as
@@ -221,6 +245,8 @@ type Step struct {
 	When       *Condition // decided once when the step comes due; nil when absent
 	Require    *Condition // a gate re-checked every cycle until it opens; nil when absent
 	Remind     *Remind    // while Require is false after the date; nil when none
+	Needs      *Needs     // fields it never acts without; nil when none
+	Guard      *Guard     // what must hold before it starts, when it does harm; nil when none
 	NonWorking NonWorking // the step's rule, or the playbook's
 	CatchUp    CatchUpPolicy
 	Actions    []Action
@@ -256,6 +282,12 @@ type Action struct {
 
 	// KindHTTP: the call.
 	HTTP *HTTPAction
+
+	// Harm says why the action destroys or withdraws something ("closes the case"), for the
+	// warning about a step that does harm without a guard; "" when it does not.
+	Harm string
+
+	line, col int // of the action, for that warning
 }
 
 // HTTPAction is an http action: a call to an endpoint the config defines.
@@ -297,19 +329,25 @@ type Playbook struct {
 	TimeZone      TimeZone
 	RunAt         Clock    // when steps dated from a date-only field fire, local time
 	Calendars     []string // business-day calendars, combined; none: Monday to Friday
+	CalendarField FieldRef // the case's country, whose calendar replaces Calendars; zero: none
+	Windows       map[string]*Window
 	NonWorking    NonWorking
 	Hold          FieldRef // a bool field that pauses the playbook; zero when none
 	CatchUp       CatchUp
 	EscalateTo    []string // roles told about escalated steps and actions that failed for good
 	Dates         map[string]FieldRef
 	TaskTemplates map[string][]TaskEntry
+	// Warnings are what validate reports without refusing the playbook: steps that do harm
+	// without a guard.
+	Warnings Errors
 
 	line, col int      // of the playbook's name, for errors across files
 	created   FieldRef // Case.CreatedDate when declared as a date or datetime
 	steps     map[string]*Step
 	cond      condEnv
 	zones     *zoneCache
-	cal       *calendar
+	cal       *calendar            // Calendars
+	countries map[string]*calendar // by country code, when CalendarField is set
 }
 
 // Condition is a compiled `when` or `require` expression.
@@ -369,21 +407,25 @@ type Late struct {
 
 // Gate is a condition with the values it was decided on.
 type Gate struct {
-	Kind   string    // "require" or "when"; "" when none
-	Source string    // the expression
-	Since  time.Time // for require: when the step first found its gate closed
+	Kind   string    // "require", "when", "needs" or "guard"; "" when none
+	Source string    // the expression; "" for needs and guard
+	Since  time.Time // but for when: when the step first found it closed
+	// Until is, for a guard, its not_before date while it is still to come: the step waits
+	// for it without telling anyone. Zero otherwise.
+	Until  time.Time
 	Inputs []Input
 	// Missing says in words which of the conditions the expression joins with && are false,
 	// each with the values of the fields it reads, formatted by their type in the case's zone:
 	// "Deprovision Date is empty", "Active Devices is 2, needs: Case.Active_Devices__c == 0",
-	// "step support-case is not done yet".
+	// "step support-case is not done yet"; for needs, the fields that are blank; for a guard,
+	// what of it does not hold: "Devices Checked At is 94d 3h old, more than 7d".
 	Missing []string
 }
 
-// Waiting says what a closed require gate waits for, for people: Missing joined with "; ".
-// It is "" for any other gate (none, or a `when`).
+// Waiting says what a step waits for, for people: Missing joined with "; ". It is "" for a
+// step that does not wait (no gate, or a `when`).
 func (g Gate) Waiting() string {
-	if g.Kind != "require" {
+	if g.Kind == "" || g.Kind == "when" {
 		return ""
 	}
 	return strings.Join(g.Missing, "; ")
@@ -411,9 +453,33 @@ type Timing struct {
 	// name ("Eastern Standard Time"): Zone is then the playbook's default. "" otherwise.
 	ZoneFallback string
 
-	Computed time.Time     // the anchor plus the offset
+	// Window is what the step's window came to; its Window is nil when the date has none.
+	Window WindowValue
+	// Calendar is the calendar a playbook with a CalendarField counted the date in, when the
+	// date depends on one (business days, or a non_working rule that moves it); its Field is
+	// zero otherwise.
+	Calendar CaseCalendar
+
+	Computed time.Time     // the anchor plus the window and the offset
 	Held     time.Duration // added for the time the case was on hold
 	Shift    Shift         // the move off a non-working day
+}
+
+// WindowValue is a window as a case sets it.
+type WindowValue struct {
+	Window *Window
+	Value  any    // the field's value; nil when blank
+	Offset Offset // what it came to, its sign applied: the value, or the default when blank
+}
+
+// CaseCalendar is the calendar of a case whose playbook reads it from a field.
+type CaseCalendar struct {
+	Field FieldRef // the playbook's CalendarField
+	Value string   // the field's value; "" when blank or not a string
+	Name  string   // the calendar: "br"; the default's names joined with "+"; "" for none
+	// Default is set when Value is no country casebot has a calendar for: Name is then the
+	// playbook's default.
+	Default bool
 }
 
 // Shift is the move of a date off a non-working day; the zero Shift is none.
@@ -433,6 +499,9 @@ func (t Timing) appendTo(b []byte) []byte {
 	b = append(b, " = "...)
 	b = append(b, t.Value...)
 	b = append(b, ')')
+	if t.Window.Window != nil {
+		b = t.Window.appendTo(b)
+	}
 	if t.Offset.Unit != "" {
 		b = append(b, ' ')
 		b = t.Offset.appendTo(b)
@@ -443,11 +512,67 @@ func (t Timing) appendTo(b []byte) []byte {
 		b = t.RunAt.appendTo(b)
 		b = append(b, ' ')
 		b = t.appendZone(b)
-	case t.Offset.Unit == Days || t.Offset.Unit == BusinessDays || t.Offset.Unit == Months:
+	case t.Offset.Unit.local() || t.Window.Offset.Unit.local():
 		b = append(b, " in "...)
 		b = t.appendZone(b)
 	}
+	if t.Calendar.Field.Name != "" {
+		b = t.Calendar.appendTo(b)
+	}
 	return b
+}
+
+// local reports whether the unit counts the days of the case's zone.
+func (u Unit) local() bool { return u == Days || u == BusinessDays || u == Months }
+
+// appendTo writes " + 60d (deletion: Case.Deletion_Window_Days__c = 60)", or for a blank field
+// " + 30d (deletion: the default, Case.Deletion_Window_Days__c is blank)".
+func (w WindowValue) appendTo(b []byte) []byte {
+	b = append(b, ' ')
+	b = w.Offset.appendTo(b)
+	b = append(b, " ("...)
+	b = append(b, w.Window.Name...)
+	b = append(b, ": "...)
+	if w.Value == nil {
+		b = append(b, "the default, "...)
+		b = w.Window.Field.appendTo(b)
+		return append(b, " is blank)"...)
+	}
+	b = w.Window.Field.appendTo(b)
+	b = append(b, " = "...)
+	b = appendValue(b, w.Value, TypeNumber)
+	return append(b, ')')
+}
+
+// appendTo writes ", calendar br (Account.BillingCountry = 'Brazil')", or why the calendar is
+// the default: ", calendar us (the default: Account.BillingCountry 'Atlantis' is no country
+// with a calendar)".
+func (c CaseCalendar) appendTo(b []byte) []byte {
+	if c.Name == "" {
+		b = append(b, ", no holiday calendar ("...)
+	} else {
+		b = append(b, ", calendar "...)
+		b = append(b, c.Name...)
+		b = append(b, " ("...)
+	}
+	switch {
+	case !c.Default:
+		b = c.Field.appendTo(b)
+		b = append(b, " = '"...)
+		b = append(b, c.Value...)
+		b = append(b, '\'')
+	case c.Value == "":
+		b = append(b, "the default: "...)
+		b = c.Field.appendTo(b)
+		b = append(b, " is blank"...)
+	default:
+		b = append(b, "the default: "...)
+		b = c.Field.appendTo(b)
+		b = append(b, " '"...)
+		b = append(b, c.Value...)
+		b = append(b, "' is no country with a calendar"...)
+	}
+	return append(b, ')')
 }
 
 // appendZone writes the zone a date was counted in, and why it is the default when the
@@ -492,8 +617,8 @@ func (p *Playbook) Roles() []string {
 	}
 	add(p.EscalateTo...)
 	for _, s := range p.Steps {
-		if s.Remind != nil {
-			add(s.Remind.To...)
+		for _, r := range s.Reminders() {
+			add(r.To...)
 		}
 		for _, a := range s.Actions {
 			add(a.Roles...)

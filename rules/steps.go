@@ -13,25 +13,6 @@ import (
 	"casebot/bot"
 )
 
-func (p *parser) calendar(n *yaml.Node) {
-	if n == nil {
-		return
-	}
-	items, _ := p.sequence(n, "calendar")
-	for _, it := range items {
-		s, ok := p.scalar(it, "calendar")
-		switch {
-		case !ok:
-		case holidayCalendars[s] == nil:
-			p.errorf(it, "calendar: unknown calendar %q; want %s", s, names(calendarNames))
-		case slices.Contains(p.pb.Calendars, s):
-			p.errorf(it, "calendar: %s is listed twice", s)
-		default:
-			p.pb.Calendars = append(p.pb.Calendars, s)
-		}
-	}
-}
-
 // choice reads one of a fixed set of words.
 func choice[T ~string](p *parser, n *yaml.Node, what string, list []T) (T, bool) {
 	s, ok := p.scalar(n, what)
@@ -145,7 +126,7 @@ func (p *parser) steps(n *yaml.Node) {
 func (p *parser) step(n *yaml.Node, i int, ids map[string]int) *Step {
 	what := label(n, "step", i)
 	m := p.object(n, what, []string{"id", "at", "do"},
-		[]string{"title", "when", "require", "remind", "non_working", "catch_up"})
+		[]string{"title", "when", "require", "remind", "needs", "guard", "non_working", "catch_up"})
 	if m == nil {
 		return nil
 	}
@@ -174,6 +155,12 @@ func (p *parser) step(n *yaml.Node, i int, ids map[string]int) *Step {
 			p.errorf(v, "%s: remind: reminders are sent while require is false; this step has no require", what)
 		}
 	}
+	if v := m["needs"]; v != nil {
+		s.Needs = p.needs(v, what+": needs")
+	}
+	if v := m["guard"]; v != nil {
+		s.Guard = p.guard(v, what+": guard", s.ID)
+	}
 	if v := m["non_working"]; v != nil {
 		s.NonWorking = p.nonWorking(v, what+": non_working")
 	}
@@ -187,6 +174,9 @@ func (p *parser) step(n *yaml.Node, i int, ids map[string]int) *Step {
 	}
 	if v := m["do"]; v != nil {
 		s.Actions = p.actions(v, what, s.ID)
+	}
+	if m["guard"] == nil {
+		p.warnHarm(what, s.Actions)
 	}
 	for _, a := range s.Actions {
 		if a.Kind == bot.KindTasks {
@@ -203,13 +193,7 @@ func (p *parser) remind(n *yaml.Node, what string) *Remind {
 	}
 	r := &Remind{}
 	if v := m["every"]; v != nil {
-		if s, ok := p.scalar(v, what+": every"); ok {
-			off, ok := parseOffset(s)
-			if !ok || off.N <= 0 {
-				p.errorf(v, "%s: every: invalid %q: want a positive offset, like 2bd; units: %s", what, s, unitsHelp)
-			}
-			r.Every = off
-		}
+		r.Every = p.positiveOffset(v, what+": every")
 	}
 	if v := m["to"]; v != nil {
 		r.To = p.roles(v, what+": to")
@@ -225,12 +209,13 @@ func (p *parser) at(n *yaml.Node, what string) At {
 	if !ok {
 		return At{}
 	}
-	name, off, err := parseAt(s)
+	a, err := parseAt(s)
 	if err != nil {
 		line, col := p.inScalar(n, 1, err.col)
 		p.errorAt(line, col, "%s: %s", what, err.msg)
 		return At{}
 	}
+	name, window := a.date, p.atWindow(n, what, a)
 	ref, ok := p.pb.Dates[name]
 	if !ok {
 		if !p.dateNames[name] {
@@ -246,7 +231,7 @@ func (p *parser) at(n *yaml.Node, what string) At {
 		}
 		return At{}
 	}
-	return At{Date: name, Field: ref, Type: p.pb.Fields[ref], Offset: off}
+	return At{Date: name, Field: ref, Type: p.pb.Fields[ref], Window: window, WindowSign: a.windowSign, Offset: a.off}
 }
 
 // inScalar maps a position inside a scalar's text (1-based line, 0-based column) to the file.

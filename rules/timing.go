@@ -2,7 +2,9 @@ package rules
 
 import (
 	"fmt"
+	"math"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,41 +28,70 @@ type posError struct {
 	msg string
 }
 
-// parseAt parses `<date> [+|- <n><unit>]`.
-func parseAt(s string) (string, Offset, *posError) {
+// atExpr is an `at` as written: `<date> [+|- <window>] [+|- <n><unit>]`.
+type atExpr struct {
+	date       string
+	window     string // a name under windows:; "" when none
+	windowSign int
+	windowCol  int // where the window's name starts
+	off        Offset
+}
+
+// parseAt parses an `at`. A window comes before the offset, so that "day0 + deletion - 5d"
+// reads as it counts.
+func parseAt(s string) (atExpr, *posError) {
+	var a atExpr
 	i := skipSpaces(s, 0)
+	start := i
+	i = scanName(s, i)
+	if i == start {
+		return a, &posError{start, `want a date name, as in "day0 + 1d"`}
+	}
+	a.date = s[start:i]
+	for i = skipSpaces(s, i); i < len(s); i = skipSpaces(s, i) {
+		if a.off.Unit != "" {
+			msg := fmt.Sprintf("unexpected %q", s[i:])
+			if j := skipSpaces(s, i+1); j < len(s) && (isLetter(s[j]) || s[j] == '_') {
+				msg += `: write the window before the offset, as in "day0 + deletion - 5d"`
+			}
+			return a, &posError{i, msg}
+		}
+		sign := 1
+		switch s[i] {
+		case '+':
+		case '-':
+			sign = -1
+		default:
+			return a, &posError{i, fmt.Sprintf("want + or - after %q, got %q", strings.TrimSpace(s[:i]), s[i:])}
+		}
+		i = skipSpaces(s, i+1)
+		// A unit alone ("day0 + d") lacks its number: scanOffset says so.
+		if j := scanName(s, i); j > i && maxOffsets[Unit(s[i:j])] == 0 {
+			if a.window != "" {
+				return a, &posError{i, fmt.Sprintf("a second window %q: a date takes one window", s[i:j])}
+			}
+			a.window, a.windowSign, a.windowCol = s[i:j], sign, i
+			i = j
+			continue
+		}
+		off, n, err := scanOffset(s[i:])
+		if err != nil {
+			err.col += i
+			return a, err
+		}
+		a.off, a.off.N = off, off.N*sign
+		i += n
+	}
+	return a, nil
+}
+
+// scanName returns the end of the name (a date's or a window's) that starts at i.
+func scanName(s string, i int) int {
 	start := i
 	for i < len(s) && (isLetter(s[i]) || s[i] == '_' || (i > start && isDigit(s[i]))) {
 		i++
 	}
-	if i == start {
-		return "", Offset{}, &posError{start, `want a date name, as in "day0 + 1d"`}
-	}
-	name := s[start:i]
-	i = skipSpaces(s, i)
-	if i == len(s) {
-		return name, Offset{}, nil
-	}
-	sign := 1
-	switch s[i] {
-	case '+':
-	case '-':
-		sign = -1
-	default:
-		return "", Offset{}, &posError{i, fmt.Sprintf("want + or - after %q, got %q", name, s[i:])}
-	}
-	i = skipSpaces(s, i+1)
-	off, n, err := scanOffset(s[i:])
-	if err != nil {
-		err.col += i
-		return "", Offset{}, err
-	}
-	i = skipSpaces(s, i+n)
-	if i != len(s) {
-		return "", Offset{}, &posError{i, fmt.Sprintf("unexpected %q", s[i:])}
-	}
-	off.N *= sign
-	return name, off, nil
+	return i
 }
 
 // parseOffset parses `<n><unit>` and nothing else, as in a task's `due: 7d`.
@@ -193,24 +224,88 @@ func fieldValue(c *bot.Case, ref FieldRef) any {
 	return c.Fields[ref.Name]
 }
 
-// due applies a step's offset to its anchor. A date-only anchor is a day: the step fires at
-// RunAt local time on that day, moved by the offset. A datetime anchor keeps its instant.
-func (p *Playbook) due(at At, anchor time.Time, loc *time.Location) time.Time {
+// caseCalendar returns the calendar of case c: the calendar of the country its CalendarField
+// holds, else the playbook's. Its CaseCalendar says which and why; its Field is zero when the
+// playbook has no CalendarField.
+func (p *Playbook) caseCalendar(c *bot.Case) (*calendar, CaseCalendar) {
+	if p.CalendarField.Name == "" {
+		return p.cal, CaseCalendar{}
+	}
+	v, _ := fieldValue(c, p.CalendarField).(string)
+	cc := CaseCalendar{Field: p.CalendarField, Value: v}
+	if cal := p.countries[countryCode(v)]; cal != nil {
+		cc.Name = cal.name
+		return cal, cc
+	}
+	cc.Name, cc.Default = p.cal.name, true
+	return p.cal, cc
+}
+
+// unitWords name the units in sentences.
+var unitWords = map[Unit]string{Days: "days", BusinessDays: "business days", Hours: "hours", Months: "months"}
+
+// value returns what the window comes to for case c, its sign applied. ok is false when the
+// field holds what cannot be a window: not a whole number, or not from Min to Max. A window
+// read from a field someone types must not make a step act early, or never.
+func (w *Window) value(c *bot.Case, sign int) (v WindowValue, ok bool) {
+	v = WindowValue{Window: w, Value: fieldValue(c, w.Field), Offset: w.Default}
+	if v.Value == "" {
+		v.Value = nil
+	}
+	var f float64
+	switch n := v.Value.(type) {
+	case nil:
+		v.Offset.N *= sign
+		return v, true
+	case float64:
+		f = n
+	case int:
+		f = float64(n)
+	case int64:
+		f = float64(n)
+	default:
+		return v, false
+	}
+	if f != math.Trunc(f) || f < float64(w.Min) || f > float64(w.Max) {
+		return v, false
+	}
+	v.Offset.N = sign * int(f)
+	return v, true
+}
+
+// appendWant writes what the window's field may hold: "a whole number of days from 7 to 365,
+// or blank for 30d".
+func (w *Window) appendWant(b []byte) []byte {
+	b = append(b, "a whole number of "...)
+	b = append(b, unitWords[w.Default.Unit]...)
+	b = append(b, " from "...)
+	b = strconv.AppendInt(b, int64(w.Min), 10)
+	b = append(b, " to "...)
+	b = strconv.AppendInt(b, int64(w.Max), 10)
+	b = append(b, ", or blank for "...)
+	b = strconv.AppendInt(b, int64(w.Default.N), 10)
+	return append(b, w.Default.Unit...)
+}
+
+// due applies a step's window (what it came to for the case) and offset to its anchor, in the
+// case's zone and calendar. A date-only anchor is a day: the step fires at RunAt local time on
+// that day, moved by the window and the offset. A datetime anchor keeps its instant.
+func (p *Playbook) due(at At, anchor time.Time, loc *time.Location, cal *calendar, window Offset) time.Time {
 	if at.Type == TypeDate {
 		y, m, d := anchor.Date()
 		anchor = time.Date(y, m, d, p.RunAt.Hour, p.RunAt.Minute, 0, 0, loc)
 	}
-	return p.add(anchor.In(loc), at.Offset)
+	return cal.add(cal.add(anchor.In(loc), window), at.Offset)
 }
 
 // add moves t (in the case's zone) by an offset: days, business days and months keep the
 // local wall-clock time across DST changes; hours are elapsed time.
-func (p *Playbook) add(t time.Time, off Offset) time.Time {
+func (c *calendar) add(t time.Time, off Offset) time.Time {
 	switch off.Unit {
 	case Days:
 		return t.AddDate(0, 0, off.N)
 	case BusinessDays:
-		return p.cal.addBusinessDays(dayOf(t), off.N).at(t, t.Location())
+		return c.addBusinessDays(dayOf(t), off.N).at(t, t.Location())
 	case Months:
 		return addMonths(dayOf(t), off.N).at(t, t.Location())
 	case Hours:
@@ -220,12 +315,12 @@ func (p *Playbook) add(t time.Time, off Offset) time.Time {
 }
 
 // shift moves t off a non-working day as rule says, keeping its local time of day.
-func (p *Playbook) shift(t time.Time, rule NonWorking) (time.Time, Shift) {
+func (c *calendar) shift(t time.Time, rule NonWorking) (time.Time, Shift) {
 	if rule == Keep || rule == "" {
 		return t, Shift{}
 	}
 	d := dayOf(t)
-	ok, why := p.cal.workday(d)
+	ok, why := c.workday(d)
 	if ok {
 		return t, Shift{}
 	}
@@ -235,7 +330,7 @@ func (p *Playbook) shift(t time.Time, rule NonWorking) (time.Time, Shift) {
 	}
 	for !ok {
 		d = d.add(step)
-		ok, _ = p.cal.workday(d)
+		ok, _ = c.workday(d)
 	}
 	to := d.at(t, t.Location())
 	return to, Shift{From: t, To: to, Rule: rule, Why: why}

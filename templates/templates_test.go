@@ -55,6 +55,7 @@ func fixture(t *testing.T) Data {
 				"Termination_Hold__c":       false,
 				"Data_Deletion_Approved__c": false,
 				"Deactivated_GUIDs__c":      "8a81b09e-5f7a-4c3e-9d2a-1b2c3d4e5f60, 8a81b09e-5f7a-4c3e-9d2a-1b2c3d4e5f61",
+				"Deletion_Window_Days__c":   nil,
 			},
 			Account: &bot.Account{ID: "001000000000001AAA", Fields: bot.Fields{
 				"Name":                  "Acme Corp",
@@ -219,11 +220,24 @@ func goldenCases() []goldenCase {
 		{Slack, "almaden-commercial-notice", almaden, "commercial-manager", "Commercial manager notified of the cancellation", nil},
 		{Slack, "almaden-devices-reporting", almaden, "deactivate-tenant", "Tenant deactivated, no device still reporting", func(d *Data) {
 			d.Case.Fields["Active_Devices__c"] = float64(3)
+			d.Gate = "Active Devices is 3, needs: Case.Active_Devices__c == 0"
 		}},
 		{Slack, "removal-scenario", removal, "scenario-violation", "Scenario: account suspended or terminated for violations", func(d *Data) {
 			d.Case.Fields["Removal_Scenario__c"] = "Violation"
 			d.Case.Fields["Origin"] = "Web"
 			d.Case.Fields["Termination_Reason__c"] = "Repeated abuse reports against the customer's mail relay."
+		}},
+		{Slack, "missing-fields", removal, "preconditions", "Removal preconditions met, removal scheduled", func(d *Data) {
+			d.Case.Fields["Notice_Period_Days__c"] = nil
+			d.Gate = "Notice Period Days is empty"
+		}},
+		{Slack, "guard-waiting", almaden, "deactivate-tenant", "Tenant deactivated, no device still reporting", func(d *Data) {
+			d.Gate = "step uninstall-confirmed is not done yet; Devices Checked At is 94d 3h old, more than 7d"
+		}},
+		{Slack, "still-waiting", mimecast, "terms-refused", "Request refused, the terms are not accepted", func(d *Data) {
+			d.Case.Fields["Cancellation_Type__c"] = nil
+			d.Now = d.Due.AddDate(0, 0, 7)
+			d.Gate = "Cancellation Type is empty"
 		}},
 		{Slack, "removal-preconditions", removal, "preconditions", "Removal preconditions met, removal scheduled", func(d *Data) {
 			d.Case.Fields["Settlements_Complete__c"] = false
@@ -234,7 +248,9 @@ func goldenCases() []goldenCase {
 		// Email.
 		{Email, "sop-case-opened", fixture, "account-team-informed", "Account team informed of the termination", unconfirmed},
 		{Email, "sop-termination-notice", fixture, "termination-notice", "Termination notification sent", at(day0.AddDate(0, 0, 2), day0.AddDate(0, 0, 3), "Off-boarding tasks assigned to the Termination Team")},
-		{Email, "sop-final-termination", fixture, "final-notice", "Final termination email with data purge information", nil},
+		{Email, "sop-final-termination", fixture, "final-notice", "Final termination email with data purge information", func(d *Data) {
+			d.Case.Fields["Deletion_Window_Days__c"] = 60.0 // the SSA's window, not the SOP's 30 days
+		}},
 		{Email, "sop-hold-reminder", fixture, "hold-reminder", "RVP and CSD asked whether to hold the termination before data deletion is approved", at(day0.AddDate(0, 0, 25), day0.AddDate(0, 0, 30), "Data approved for deletion")},
 		{Email, "sop-deletion-approved", fixture, "deletion-approval", "Data approved for deletion", at(day0.AddDate(0, 0, 30), day0.AddDate(0, 0, 31), "Case moved to Infrastructure Engineering Provisioning for data purge")},
 		{Email, "mimecast-not-eligible", mimecast, "not-eligible", "Cancellation refused, the subscription is not 11 months old", func(d *Data) {
@@ -765,7 +781,8 @@ func TestLateWording(t *testing.T) {
 			d.Case.Fields["Devices_Checked_At__c"] = nil
 			d.Case.Fields["Active_Devices__c"] = nil
 			d.Gate = "Devices Checked At is empty; Active Devices is empty; step support-case is not done yet"
-		}, []string{"It waits for the support case that asks Almaden to suspend and deactivate the tenant, which is not open yet (see its own reminders). Still missing: Devices Checked At is empty; Active Devices is empty; step support-case is not done yet."}},
+		}, []string{"Not yet: Devices Checked At is empty; Active Devices is empty; step support-case is not done yet.",
+			"It waits for the support case that asks Almaden to suspend and deactivate the tenant, which is not open yet (see its own reminders)."}},
 		{Comment, "mimecast-history", mimecast, func(d *Data) { d.Step = "withdraw-service"; late("2026-04-14T14:00:00Z")(d) },
 			[]string{"Services withdrawn on: Tue 14 Apr 2026"}},
 		{Comment, "mimecast-history", mimecast, func(d *Data) {

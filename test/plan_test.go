@@ -63,9 +63,9 @@ func TestPlanAndWhy(t *testing.T) {
 		copyShipped(t, newDir, map[string]string{
 			// The hold reminder counts business days, the final notice comes a day earlier
 			// and off weekends, deletion needs the hold cleared, Finance hears of the purge.
-			"at: day0 + 25d\n": "at: day0 + 18bd\n",
+			"at: day0 + deletion - 5d\n":                                "at: day0 + 18bd\n",
 			"at: deprovision - 72h\n    non_working: keep\n":            "at: deprovision - 96h\n    non_working: earlier\n",
-			"at: day0 + 30d\n    catch_up: escalate\n":                  "at: day0 + 30d\n    catch_up: escalate\n    require: \"!Case.Termination_Hold__c\"\n",
+			"at: day0 + deletion\n    catch_up: escalate\n":             "at: day0 + deletion\n    catch_up: escalate\n    require: \"!Case.Termination_Hold__c\"\n",
 			"slack: {to: [infrastructure, legal], template: step-done}": "slack: {to: [infrastructure, legal, finance], template: step-done}",
 		})
 		newCfg := filepath.Join(dir, "casebot-new.yaml")

@@ -407,7 +407,7 @@ func usesKind(pbs []*rules.Playbook, kind bot.EffectKind) bool {
 			return true
 		}
 		for _, s := range p.Steps {
-			if kind == bot.KindSlack && s.Remind != nil {
+			if kind == bot.KindSlack && len(s.Reminders()) > 0 {
 				return true
 			}
 			for _, a := range s.Actions {
@@ -475,6 +475,10 @@ func validate(ctx context.Context, args []string, std IO, w Wiring) error {
 	}
 	for _, p := range pbs {
 		fmt.Fprintf(std.Out, "ok  %s (%s): %d steps\n", p.Name, p.File, len(p.Steps))
+		// Warnings do not fail validate: the playbook runs as written.
+		for _, w := range p.Warnings {
+			fmt.Fprintf(std.Out, "warning: %s\n", w)
+		}
 	}
 	if len(problems) > 0 {
 		fmt.Fprintln(std.Out, errors.Join(problems...))

@@ -279,7 +279,7 @@ func (cs caseState) why(st rules.StepState) string {
 		return s
 	case rules.StateWaiting:
 		if st.Gate.Kind != "" {
-			return dateWhy(st.Timing) + " Its " + st.Gate.Kind + " condition has been false since " + stamp(st.Gate.Since, cs.loc) + "."
+			return dateWhy(st.Timing) + " " + cs.gateState(st.Gate) + "."
 		}
 	case rules.StateRetrying:
 		if n, a, e, ok := cs.failure(st.Step, true); ok && !st.At.IsZero() {
@@ -297,6 +297,20 @@ func (cs caseState) why(st rules.StepState) string {
 		}
 	}
 	return st.Reason
+}
+
+// gateState says since when a waiting step waits for what it waits for: "Its require
+// condition has been false since …", "A field it needs has been blank since …".
+func (cs caseState) gateState(g rules.Gate) string {
+	switch {
+	case !g.Until.IsZero():
+		return "Its guard says " + g.Waiting()
+	case g.Kind == "needs":
+		return "A field it needs has been blank since " + stamp(g.Since, cs.loc)
+	case g.Kind == "guard":
+		return "Its guard has not held since " + stamp(g.Since, cs.loc)
+	}
+	return "Its " + g.Kind + " condition has been false since " + stamp(g.Since, cs.loc)
 }
 
 // failure returns the first action of a step whose ledger entry is a failure, retryable or
@@ -615,6 +629,67 @@ func (cs caseState) conditions(w *block, s *rules.Step, st rules.StepState) {
 		}
 		w.line(c.kind, text)
 	}
+	if n := s.Needs; n != nil {
+		w.line("needs", cs.needsLine(n, st))
+	}
+	if g := s.Guard; g != nil {
+		w.line("guard", guardLine(g, st))
+	}
+}
+
+// needsLine says which fields a step needs and what of them is missing, from whom:
+// "Case.X, Case.Y — missing from partner_manager: Notice Period Days is empty"; for a step
+// still to come, what is blank now.
+func (cs caseState) needsLine(n *rules.Needs, st rules.StepState) string {
+	fields := make([]string, len(n.Fields))
+	var blank []string
+	for i, f := range n.Fields {
+		fields[i] = f.String()
+		if v := fieldOf(cs.c, f); v == nil || v == "" {
+			blank = append(blank, f.Label())
+		}
+	}
+	text, owner := strings.Join(fields, ", "), strings.Join(n.To, ", ")
+	switch {
+	case st.Gate.Kind == "needs":
+		return text + " — missing from " + owner + ": " + st.Gate.Waiting()
+	case len(blank) > 0 && !finished(st):
+		return text + " — blank now, to come from " + owner + ": " + strings.Join(blank, ", ")
+	}
+	return text
+}
+
+// guardLine says what a step's guard asks, and what of it does not hold when the step waits
+// for it.
+func guardLine(g *rules.Guard, st rules.StepState) string {
+	var parts []string
+	if g.NotBefore.Date != "" {
+		parts = append(parts, "not before "+g.NotBefore.String())
+	}
+	if f := g.Fresh; f.Field.Name != "" {
+		parts = append(parts, f.Field.String()+" set and at most "+strings.TrimPrefix(f.Within.String(), "+ ")+" old")
+	}
+	if len(g.After) > 0 {
+		parts = append(parts, "after "+strings.Join(g.After, ", "))
+	}
+	if g.Condition != nil {
+		parts = append(parts, g.Condition.Source)
+	}
+	text := strings.Join(parts, "; ")
+	if st.Gate.Kind == "guard" {
+		text += " — does not hold: " + st.Gate.Waiting()
+	}
+	return text
+}
+
+// reminds says who a reminder tells and how often: "legal every 2bd", and when the
+// escalate_to roles are told: "… (order_management after 5bd)".
+func (cs caseState) reminds(r *rules.Remind) string {
+	text := strings.Join(r.To, ", ") + " every " + strings.TrimPrefix(r.Every.String(), "+ ")
+	if r.EscalateAfter.Unit != "" {
+		text += " (" + strings.Join(cs.pb.EscalateTo, ", ") + " after " + strings.TrimPrefix(r.EscalateAfter.String(), "+ ") + ")"
+	}
+	return text
 }
 
 // block writes labelled, indented lines: "    why    text", wrapping long text under itself.

@@ -338,6 +338,7 @@ func TestStory(t *testing.T) {
 	l := bot.Ledger{
 		key(1): {Key: key(1), Playbook: "sample", Step: "messages", State: bot.StateDone, At: at, Attempts: 1, Result: "#legal=1,#finance=2"},
 		key(2): {Key: key(2), Playbook: "sample", Step: "messages", State: bot.StateFailed, At: at, Attempts: 3, Retryable: true, Detail: "smtp: 451 try later"},
+		key(3): {Key: key(3), Playbook: "sample", Step: "messages", State: bot.StateClaimed, At: at, Claimed: at},
 		remind: {Key: remind, Playbook: "sample", Step: "messages", State: bot.StateDone, At: at.Add(-time.Hour)},
 	}
 	// expect checks the story of the step with the ledger as it is, its lines joined.
@@ -359,7 +360,8 @@ func TestStory(t *testing.T) {
 		"state due now",
 		"1. slack legal, finance (template step-done) done Mon 2 Nov 2026 09:00 EST (Mon 2 Nov 14:00 UTC) after 1 attempt; result #legal=1, #finance=2",
 		"failed Mon 2 Nov 2026 09:00 EST (Mon 2 Nov 14:00 UTC) after 3 attempts: smtp: 451 try later; a transient error: casebot tries again now (its retry time has come)",
-		"3. public case comment (template note) not run yet: due now",
+		"3. public case comment (template note) decided Mon 2 Nov 2026 09:00 EST (Mon 2 Nov 14:00 UTC), not confirmed yet: the next cycle asks the provider whether it was done before doing it",
+		"4. internal case comment (template note) not run yet: due now",
 		"ledger notes reminder 1 done Mon 2 Nov 2026 08:00 EST")
 
 	// Backing off until 09:05: the step is retrying, and says until when.
@@ -370,7 +372,7 @@ func TestStory(t *testing.T) {
 		"state retrying",
 		"in short It started, and action 2 failed with a transient error: casebot tries it again Mon 2 Nov 2026 09:05 EST (Mon 2 Nov 14:05 UTC), in 4 minutes.",
 		"after 3 attempts: smtp: 451 try later; a transient error: casebot tries again Mon 2 Nov 2026 09:05 EST (Mon 2 Nov 14:05 UTC)",
-		"3. public case comment (template note) not run yet: waits for the action before it")
+		"4. internal case comment (template note) not run yet: waits for the action before it")
 	// Given up: no retry time.
 	e.Retryable, e.RetryAt = false, time.Time{}
 	l[key(2)] = e
@@ -411,5 +413,77 @@ func TestZoneFallbackShown(t *testing.T) {
 		if !strings.Contains(out.String(), tt.want) {
 			t.Errorf("Tz__c %q: why lacks %q:\n%s", tt.tz, tt.want, out.String())
 		}
+	}
+}
+
+const guardedPlaybook = `playbook: guarded
+applies_to: {object: Case, where: "Type = 'Removal'"}
+fields:
+  Case: {CaseNumber: string, Subject: string, Status: string, Day0__c: date, End__c: date, Period__c: number, Scenario__c: string, Checked__c: datetime}
+timezone: {default: America/New_York}
+escalate_to: [legal]
+dates: {day0: Case.Day0__c, end: Case.End__c}
+steps:
+  - id: schedule
+    at: day0
+    needs: {fields: [Case.Period__c, Case.Scenario__c], owner: partner_manager, escalate_after: 5bd}
+    do: [status: Scheduled]
+  - id: remove
+    at: day0 + 1d
+    guard: {fresh: {field: Case.Checked__c, within: 7d}, owner: partner_ops}
+    do: [close: {}]
+  - id: later
+    at: day0 + 20d
+    needs: {fields: [Case.Period__c], owner: partner_manager}
+    guard: {not_before: end, owner: partner_ops}
+    do: [status: Later]
+`
+
+// TestPlanMissingFromWhom: plan says what a step needs that is blank and from whom, what its
+// guard waits for and who is told, and what a step to come will need.
+func TestPlanMissingFromWhom(t *testing.T) {
+	pb, err := rules.Parse("guarded.yaml", []byte(guardedPlaybook), rules.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := bot.Case{ID: "500000000000002AAA", Fields: bot.Fields{"CaseNumber": "00001002", "Subject": "Unbind", "Status": "New",
+		"Day0__c": "2026-11-02", "End__c": "2026-12-31", "Period__c": nil, "Scenario__c": "Violation", "Checked__c": nil}}
+	plan := func(now time.Time) string {
+		var out bytes.Buffer
+		writePlan(&out, evaluate(pb, c, nil, now), 30*24*time.Hour)
+		return strings.Join(strings.Fields(out.String()), " ")
+	}
+	got := plan(time.Date(2026, 11, 4, 15, 0, 0, 0, time.UTC))
+	for _, want := range []string{
+		"needs Case.Period__c, Case.Scenario__c — missing from partner_manager: Period is empty",
+		"reminds partner_manager every 1bd (legal after 5bd) while it waits; next Thu 5 Nov 2026 09:00 EST",
+		"guard Case.Checked__c set and at most 7d old — does not hold: Checked is empty",
+		"needs Case.Period__c — blank now, to come from partner_manager: Period",
+		"guard not before end",
+		"schedule waits for what is missing from partner_manager since Wed 4 Nov 10:00 EST: Period is empty.",
+		"remove waits for its guard, not holding since Wed 4 Nov 10:00 EST (partner_ops is told): Checked is empty.",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("plan lacks %q:\n%s", want, got)
+		}
+	}
+
+	// Past its own date, the last step waits for its guard's: quietly, and plan and why say so.
+	c.Fields["Period__c"] = 30.0
+	now := time.Date(2026, 11, 25, 15, 0, 0, 0, time.UTC)
+	if want := "later waits for its guard's date: not before end: Thu 31 Dec 2026 09:00 EST."; !strings.Contains(plan(now), want) {
+		t.Errorf("plan lacks %q:\n%s", want, plan(now))
+	}
+	cs := evaluate(pb, c, nil, now)
+	s, st, _ := cs.step("later")
+	if got, want := cs.verdict(s, st), "It waits for its guard's date, Thu 31 Dec 2026 09:00 EST (Thu 31 Dec 14:00 UTC): it does not start before, and nobody is reminded until then."; got != want {
+		t.Errorf("verdict = %q, want %q", got, want)
+	}
+	s, st, _ = cs.step("remove")
+	if got, want := cs.why(st), "Its guard has not held since Wed 25 Nov 2026 10:00 EST (Wed 25 Nov 15:00 UTC)."; !strings.HasSuffix(got, want) {
+		t.Errorf("why = %q, want it to end with %q", got, want)
+	}
+	if got := cs.verdict(s, st); !strings.Contains(got, "partner_ops is told") {
+		t.Errorf("verdict = %q, want it to say who is told", got)
 	}
 }

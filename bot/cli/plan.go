@@ -166,9 +166,8 @@ func (cs caseState) writeStep(out io.Writer, s *rules.Step, st rules.StepState) 
 	}
 	b.line("why", cs.why(st))
 	cs.conditions(&b, s, st)
-	if !st.Remind.IsZero() && s.Remind != nil {
-		b.line("reminds", fmt.Sprintf("%s every %s while it waits; next %s", strings.Join(s.Remind.To, ", "),
-			strings.TrimPrefix(s.Remind.Every.String(), "+ "), stamp(st.Remind, cs.loc)))
+	if r := s.Reminder(st.Gate.Kind); r != nil && !st.Remind.IsZero() {
+		b.line("reminds", fmt.Sprintf("%s while it waits; next %s", cs.reminds(r), stamp(st.Remind, cs.loc)))
 	}
 	if st.State == rules.StateSkipped {
 		return
@@ -201,9 +200,15 @@ func (cs caseState) actionNote(s *rules.Step, action int) string {
 		return fmt.Sprintf("failed for good: %s (%s)", e.Detail, permanent)
 	case e.State == bot.StateSkipped:
 		return "skipped: " + e.Detail
+	case e.State == bot.StateClaimed:
+		return "decided " + shortDate(e.At, cs.loc) + ", " + unconfirmed
 	}
 	return string(e.State) + " " + shortDate(e.At, cs.loc)
 }
+
+// unconfirmed says what a claimed action is: decided, with what it sends, and not yet done or
+// not yet confirmed done.
+const unconfirmed = "not confirmed yet: the next cycle asks the provider whether it was done before doing it"
 
 // writeBlocked groups the steps that cannot come due by what they wait for: a gate, a date
 // field that is null, or a hold.
@@ -222,13 +227,13 @@ func (cs caseState) writeBlocked(out io.Writer) {
 		}
 		groups = append(groups, &group{what: what, steps: []string{step}})
 	}
-	for _, st := range cs.res.Steps {
+	for i, st := range cs.res.Steps {
 		switch {
 		case st.State == rules.StateHeld:
 			add(fmt.Sprintf("the hold (%s set since %s); their dates move later by the time held",
 				cs.pb.Hold, stamp(st.HeldSince, cs.loc)), st.Step)
 		case st.State == rules.StateWaiting && st.Gate.Kind != "":
-			add(fmt.Sprintf("a gate false since %s: %s", shortDate(st.Gate.Since, cs.loc), st.Gate.Waiting()), st.Step)
+			add(cs.waitsFor(cs.pb.Steps[i], st.Gate), st.Step)
 		case st.State == rules.StateWaiting:
 			add(dateProblem(cs, st), st.Step)
 		}
@@ -246,6 +251,21 @@ func (cs caseState) writeBlocked(out io.Writer) {
 		}
 		b.line("", strings.Join(g.steps, ", ")+verb+g.what+".")
 	}
+}
+
+// waitsFor says what a step whose date has come waits for, and from whom: "what is missing
+// from partner_manager since Mon 1 Jun: Notice Period Days is empty".
+func (cs caseState) waitsFor(s *rules.Step, g rules.Gate) string {
+	since := shortDate(g.Since, cs.loc)
+	switch {
+	case !g.Until.IsZero():
+		return "its guard's date: " + g.Waiting()
+	case g.Kind == "needs":
+		return fmt.Sprintf("what is missing from %s since %s: %s", strings.Join(s.Needs.To, ", "), since, g.Waiting())
+	case g.Kind == "guard":
+		return fmt.Sprintf("its guard, not holding since %s (%s is told): %s", since, strings.Join(s.Guard.To, ", "), g.Waiting())
+	}
+	return fmt.Sprintf("a gate false since %s: %s", since, g.Waiting())
 }
 
 // dateProblem says which date a waiting step lacks: "Case.Termination_Confirmed__c (day0) to

@@ -57,3 +57,30 @@ steps:
 		})
 	}
 }
+
+// TestValidateWarns: an action that does harm in a step without a guard is a warning, printed
+// with its position, and validate still succeeds.
+func TestValidateWarns(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "harm.yaml")
+	const pb = `playbook: harm
+applies_to: {object: Case, where: "IsClosed = false"}
+fields: {Case: {D: date}}
+dates: {d: Case.D}
+steps:
+  - {id: a, at: d, do: [status: A, close: {}]}
+  - {id: b, at: d, guard: {not_before: d, owner: legal}, do: [close: {}]}
+`
+	if err := os.WriteFile(file, []byte(pb), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errs bytes.Buffer
+	if code := Main(context.Background(), []string{"validate", file}, IO{Out: &out, Err: &errs}, Wiring{}); code != 0 {
+		t.Errorf("exit code %d, want 0; stderr:\n%s", code, errs.String())
+	}
+	want := "ok  harm (" + file + "): 2 steps\n" +
+		"warning: " + file + `:6:36: step "a" action 2 closes the case, and the step has no guard: ` +
+		"say what must hold before it runs (guard: with not_before, fresh, after or condition)\n"
+	if out.String() != want {
+		t.Errorf("output\n%s\nwant\n%s", out.String(), want)
+	}
+}

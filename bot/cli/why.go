@@ -152,10 +152,15 @@ func (cs caseState) story(out io.Writer, s *rules.Step, st rules.StepState) {
 	}
 	b.line("why", cs.why(st))
 	cs.conditions(&b, s, st)
-	if s.Remind != nil {
-		text := fmt.Sprintf("%s every %s while the gate is false after the date (template %s)",
-			strings.Join(s.Remind.To, ", "), strings.TrimPrefix(s.Remind.Every.String(), "+ "), s.Remind.Template)
-		if !st.Remind.IsZero() {
+	for _, w := range []struct{ kind, while string }{
+		{"require", "the gate is false"}, {"needs", "a field it needs is blank"}, {"guard", "its guard does not hold"},
+	} {
+		r := s.Reminder(w.kind)
+		if r == nil {
+			continue
+		}
+		text := fmt.Sprintf("%s while %s after the date (template %s)", cs.reminds(r), w.while, r.Template)
+		if st.Gate.Kind == w.kind && !st.Remind.IsZero() {
 			text += "; next " + stamp(st.Remind, cs.loc)
 		}
 		b.line("reminds", text)
@@ -226,8 +231,17 @@ func (cs caseState) verdict(s *rules.Step, st rules.StepState) string {
 		}
 		return text
 	case labelWaiting:
-		if st.Gate.Kind == "" {
+		switch {
+		case st.Gate.Kind == "":
 			return "It cannot come due: its date field has no date."
+		case !st.Gate.Until.IsZero():
+			return "It waits for its guard's date, " + stamp(st.Gate.Until, cs.loc) + ": it does not start before, and nobody is reminded until then."
+		case st.Gate.Kind == "needs":
+			return "Its date has passed, but a field it needs is blank: it waits, and casebot asks " +
+				strings.Join(s.Needs.To, ", ") + " for it; it never acts on a blank."
+		case st.Gate.Kind == "guard":
+			return "Its date has passed, but its guard does not hold: it waits, never skipped, and " +
+				strings.Join(s.Guard.To, ", ") + " is told; casebot checks it every cycle."
 		}
 		return "Its date has passed, but it waits for its require condition to hold; casebot checks it every cycle."
 	case labelHeld:
@@ -285,6 +299,8 @@ func (cs caseState) actionStory(s *rules.Step, st rules.StepState, action int) s
 			return text + "; a transient error: casebot tries again " + cs.retryWhen(e)
 		}
 		return text + "; " + permanent
+	case bot.StateClaimed:
+		return "decided " + when + ", " + unconfirmed
 	}
 	return string(e.State) + " " + when + ": " + e.Detail
 }
@@ -323,18 +339,21 @@ func keyTag(key string) string {
 func (cs caseState) markLine(e bot.LedgerEntry) string {
 	tag := keyTag(e.Key)
 	when := stamp(e.At, cs.loc)
+	// The tags of the waits: for the gate, "gate", "remind-N" and (for a missed step)
+	// "escalate"; for what the step needs and its guard, "needs", "needs-N", "needs-escalate".
+	kind, n, _ := strings.Cut(tag, "-")
 	var what string
 	switch {
-	case tag == "gate":
-		what = "started waiting for its gate " + when + ": " + e.Detail
-	case strings.HasPrefix(tag, "remind-"):
-		what = "reminder " + strings.TrimPrefix(tag, "remind-") + " " + string(e.State) + " " + when
-	case tag == "escalate":
+	case tag == "gate" || tag == "needs" || tag == "guard":
+		what = "started waiting for its " + tag + " " + when + ": " + e.Detail
+	case strings.HasSuffix(tag, "escalate"):
 		what = "escalation " + string(e.State) + " " + when
+	case kind == "remind" || kind == "needs" || kind == "guard":
+		what = "reminder " + n + " " + string(e.State) + " " + when
 	default:
 		what = tag + " " + string(e.State) + " " + when
 	}
-	if e.Detail != "" && tag != "gate" {
+	if e.Detail != "" && !strings.HasPrefix(what, "started waiting") {
 		what += ": " + e.Detail
 	}
 	return what

@@ -43,6 +43,16 @@ func TestShipped(t *testing.T) {
 	}
 }
 
+// Every step of a shipped playbook that does harm declares what must hold first.
+func TestShippedGuarded(t *testing.T) {
+	pbs, _ := load(t)
+	for _, p := range pbs {
+		for _, w := range p.Warnings {
+			t.Errorf("%s", w)
+		}
+	}
+}
+
 // sample is a value of a declared type, as the CRM returns it.
 func sample(typ rules.FieldType) any {
 	switch typ {

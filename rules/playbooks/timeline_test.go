@@ -184,30 +184,33 @@ func TestTimelines(t *testing.T) {
 				"Time_Zone__c": "America/New_York", "Tenant_Id__c": "acme-prod"},
 			events: []event{
 				{at: "2026-10-05T14:30:00Z", caseSet: bot.Fields{"Termination_Confirmed__c": "2026-10-05", "Deprovision_Date__c": "2026-11-06T21:00:00.000+0000"}},
-				{at: "2026-10-12T15:00:00Z", closeStep: "deactivate-access"},
 				{at: "2026-10-15T15:00:00Z", closeStep: "offboarding-tasks"},
 				{at: "2026-10-20T15:00:00Z", caseSet: bot.Fields{"Termination_Hold__c": true}},
 				{at: "2026-10-23T15:00:00Z", caseSet: bot.Fields{"Termination_Hold__c": false}},
+				{at: "2026-11-10T14:00:00Z", closeStep: "deactivate-access"},
 				{at: "2026-11-10T15:00:00Z", closeStep: "purge-handoff"},
 			},
 			http: map[string]any{"guids": "guid-1, guid-2"},
 			wantRan: []string{"case-opened", "account-team-informed", "legal-confirmation", "attrition", "termination-notice",
-				"offboarding-tasks", "deactivate-access", "team-confirmed", "hold-reminder", "final-notice", "deletion-approval",
+				"offboarding-tasks", "team-confirmed", "hold-reminder", "final-notice", "deletion-approval", "deactivate-access",
 				"purge-handoff", "purge-done", "close"},
 			wantSkipped:  []string{"late-case"},
-			wantReminded: []string{"legal-confirmation", "purge-done", "team-confirmed"},
+			wantReminded: []string{"legal-confirmation", "team-confirmed"},
 			// Day 30 is Wed 4 Nov; held three days it is Sat 7 Nov, a weekend: Mon 9 Nov.
-			// The final notice keeps its exact time, 72 hours before de-provisioning plus the hold.
+			// The final notice keeps its exact time, 72 hours before de-provisioning plus the hold;
+			// access is deactivated at the de-provision date plus the hold, and the purge follows.
 			wantAt: map[string]string{"attrition": "2026-10-06T13:00:00Z", "deletion-approval": "2026-11-09T14:00:00Z",
-				"final-notice": "2026-11-06T21:00:00Z", "purge-handoff": "2026-11-09T14:01:00Z"},
+				"final-notice": "2026-11-06T21:00:00Z", "deactivate-access": "2026-11-09T21:00:00Z", "purge-handoff": "2026-11-09T21:01:00Z"},
 			wantCase:    bot.Fields{"Status": "Closed", "Data_Deletion_Approved__c": true, "Deactivated_GUIDs__c": "guid-1, guid-2"},
 			wantAccount: bot.Fields{"Type": "Former Customer", "Customer_Attrition__c": true},
 		},
 		{
 			// The case reaches casebot 46 days after Legal's confirmation: what is late runs
-			// once, the reminder before day 30 is skipped, and the final notice (its
-			// de-provision date is past) and the deletion approval are left to a person
-			// (escalated), who ticks the approval by hand.
+			// once, the final notice (its de-provision date is past) before access is
+			// deactivated, the reminder before day 30 is skipped, and the deletion approval is
+			// left to a person (escalated), who ticks the approval by hand. (This walk sends the
+			// reminder of the deactivation that waits for the final notice in the same pass; the
+			// engine holds the reminders of a pass that did something back.)
 			name: "termination SOP arriving late", playbook: "termination-sop",
 			start: "2026-11-20T15:00:00Z", end: "2027-01-31T00:00:00Z",
 			caseFields: bot.Fields{"CaseNumber": "00001027", "Subject": "Termination: Globex", "Status": "New",
@@ -222,9 +225,9 @@ func TestTimelines(t *testing.T) {
 			},
 			http: map[string]any{"guids": "guid-9"},
 			wantRan: []string{"case-opened", "account-team-informed", "legal-confirmation", "attrition", "termination-notice",
-				"offboarding-tasks", "deactivate-access", "team-confirmed", "purge-handoff", "purge-done", "close"},
-			wantSkipped:  []string{"deletion-approval", "final-notice", "hold-reminder", "late-case"},
-			wantReminded: []string{"close", "deletion-approval", "final-notice", "purge-done", "purge-handoff", "team-confirmed"},
+				"offboarding-tasks", "final-notice", "deactivate-access", "team-confirmed", "purge-handoff", "purge-done", "close"},
+			wantSkipped:  []string{"deletion-approval", "hold-reminder", "late-case"},
+			wantReminded: []string{"close", "deactivate-access", "deletion-approval", "purge-done", "purge-handoff", "team-confirmed"},
 			wantCase:     bot.Fields{"Status": "Closed", "Data_Deletion_Approved__c": true},
 			wantAccount:  bot.Fields{"Type": "Former Customer", "Customer_Attrition__c": true},
 		},
@@ -267,8 +270,9 @@ func TestTimelines(t *testing.T) {
 			caseFields: bot.Fields{"CaseNumber": "00001042", "Subject": "Move Contoso", "Status": "New",
 				"CreatedDate": "2026-03-10T10:30:00.000+0000", "SuppliedEmail": "ops@msp.example",
 				"Cancellation_Type__c": "Partner Change", "New_Partner__c": "msp-2"},
-			accountFields: bot.Fields{"Name": "Contoso", "Time_Zone__c": "Europe/London", "Subscription_Start_Date__c": "2024-01-10", "MSP_Partner__c": "msp-1"},
-			wantRan:       []string{"effective-date", "partner-change", "partner-transfer"},
+			accountFields: bot.Fields{"Name": "Contoso", "Time_Zone__c": "Europe/London", "Subscription_Start_Date__c": "2024-01-10",
+				"Subscription_Status__c": "Active", "MSP_Partner__c": "msp-1"},
+			wantRan: []string{"effective-date", "partner-change", "partner-transfer"},
 			wantSkipped: []string{"cancellation-initiated", "data-export", "export-complete", "not-eligible",
 				"pending-cancellation", "terms-refused", "withdraw-service"},
 			wantCase:    bot.Fields{"Status": "Closed", "Service_Withdrawal_Date__c": "2026-03-10", "Commitment_End_Date__c": "2025-01-10"},
@@ -311,7 +315,7 @@ func TestTimelines(t *testing.T) {
 			},
 			http: map[string]any{"remaining": float64(12)},
 			wantRan: []string{"customer-request-received", "scenario-direct-billing", "preconditions", "removal-scheduled",
-				"removal-confirmed", "remove-association", "billing-conversion", "data-handling", "quota-update", "confirmation-notice"},
+				"removal-confirmed", "remove-association", "billing-conversion", "quota-update", "data-handling", "confirmation-notice"},
 			wantSkipped: []string{"partner-request-received", "scenario-agreement-end", "scenario-business-adjustment",
 				"scenario-customer-request", "scenario-policy-breach", "scenario-violation"},
 			wantAt: map[string]string{"removal-confirmed": "2026-07-01T01:00:00Z"},
@@ -334,7 +338,7 @@ func TestTimelines(t *testing.T) {
 			events: []event{{at: "2026-09-02T02:00:00Z", closeStep: "data-handling"}},
 			http:   map[string]any{"remaining": float64(3)},
 			wantRan: []string{"partner-request-received", "scenario-agreement-end", "preconditions", "removal-scheduled",
-				"removal-confirmed", "remove-association", "billing-conversion", "data-handling", "quota-update", "confirmation-notice"},
+				"removal-confirmed", "remove-association", "billing-conversion", "quota-update", "data-handling", "confirmation-notice"},
 			wantSkipped: []string{"customer-request-received", "scenario-business-adjustment", "scenario-customer-request",
 				"scenario-direct-billing", "scenario-policy-breach", "scenario-violation"},
 			wantReminded: []string{"confirmation-notice"},

@@ -162,6 +162,7 @@ func newSchema() *schema {
 					"Consulting", "Education", "Electronics", "Energy", "Finance", "Healthcare",
 					"Insurance", "Manufacturing", "Media", "Retail", "Technology", "Other"),
 				text("Phone", 40),
+				text("BillingCountry", 80),
 				soql.Field{Name: "Website", Label: "Website", Type: soql.TypeURL, Length: 255},
 				textArea("Description", 32000),
 				ref("OwnerId", "Owner", "User"),
@@ -239,6 +240,7 @@ func newSchema() *schema {
 				labeled(typed("Deprovision_Date__c", soql.TypeDateTime), "De-Provision Date"),
 				typed("Termination_Hold__c", soql.TypeBoolean),
 				typed("Data_Deletion_Approved__c", soql.TypeBoolean),
+				labeled(typed("Deletion_Window_Days__c", soql.TypeDouble), "Deletion Window (Days)"),
 				longText("Deactivated_GUIDs__c"),
 				// MSP cancellation.
 				picklist("Cancellation_Type__c", true, "Cancel", "Partner Change"),
