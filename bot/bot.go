@@ -112,9 +112,10 @@ type CRM interface {
 	// absent from the map.
 	QueueIDs(ctx context.Context, names []string) (map[string]string, error)
 	// Find looks for records that an earlier attempt of an effect may have created before
-	// casebot could record it: the CaseComments carrying a marker and the EmailMessages
-	// carrying a MessageIdentifier. It returns the id of each record found, by marker or
-	// Message-ID; what is absent was not created. An error means nothing is known.
+	// casebot could record it: the CaseComments and ContentVersions carrying a marker and
+	// the EmailMessages carrying a MessageIdentifier. It returns the id of each record found,
+	// by marker or Message-ID; what is absent was not created. An error means nothing is
+	// known.
 	Find(ctx context.Context, q FindQuery) (map[string]string, error)
 }
 
@@ -122,6 +123,9 @@ type CRM interface {
 type FindQuery struct {
 	// Comments are CaseComment markers (see CommentMarker) by the case they were added to.
 	Comments map[string][]string
+	// Files are the markers of files casebot attached (ContentVersions whose Description
+	// ends with one, see CommentMarker) by the case they were attached to.
+	Files map[string][]string
 	// MessageIDs are the Message-IDs ("<…>") of mails logged as EmailMessages.
 	MessageIDs []string
 	// Since is the earliest time such a record can have been created (the claim's time); a
@@ -143,6 +147,31 @@ type Mail struct {
 	Text      string   // plain text
 	MessageID string   // "<…>", derived from the effect key so a resent mail is recognisable
 	Key       string   // the effect key
+	// Attachments are the files the mail carries, in order.
+	Attachments []Attachment
+}
+
+// Attachment is a file a mail carries.
+type Attachment struct {
+	Name        string // the file name the recipient sees
+	ContentType string // its MIME type
+	Data        []byte
+}
+
+// File is a file an effect sends or attaches to the case: one shipped beside the playbook
+// (Path and SHA256), or a text rendered from a template when the effect is claimed (Template).
+type File struct {
+	Name        string `json:"name"`                   // the file name: an attachment's, a ContentVersion's PathOnClient
+	ContentType string `json:"content_type,omitempty"` // MIME type
+	// Path is a file shipped beside the playbook, relative to its files/ directory; SHA256
+	// (hex) is its content's hash when the effect was decided, so that a retry after the
+	// playbooks changed sends the bytes decided or nothing.
+	Path   string `json:"path,omitempty"`
+	SHA256 string `json:"sha256,omitempty"`
+	// Template is a text template rendered when the effect is claimed (KindAttach only).
+	Template string `json:"template,omitempty"`
+	// Title is the ContentVersion's Title (KindAttach only; placeholders already filled in).
+	Title string `json:"title,omitempty"`
 }
 
 // Mailer sends mail.
@@ -190,6 +219,7 @@ const (
 	KindComment EffectKind = "comment" // add a CaseComment
 	KindQueue   EffectKind = "queue"   // give the case to a role's queue (OwnerId)
 	KindHTTP    EffectKind = "http"    // call a configured endpoint; store response fields on the case
+	KindAttach  EffectKind = "attach"  // attach a file to the case (a ContentVersion linked to it)
 )
 
 // Effect is one action of a playbook step, due for one case. Evaluate produces effects; the
@@ -223,6 +253,9 @@ type Effect struct {
 
 	// KindComment: whether the comment is visible to the customer.
 	Public bool
+
+	// KindEmail: the files the mail carries. KindAttach: the one file to attach.
+	Files []File
 
 	// Problem is, for a notice that an action failed for good, what went wrong.
 	Problem string

@@ -19,7 +19,7 @@ import (
 )
 
 // actionNames are the keys of actions, in the order messages list them.
-var actionNames = []string{"update", "status", "close", "tasks", "slack", "email", "comment", "queue", "http"}
+var actionNames = []string{"update", "status", "close", "tasks", "slack", "email", "comment", "queue", "http", "attach"}
 
 var (
 	httpMethods = []string{"GET", "POST", "PUT", "PATCH", "DELETE"}
@@ -114,6 +114,8 @@ func (p *parser) action(n *yaml.Node, what, step string) (Action, bool) {
 		}
 	case "http":
 		a.Kind, a.HTTP = bot.KindHTTP, p.http(v, what)
+	case "attach":
+		a = p.attach(v, what)
 	default:
 		p.errorf(k, "%s: unknown action; want %s", what, names(actionNames))
 		return Action{}, false
@@ -237,7 +239,7 @@ func (p *parser) value(n *yaml.Node, what string, ref FieldRef) (any, bool) {
 // in one list, sent to.
 func (p *parser) email(n *yaml.Node, what string) Action {
 	a := Action{Kind: bot.KindEmail}
-	m := p.object(n, what, []string{"to", "template"}, []string{"cc"})
+	m := p.object(n, what, []string{"to", "template"}, []string{"cc", "attach"})
 	if v := m["to"]; v != nil {
 		items, ok := p.sequence(v, what+": to")
 		if ok && len(items) == 0 {
@@ -273,6 +275,9 @@ func (p *parser) email(n *yaml.Node, what string) Action {
 	}
 	if v := m["template"]; v != nil {
 		a.Template = p.template(v, what+": template", bot.KindEmail)
+	}
+	if v := m["attach"]; v != nil {
+		a.Attachments = p.attachments(v, what+": attach")
 	}
 	return a
 }
@@ -526,7 +531,7 @@ func (e *evaluation) effect(s *Step, i int, due time.Time) (bot.Effect, error) {
 	case bot.KindSlack, bot.KindQueue:
 		eff.Roles, eff.Template = slices.Clone(a.Roles), a.Template
 	case bot.KindEmail:
-		eff.Roles, eff.Cc, eff.Template = slices.Clone(a.Roles), slices.Clone(a.Cc), a.Template
+		eff.Roles, eff.Cc, eff.Template, eff.Files = slices.Clone(a.Roles), slices.Clone(a.Cc), a.Template, slices.Clone(a.Attachments)
 		for _, ref := range a.Addresses {
 			addr, err := e.address(ref)
 			if err != nil {
@@ -536,6 +541,8 @@ func (e *evaluation) effect(s *Step, i int, due time.Time) (bot.Effect, error) {
 		}
 	case bot.KindComment:
 		eff.Template, eff.Public = a.Template, a.Public
+	case bot.KindAttach:
+		eff.Files = []bot.File{*a.File}
 	case bot.KindHTTP:
 		call, err := e.http(a.HTTP)
 		if err != nil {

@@ -48,6 +48,9 @@ func Load(fsys fs.FS, opts Options) ([]*Playbook, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listing playbooks: %w", err)
 	}
+	if opts.Files == nil {
+		opts.Files = fsys
+	}
 	var (
 		errs Errors
 		pbs  []*Playbook

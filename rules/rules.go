@@ -11,6 +11,7 @@
 package rules
 
 import (
+	"io/fs"
 	"slices"
 	"strconv"
 	"strings"
@@ -29,6 +30,9 @@ type Options struct {
 	KnownTemplate     func(name string) bool // slack templates, when KnownTemplateKind is nil
 	KnownRole         func(name string) bool
 	KnownEndpoint     func(name string) bool // the endpoints http actions call
+	// Files is the directory the playbook was loaded from: the files it ships are read from
+	// its FilesDir. Load sets it to the directory it loads; nil means the playbook has none.
+	Files fs.FS
 }
 
 // FieldType is the type of a declared field.
@@ -280,6 +284,11 @@ type Action struct {
 	// KindComment: whether the customer sees the comment.
 	Public bool
 
+	// KindEmail: the files shipped beside the playbook that the mail carries.
+	Attachments []bot.File
+	// KindAttach: the file to attach to the case.
+	File *bot.File
+
 	// KindHTTP: the call.
 	HTTP *HTTPAction
 
@@ -337,6 +346,9 @@ type Playbook struct {
 	EscalateTo    []string // roles told about escalated steps and actions that failed for good
 	Dates         map[string]FieldRef
 	TaskTemplates map[string][]TaskEntry
+	// Files are the files shipped beside the playbook that its actions name, by their path
+	// under FilesDir.
+	Files map[string]*ShippedFile
 	// Warnings are what validate reports without refusing the playbook: steps that do harm
 	// without a guard.
 	Warnings Errors

@@ -285,6 +285,7 @@ func goldenCases() []goldenCase {
 		}},
 		{Comment, "sop-terms-confirmed", fixture, "legal-confirmation", "Legal confirmed the termination terms and dates", nil},
 		{Comment, "sop-access-deactivated", fixture, "deactivate-access", "Customer access deactivated, GUID(s) attached", nil},
+		{Comment, "sop-deactivated-guids", fixture, "attach-guids", "Deactivated GUID(s) attached to the case as a file", nil},
 		{Comment, "sop-team-confirmed", fixture, "team-confirmed", "Termination Team confirmations complete", nil},
 		{Comment, "sop-purge-done", fixture, "purge-done", "Data purge done", nil},
 		{Comment, "sop-case-closed", fixture, "close", "Case closed, account type set to Former Customer", nil},

@@ -205,15 +205,19 @@ func normalizer(sb *sandbox.Server, dir string) func(string) string {
 	}
 }
 
-// copyShipped writes the shipped playbooks into dir, with each old string of edits replaced
-// by its new one in termination-sop.yaml. Every edit must apply.
+// copyShipped writes the shipped playbooks and the files they attach into dir, with each old
+// string of edits replaced by its new one in termination-sop.yaml. Every edit must apply.
 func copyShipped(t *testing.T, dir string, edits map[string]string) {
 	t.Helper()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	err := fs.WalkDir(playbooks.FS, ".", func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || path != filepath.Base(path) || !rules.IsPlaybookFile(path) {
+		shipped := strings.HasPrefix(path, rules.FilesDir+"/") // a file the playbooks attach
+		if err != nil || d.IsDir() || !shipped && (path != filepath.Base(path) || !rules.IsPlaybookFile(path)) {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(path)), 0o755); err != nil {
 			return err
 		}
 		data, err := fs.ReadFile(playbooks.FS, path)

@@ -181,7 +181,9 @@ func loadPlaybooks(paths []string, tmpl *templates.Set, cfg *config.Config) ([]*
 			errs = append(errs, err)
 			continue
 		}
-		p, err := rules.Parse(f, data, opts)
+		fileOpts := opts
+		fileOpts.Files = os.DirFS(filepath.Dir(f)) // the files it ships sit beside it
+		p, err := rules.Parse(f, data, fileOpts)
 		if err != nil {
 			errs = append(errs, err)
 			continue

@@ -23,6 +23,8 @@ type claim struct {
 	Cc        []string   `json:"cc,omitempty"`         // email
 	Channels  []string   `json:"channels,omitempty"`   // slack
 	MessageID string     `json:"message_id,omitempty"` // email
+	// Data is, for an attach of a rendered file, its content as rendered at claim time.
+	Data string `json:"data,omitempty"`
 
 	// What the effect does, as decided: a claim is written for every effect of a busy cycle,
 	// so it leaves out what is empty and what its key says.
@@ -37,6 +39,7 @@ type claim struct {
 	CcRoles   []string       `json:"cc_roles,omitempty"`
 	Addresses []string       `json:"addresses,omitempty"`
 	Public    bool           `json:"public,omitempty"`
+	Files     []bot.File     `json:"files,omitempty"` // shipped ones by path and content hash
 	Problem   string         `json:"problem,omitempty"`
 	HTTP      *bot.HTTPCall  `json:"http,omitempty"`
 }
@@ -46,6 +49,7 @@ func (cl *claim) encode() ([]byte, error) {
 	e := cl.Effect
 	cl.Due, cl.Kind, cl.Object, cl.RecordID, cl.Fields, cl.Tasks = e.Due, e.Kind, e.Object, e.RecordID, e.Fields, e.Tasks
 	cl.Roles, cl.Template, cl.CcRoles, cl.Addresses, cl.Public, cl.Problem, cl.HTTP = e.Roles, e.Template, e.Cc, e.Addresses, e.Public, e.Problem, e.HTTP
+	cl.Files = e.Files
 	return json.Marshal(cl)
 }
 
@@ -59,7 +63,7 @@ func decodeClaim(payload string, eff bot.Effect) (*claim, error) {
 	cl.Effect = bot.Effect{Key: eff.Key, Playbook: eff.Playbook, Step: eff.Step, Action: eff.Action, CaseID: eff.CaseID,
 		Due: cl.Due, Kind: cl.Kind, Object: cl.Object, RecordID: cl.RecordID, Fields: cl.Fields, Tasks: cl.Tasks,
 		Roles: cl.Roles, Template: cl.Template, Cc: cl.CcRoles, Addresses: cl.Addresses, Public: cl.Public,
-		Problem: cl.Problem, HTTP: cl.HTTP}
+		Files: cl.Files, Problem: cl.Problem, HTTP: cl.HTTP}
 	return &cl, nil
 }
 
@@ -186,6 +190,16 @@ func (e *Engine) render(d *pending) (cl claim, err error) {
 			return cl, &bot.Error{Op: "render comment " + d.eff.Template, Code: "TEMPLATE", Message: err.Error()}
 		}
 		cl.Text = withMarker(text, bot.CommentMarker(d.eff.Key))
+	case bot.KindAttach:
+		f := d.eff.Files[0]
+		if f.Template == "" {
+			break // a shipped file: its bytes are the playbook's, checked against the claimed hash
+		}
+		text, err := e.opts.Templates.RenderComment(f.Template, e.data(d))
+		if err != nil {
+			return cl, &bot.Error{Op: "render file " + f.Template, Code: "TEMPLATE", Message: err.Error()}
+		}
+		cl.Data = text + "\n"
 	}
 	return cl, nil
 }
@@ -215,10 +229,11 @@ func (d *pending) since() time.Time {
 	return d.prev.At
 }
 
-// find asks the CRM, in one call, which of the comments and logged mails of the phase's
-// recovering effects an earlier attempt created. The error, if any, is every such effect's.
+// find asks the CRM, in one call, which of the comments, files and logged mails of the
+// phase's recovering effects an earlier attempt created. The error, if any, is every such
+// effect's.
 func (e *Engine) find(ctx context.Context, phase []*pending) (map[string]string, error) {
-	q := bot.FindQuery{Comments: map[string][]string{}}
+	q := bot.FindQuery{Comments: map[string][]string{}, Files: map[string][]string{}}
 	for _, d := range phase {
 		if !d.recovering() || d.cl == nil {
 			continue
@@ -226,6 +241,8 @@ func (e *Engine) find(ctx context.Context, phase []*pending) (map[string]string,
 		switch d.eff.Kind {
 		case bot.KindComment:
 			q.Comments[d.c.ID] = append(q.Comments[d.c.ID], bot.CommentMarker(d.eff.Key))
+		case bot.KindAttach:
+			q.Files[d.c.ID] = append(q.Files[d.c.ID], bot.CommentMarker(d.eff.Key))
 		case bot.KindEmail:
 			q.MessageIDs = append(q.MessageIDs, d.cl.MessageID)
 		default:
@@ -235,7 +252,7 @@ func (e *Engine) find(ctx context.Context, phase []*pending) (map[string]string,
 			q.Since = d.since()
 		}
 	}
-	if len(q.Comments) == 0 && len(q.MessageIDs) == 0 {
+	if len(q.Comments) == 0 && len(q.Files) == 0 && len(q.MessageIDs) == 0 {
 		return nil, nil
 	}
 	slices.Sort(q.MessageIDs)

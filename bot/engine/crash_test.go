@@ -362,9 +362,12 @@ func TestClaimRoundTrip(t *testing.T) {
 		{Kind: bot.KindComment, Template: "note", Public: true},
 		{Kind: bot.KindSlack, Roles: []string{"legal"}, Template: "step-failed", Problem: "INVALID_FIELD: <!channel>"},
 		{Kind: bot.KindHTTP, HTTP: &bot.HTTPCall{Endpoint: "provisioning", Method: "POST", Path: "/t/acme%2F1", Body: []byte(`{"reason":"termination"}`), Store: map[string]string{"Case.GUIDs__c": "guids"}}},
+		{Kind: bot.KindEmail, Roles: []string{"customer"}, Template: "uninstall", Files: []bot.File{
+			{Name: "removal.ps1", ContentType: "text/plain; charset=utf-8", Path: "scripts/removal.ps1", SHA256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}}},
+		{Kind: bot.KindAttach, Files: []bot.File{{Name: "guids.txt", ContentType: "text/plain; charset=utf-8", Template: "guids", Title: "Deactivated GUIDs"}}},
 	} {
 		eff.Key, eff.Playbook, eff.Step, eff.Action, eff.CaseID, eff.Due = key("s", 2), "termination-sop", "s", 2, caseID, due
-		cl := claim{Effect: eff, Subject: "Termination", Text: "Dear customer", To: []string{"a@x.example"}, MessageID: "<m@x>"}
+		cl := claim{Effect: eff, Subject: "Termination", Text: "Dear customer", To: []string{"a@x.example"}, MessageID: "<m@x>", Data: "g-1\ng-2\n"}
 		payload, err := cl.encode()
 		if err != nil {
 			t.Fatal(err)
@@ -377,7 +380,7 @@ func TestClaimRoundTrip(t *testing.T) {
 			t.Errorf("%s: due %v, want %v", eff.Kind, got.Effect.Due, due)
 		}
 		got.Effect.Due, eff.Due = time.Time{}, time.Time{}
-		if !reflect.DeepEqual(got.Effect, eff) || got.Text != cl.Text || got.MessageID != cl.MessageID {
+		if !reflect.DeepEqual(got.Effect, eff) || got.Text != cl.Text || got.MessageID != cl.MessageID || got.Data != cl.Data {
 			t.Errorf("%s: claim read back as\n%#v\nwant\n%#v", eff.Kind, got.Effect, eff)
 		}
 	}

@@ -9,7 +9,9 @@
 package engine
 
 import (
+	"cmp"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -638,6 +640,8 @@ func (e *Engine) perform(ctx context.Context, phase []*pending, now time.Time) [
 				out[i].detail = fmt.Sprintf("%d task(s): %s", len(d.eff.Tasks), taskSubjects(d.eff.Tasks))
 			case bot.KindComment:
 				err = e.addComment(&b, i, d, found, findErr, &out[i])
+			case bot.KindAttach:
+				err = e.addAttach(&b, i, d, found, findErr, &out[i])
 			case bot.KindQueue:
 				err = e.addQueue(&b, i, d, queues, &out[i])
 			case bot.KindSlack, bot.KindEmail, bot.KindHTTP:
@@ -745,18 +749,71 @@ func (e *Engine) lookups(ctx context.Context, phase []*pending, now time.Time) (
 // added it (found by the marker it ends with).
 func (e *Engine) addComment(b *batch, i int, d *pending, found map[string]string, findErr error, o *outcome) error {
 	o.detail = fmt.Sprintf("comment %q", firstLine(d.cl.Text))
-	if d.recovering() {
-		if findErr != nil {
-			return findErr
-		}
-		if id, ok := found[bot.CommentMarker(d.eff.Key)]; ok {
-			e.metrics.recovered.WithLabelValues(string(bot.KindComment)).Inc()
-			o.result, o.detail = id, o.detail+" (added by an interrupted attempt)"
-			return nil
-		}
+	if done, err := e.foundEarlier(d, found, findErr, o); done || err != nil {
+		return err
 	}
 	b.create(i, "CaseComment", bot.Fields{"ParentId": d.c.ID, "CommentBody": d.cl.Text, "IsPublished": d.eff.Public})
 	return nil
+}
+
+// addAttach adds the effect's file to the batch as a ContentVersion published to the case,
+// unless an interrupted attempt already added it (found by the marker its Description ends
+// with: a ContentVersion takes casebot's key in no field of its own).
+func (e *Engine) addAttach(b *batch, i int, d *pending, found map[string]string, findErr error, o *outcome) error {
+	f := d.eff.Files[0]
+	o.detail = fmt.Sprintf("file %q (%s)", f.Title, f.Name)
+	if done, err := e.foundEarlier(d, found, findErr, o); done || err != nil {
+		return err
+	}
+	data := []byte(d.cl.Data)
+	if f.Path != "" {
+		var err error
+		if data, err = e.shipped(d.eff, f); err != nil {
+			return err
+		}
+	}
+	b.create(i, "ContentVersion", bot.Fields{
+		"Title": f.Title, "PathOnClient": f.Name, "VersionData": base64.StdEncoding.EncodeToString(data),
+		"FirstPublishLocationId": d.c.ID,
+		"Description":            withMarker(fmt.Sprintf("Attached by casebot: %s.", cmp.Or(d.title, d.eff.Step)), bot.CommentMarker(d.eff.Key)),
+	})
+	return nil
+}
+
+// foundEarlier reports whether an interrupted attempt of d already created the record its
+// marker names, and then gives o that record's id.
+func (e *Engine) foundEarlier(d *pending, found map[string]string, findErr error, o *outcome) (bool, error) {
+	if !d.recovering() {
+		return false, nil
+	}
+	if findErr != nil {
+		return false, findErr
+	}
+	id, ok := found[bot.CommentMarker(d.eff.Key)]
+	if !ok {
+		return false, nil
+	}
+	e.metrics.recovered.WithLabelValues(string(d.eff.Kind)).Inc()
+	o.result, o.detail = id, o.detail+" (added by an interrupted attempt)"
+	return true, nil
+}
+
+// shipped returns the bytes of a file shipped beside the effect's playbook, as its claim
+// decided them: when the playbooks were changed since, so that the file is gone or differs,
+// it fails for good rather than send what was not decided.
+func (e *Engine) shipped(eff bot.Effect, f bot.File) ([]byte, error) {
+	for _, p := range e.opts.Playbooks {
+		if p.Name != eff.Playbook {
+			continue
+		}
+		sf, ok := p.Files[f.Path]
+		if !ok || sf.SHA256 != f.SHA256 {
+			break
+		}
+		return sf.Data, nil
+	}
+	return nil, &bot.Error{Op: "read file " + f.Path + " of playbook " + eff.Playbook, Code: "FILE_CHANGED",
+		Message: "the file was removed or changed since the effect was decided (sha256 " + f.SHA256 + ")"}
 }
 
 // addQueue gives the case to the queue of the effect's role, resolved in queues.

@@ -104,7 +104,7 @@ func (f *fakeCRM) Apply(ctx context.Context, ws []bot.Write) ([]bot.WriteResult,
 			res[i].ID = id
 		case w.Op == bot.OpCreate:
 			f.nextID++
-			res[i].ID = fmt.Sprintf("%s%015d", map[string]string{"CaseComment": "00a", "EmailMessage": "02s"}[w.Object], f.nextID)
+			res[i].ID = fmt.Sprintf("%s%015d", map[string]string{"CaseComment": "00a", "EmailMessage": "02s", "ContentVersion": "068"}[w.Object], f.nextID)
 			w.ID = res[i].ID
 			f.created = append(f.created, w)
 		case w.Op == bot.OpUpdate && w.Object == "Task":
@@ -131,7 +131,7 @@ func (f *fakeCRM) Apply(ctx context.Context, ws []bot.Write) ([]bot.WriteResult,
 	return res, nil
 }
 
-// Find looks through the comments and logged mails created so far, as Salesforce would.
+// Find looks through the comments, files and logged mails created so far, as Salesforce would.
 func (f *fakeCRM) Find(ctx context.Context, q bot.FindQuery) (map[string]string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -153,6 +153,13 @@ func (f *fakeCRM) Find(ctx context.Context, q bot.FindQuery) (map[string]string,
 			body, _ := w.Fields["CommentBody"].(string)
 			for _, mk := range q.Comments[w.Fields["ParentId"].(string)] {
 				if strings.Contains(body, mk) {
+					out[mk] = w.ID
+				}
+			}
+		case "ContentVersion":
+			desc, _ := w.Fields["Description"].(string)
+			for _, mk := range q.Files[w.Fields["FirstPublishLocationId"].(string)] {
+				if strings.Contains(desc, mk) {
 					out[mk] = w.ID
 				}
 			}

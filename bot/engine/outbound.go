@@ -100,6 +100,9 @@ func (e *Engine) mail(ctx context.Context, after *batch, i int, d *pending, foun
 		detail += fmt.Sprintf(" cc %s", strings.Join(cl.Cc, ", "))
 	}
 	detail += ": " + cl.Subject
+	for _, f := range d.eff.Files {
+		detail += " [" + f.Name + "]"
+	}
 	if d.recovering() {
 		if findErr != nil {
 			return outcome{err: findErr}
@@ -111,8 +114,16 @@ func (e *Engine) mail(ctx context.Context, after *batch, i int, d *pending, foun
 		}
 	}
 	if !sent {
+		m := bot.Mail{To: cl.To, Cc: cl.Cc, Subject: cl.Subject, Text: cl.Text, MessageID: cl.MessageID, Key: d.eff.Key}
+		for _, f := range d.eff.Files {
+			data, err := e.shipped(d.eff, f)
+			if err != nil {
+				return outcome{err: err}
+			}
+			m.Attachments = append(m.Attachments, bot.Attachment{Name: f.Name, ContentType: f.ContentType, Data: data})
+		}
 		var err error
-		from, err = e.opts.Mailer.Send(ctx, bot.Mail{To: cl.To, Cc: cl.Cc, Subject: cl.Subject, Text: cl.Text, MessageID: cl.MessageID, Key: d.eff.Key})
+		from, err = e.opts.Mailer.Send(ctx, m)
 		if err != nil {
 			return outcome{err: fmt.Errorf("sending mail: %w", err)}
 		}

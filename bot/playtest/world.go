@@ -108,9 +108,12 @@ func (m *crm) apply(w bot.Write) (string, error) {
 		case "EmailMessage":
 			mid, _ := w.Fields["MessageIdentifier"].(string)
 			m.logged[mid] = id
+		case "ContentVersion":
+			desc, _ := w.Fields["Description"].(string) // ends with the file's marker
+			m.logged[desc] = id
 		}
 		if w.Object != "Task" {
-			return id, nil // a logged mail: the timeline shows it from the mailer
+			return id, nil // a logged mail or a file: the timeline shows it from the effect
 		}
 		t := bot.Task{ID: id, Status: "Not Started"}
 		t.Key, _ = w.Fields[bot.KeyField].(string)
@@ -127,7 +130,7 @@ func (m *crm) apply(w bot.Write) (string, error) {
 	}
 }
 
-// Find finds the comments and logged mails created so far, as Salesforce would.
+// Find finds the comments, files and logged mails created so far, as Salesforce would.
 func (m *crm) Find(ctx context.Context, q bot.FindQuery) (map[string]string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -137,7 +140,7 @@ func (m *crm) Find(ctx context.Context, q bot.FindQuery) (map[string]string, err
 			out[id] = rec
 		}
 	}
-	for _, markers := range q.Comments {
+	for _, markers := range slices.Concat(slices.Collect(maps.Values(q.Comments)), slices.Collect(maps.Values(q.Files))) {
 		for body, rec := range m.logged {
 			for _, mk := range markers {
 				if strings.Contains(body, mk) {
@@ -158,6 +161,8 @@ func idPrefix(object string) string {
 		return "00a"
 	case "EmailMessage":
 		return "02s"
+	case "ContentVersion":
+		return "068"
 	default:
 		return "a00"
 	}

@@ -18,16 +18,28 @@ const clockSkew = 5 * time.Minute
 
 // Find looks for the records an earlier attempt of an effect may have created before casebot
 // could record it. EmailMessages are found by MessageIdentifier, compared without regard to
-// case as SOQL compares it. CaseComments are read by case, created since q.Since less
-// clockSkew, and matched here, since CommentBody is a long text area that SOQL cannot filter
-// on: a comment counts when its last line carries one of its case's markers, where casebot
-// puts them, so a reader quoting a reference elsewhere in a comment is not taken for it. The
-// ids come back by Message-ID and by marker; an empty query makes no call.
+// case as SOQL compares it. CaseComments and ContentVersions are read by case (a file by the
+// case it was first published to), created since q.Since less clockSkew, and matched here,
+// since CommentBody and Description are text areas that SOQL cannot filter on: a record
+// counts when the last line of its text carries one of its case's markers, where casebot puts
+// them, so a reader quoting a reference elsewhere is not taken for it. The ids come back by
+// Message-ID and by marker; an empty query makes no call.
 func (m *CRM) Find(ctx context.Context, q bot.FindQuery) (map[string]string, error) {
-	// Comments first: their case ids are checked before any call.
-	out, err := m.findComments(ctx, q.Comments, q.Since)
-	if err != nil {
-		return nil, err
+	// Marked records first: every case id is checked before any call.
+	kinds := []*marked{
+		{what: "comments", object: "CaseComment", parent: "ParentId", text: "CommentBody", markers: q.Comments},
+		{what: "files", object: "ContentVersion", parent: "FirstPublishLocationId", text: "Description", markers: q.Files},
+	}
+	for _, k := range kinds {
+		if err := k.group(); err != nil {
+			return nil, err
+		}
+	}
+	out := make(map[string]string)
+	for _, k := range kinds {
+		if err := m.findMarked(ctx, k, q.Since, out); err != nil {
+			return nil, err
+		}
 	}
 	mails, err := m.resolveNames(ctx, "Message-IDs of logged mails", q.MessageIDs, maxInList, func(in string) string {
 		return "SELECT Id, MessageIdentifier FROM EmailMessage WHERE MessageIdentifier IN (" + in + ")"
@@ -39,63 +51,72 @@ func (m *CRM) Find(ctx context.Context, q bot.FindQuery) (map[string]string, err
 	return out, nil
 }
 
-// findComments returns the ids of the comments that carry the markers of markers (by case
-// id) on their cases, by marker, of those created since since (all when since is zero).
-func (m *CRM) findComments(ctx context.Context, markers map[string][]string, since time.Time) (map[string]string, error) {
-	op := fmt.Sprintf("find comments on %d cases", len(markers))
-	byCase := make(map[string][]string, len(markers)) // by 15-character id: Salesforce answers with 18
-	var literals []string
-	for id, ms := range markers {
+// marked is a kind of record casebot ends with a marker, on a case.
+type marked struct {
+	what, object string
+	parent, text string              // the fields naming the case and holding the marker
+	markers      map[string][]string // the markers to look for, by case id
+	byCase       map[string][]string // markers by 15-character case id: Salesforce answers with 18
+	literals     []string            // the case ids, quoted, sorted
+}
+
+// group checks the case ids of the markers and groups the markers by case.
+func (k *marked) group() error {
+	op := fmt.Sprintf("find %s on %d cases", k.what, len(k.markers))
+	k.byCase = make(map[string][]string, len(k.markers))
+	for id, ms := range k.markers {
 		if !bot.IsRecordID(id, "500") {
-			return nil, invalidInput(op, fmt.Sprintf("invalid case id %q", id))
+			return invalidInput(op, fmt.Sprintf("invalid case id %q", id))
 		}
 		ms = slices.DeleteFunc(slices.Clone(ms), func(s string) bool { return s == "" })
 		if len(ms) == 0 {
 			continue
 		}
-		k := id[:15]
-		if _, seen := byCase[k]; !seen {
-			literals = append(literals, Quote(id))
+		c := id[:15]
+		if _, seen := k.byCase[c]; !seen {
+			k.literals = append(k.literals, Quote(id))
 		}
-		byCase[k] = append(byCase[k], ms...)
+		k.byCase[c] = append(k.byCase[c], ms...)
 	}
-	slices.Sort(literals) // the same queries for the same question
-	out := make(map[string]string)
+	slices.Sort(k.literals) // the same queries for the same question
+	return nil
+}
+
+// findMarked adds to out the ids of the records of kind k that carry the markers grouped in k
+// on their cases, by marker, of those created since since (all when since is zero).
+func (m *CRM) findMarked(ctx context.Context, k *marked, since time.Time, out map[string]string) error {
 	var created string
 	if !since.IsZero() {
 		created = " AND CreatedDate >= " + FormatDateTime(since.Add(-clockSkew))
 	}
-	for _, chunk := range chunkByLength(literals, maxInList) {
-		// Oldest first, so that of two comments with a marker the original is the one found.
-		soql := "SELECT Id, ParentId, CommentBody FROM CaseComment WHERE ParentId IN (" +
+	for _, chunk := range chunkByLength(k.literals, maxInList) {
+		// Oldest first, so that of two records with a marker the original is the one found.
+		soql := "SELECT Id, " + k.parent + ", " + k.text + " FROM " + k.object + " WHERE " + k.parent + " IN (" +
 			strings.Join(chunk, ", ") + ")" + created + " ORDER BY CreatedDate, Id"
 		err := m.c.Query(ctx, soql, func(records []json.RawMessage) error {
 			for _, raw := range records {
-				var rec struct {
-					ID          string `json:"Id"`
-					ParentID    string `json:"ParentId"`
-					CommentBody string `json:"CommentBody"`
-				}
+				var rec map[string]any
 				if err := json.Unmarshal(raw, &rec); err != nil {
-					return fmt.Errorf("decode comment: %w", err)
+					return fmt.Errorf("decode %s: %w", k.object, err)
 				}
-				if len(rec.ParentID) < 15 {
+				parent := str(rec[k.parent])
+				if len(parent) < 15 {
 					continue
 				}
-				last := lastLine(rec.CommentBody)
-				for _, mk := range byCase[rec.ParentID[:15]] {
+				last := lastLine(str(rec[k.text]))
+				for _, mk := range k.byCase[parent[:15]] {
 					if _, found := out[mk]; !found && strings.Contains(last, mk) {
-						out[mk] = rec.ID
+						out[mk] = str(rec["Id"])
 					}
 				}
 			}
 			return nil
 		})
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", op, err)
+			return fmt.Errorf("find %s on %d cases: %w", k.what, len(k.byCase), err)
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // lastLine returns the last line of s that is not blank.

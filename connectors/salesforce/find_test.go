@@ -1,6 +1,7 @@
 package salesforce_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"casebot/bot"
+	"casebot/connectors/salesforce"
 )
 
 // comment is a CaseComment body that ends with the marker of key, as casebot writes them.
@@ -157,5 +159,59 @@ func TestFindChunksAndPages(t *testing.T) {
 	// 300 Message-IDs take three IN lists and 250 case ids two; the comments a second page.
 	if queries != 5 || pages != 1 {
 		t.Errorf("%d queries and %d further pages, want 5 and 1", queries, pages)
+	}
+}
+
+// TestFindFiles: a file casebot attaches through Apply, a ContentVersion published to the
+// case with its marker ending the Description, is linked to the case as Salesforce links it
+// and found again by its marker; a file on another case, or one quoting the marker
+// elsewhere, is not.
+func TestFindFiles(t *testing.T) {
+	o := startSandbox(t, nil)
+	ids := o.create(t, "Case", bot.Fields{"Subject": "A"}, bot.Fields{"Subject": "B"})
+	a, b := ids[0], ids[1]
+	file := func(caseID, description string) bot.Fields {
+		return bot.Fields{"Title": "Deactivated GUIDs", "PathOnClient": "guids.txt", "VersionData": "ZjNiMWMyZDQK", // "f3b1c2d4\n"
+			"FirstPublishLocationId": caseID, "Description": description}
+	}
+	m := bot.CommentMarker
+	files := o.create(t, "ContentVersion",
+		file(a, "Attached by casebot.\n\n["+m("guids")+"]"),
+		file(b, "Attached by casebot.\n\n["+m("other")+"]"),
+		file(a, "About "+m("quoted")+".\nA person's file."),
+	)
+	var doc string
+	err := o.client.Query(t.Context(), "SELECT ContentDocumentId FROM ContentVersion WHERE Id = "+salesforce.Quote(files[0]),
+		func(records []json.RawMessage) error {
+			var rec struct{ ContentDocumentId string }
+			err := json.Unmarshal(records[0], &rec)
+			doc = rec.ContentDocumentId
+			return err
+		})
+	if err != nil {
+		t.Fatalf("reading the file's document: %v", err)
+	}
+	linked := 0
+	err = o.client.Query(t.Context(), "SELECT Id FROM ContentDocumentLink WHERE ContentDocumentId = "+salesforce.Quote(doc)+
+		" AND LinkedEntityId = "+salesforce.Quote(a), func(records []json.RawMessage) error {
+		linked += len(records)
+		return nil
+	})
+	if err != nil || linked != 1 {
+		t.Fatalf("links of the file to its case: %d, %v; want 1", linked, err)
+	}
+	o.reset()
+	got, err := o.crm.Find(t.Context(), bot.FindQuery{
+		Files: map[string][]string{a: {m("guids"), m("other"), m("quoted")}, b: {m("other")}},
+		Since: sbNow,
+	})
+	if err != nil {
+		t.Fatalf("Find: %v", err)
+	}
+	if want := map[string]string{m("guids"): files[0], m("other"): files[1]}; !maps.Equal(got, want) {
+		t.Errorf("Find = %v, want %v", got, want)
+	}
+	if _, n := o.counts(); n != 1 {
+		t.Errorf("%d calls, want 1: one query for the files of both cases", n)
 	}
 }

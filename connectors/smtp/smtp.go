@@ -3,6 +3,7 @@
 package smtp
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -234,7 +235,8 @@ func (c *Client) clientOptions(dial mail.DialContextFunc) []mail.Option {
 	return opts
 }
 
-// message builds the mail: plain text, the caller's Message-ID, a one-line subject.
+// message builds the mail: plain text, the caller's Message-ID, a one-line subject, and the
+// attachments, each with its own MIME type.
 func (c *Client) message(m bot.Mail) (*mail.Msg, error) {
 	if len(m.To)+len(m.Cc) == 0 {
 		return nil, errors.New("the mail has no recipients")
@@ -262,6 +264,10 @@ func (c *Client) message(m bot.Mail) (*mail.Msg, error) {
 	msg.SetDateWithValue(c.now())
 	msg.SetUserAgent("casebot")
 	msg.SetBodyString(mail.TypeTextPlain, m.Text)
+	for _, a := range m.Attachments {
+		// A reader that seeks lets go-mail write the message again when it retries.
+		msg.AttachReadSeeker(a.Name, bytes.NewReader(a.Data), mail.WithFileContentType(mail.ContentType(a.ContentType)))
+	}
 	return msg, nil
 }
 

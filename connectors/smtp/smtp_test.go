@@ -9,11 +9,13 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"errors"
 	"io"
 	"log"
 	"math/big"
 	"mime"
+	"mime/multipart"
 	"mime/quotedprintable"
 	"net"
 	netmail "net/mail"
@@ -546,5 +548,66 @@ func TestDefaultPort(t *testing.T) {
 		if got := m.(*Client).port; got != want {
 			t.Errorf("mode %q: port %s, want %d", mode, strconv.Itoa(got), want)
 		}
+	}
+}
+
+// TestSendAttachments: the relay receives a multipart/mixed mail whose first part is the
+// text and whose other parts are the attachments, in order, each with its MIME type, its file
+// name and its bytes unchanged.
+func TestSendAttachments(t *testing.T) {
+	r := start(t, &sink{}, TLSNone)
+	m := sample
+	m.Attachments = []bot.Attachment{
+		{Name: "almaden-removal-script.ps1", ContentType: "text/plain; charset=utf-8", Data: []byte("Write-Output \"Grüße\"\r\nexit 0\r\n")},
+		{Name: "record.pdf", ContentType: "application/pdf", Data: []byte("%PDF-1.4\x00\xff binary")},
+	}
+	if _, err := mailer(t, r.opts).Send(t.Context(), m); err != nil {
+		t.Fatal(err)
+	}
+	mails := r.sink.delivered()
+	if len(mails) != 1 {
+		t.Fatalf("relay got %d mails, want 1", len(mails))
+	}
+	msg, err := netmail.ReadMessage(bytes.NewReader(mails[0].data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mt, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+	if err != nil || mt != "multipart/mixed" {
+		t.Fatalf("Content-Type = %q (%v), want multipart/mixed", msg.Header.Get("Content-Type"), err)
+	}
+	mr := multipart.NewReader(msg.Body, params["boundary"])
+	type part struct{ mediaType, charset, name, body string }
+	var got []part
+	for {
+		p, err := mr.NextRawPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		mt, ps, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
+		var body io.Reader = p
+		switch strings.ToLower(p.Header.Get("Content-Transfer-Encoding")) {
+		case "base64":
+			body = base64.NewDecoder(base64.StdEncoding, p)
+		case "quoted-printable":
+			body = quotedprintable.NewReader(p)
+		}
+		data, err := io.ReadAll(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, disp, _ := mime.ParseMediaType(p.Header.Get("Content-Disposition"))
+		got = append(got, part{mt, strings.ToLower(ps["charset"]), disp["filename"], string(data)})
+	}
+	want := []part{
+		{"text/plain", "utf-8", "", strings.ReplaceAll(sample.Text, "\n", "\r\n")},
+		{"text/plain", "utf-8", "almaden-removal-script.ps1", string(m.Attachments[0].Data)},
+		{"application/pdf", "", "record.pdf", string(m.Attachments[1].Data)},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("parts:\n got %q\nwant %q", got, want)
 	}
 }

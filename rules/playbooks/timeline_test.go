@@ -193,7 +193,7 @@ func TestTimelines(t *testing.T) {
 			http: map[string]any{"guids": "guid-1, guid-2"},
 			wantRan: []string{"case-opened", "account-team-informed", "legal-confirmation", "attrition", "termination-notice",
 				"offboarding-tasks", "team-confirmed", "hold-reminder", "final-notice", "deletion-approval", "deactivate-access",
-				"purge-handoff", "purge-done", "close"},
+				"attach-guids", "purge-handoff", "purge-done", "close"},
 			wantSkipped:  []string{"late-case"},
 			wantReminded: []string{"legal-confirmation", "team-confirmed"},
 			// Day 30 is Wed 4 Nov; held three days it is Sat 7 Nov, a weekend: Mon 9 Nov.
@@ -225,7 +225,7 @@ func TestTimelines(t *testing.T) {
 			},
 			http: map[string]any{"guids": "guid-9"},
 			wantRan: []string{"case-opened", "account-team-informed", "legal-confirmation", "attrition", "termination-notice",
-				"offboarding-tasks", "final-notice", "deactivate-access", "team-confirmed", "purge-handoff", "purge-done", "close"},
+				"offboarding-tasks", "final-notice", "deactivate-access", "attach-guids", "team-confirmed", "purge-handoff", "purge-done", "close"},
 			wantSkipped:  []string{"deletion-approval", "hold-reminder", "late-case"},
 			wantReminded: []string{"close", "deactivate-access", "deletion-approval", "purge-done", "purge-handoff", "team-confirmed"},
 			wantCase:     bot.Fields{"Status": "Closed", "Data_Deletion_Approved__c": true},

@@ -151,7 +151,7 @@ func runSeed(name string) uint64 {
 // comparing nothing with nothing.
 func plausible(t *testing.T, ref *outcome) {
 	t.Helper()
-	least := map[string]int{kindTask: 10, kindComment: 3, kindEmailMessage: 3, kindMail: 3, kindSlack: 10, kindCall: 3}
+	least := map[string]int{kindTask: 10, kindComment: 3, kindEmailMessage: 3, kindFile: 3, kindMail: 3, kindSlack: 10, kindCall: 3}
 	for _, k := range kinds {
 		tl := compare(ref.effects[k], ref.effects[k])
 		if tl.performed < least[k] || tl.bad() || tl.resent > 0 {

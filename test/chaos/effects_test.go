@@ -20,12 +20,13 @@ const (
 	kindTask         = "Task"
 	kindComment      = "CaseComment"
 	kindEmailMessage = "EmailMessage"
+	kindFile         = "ContentVersion"
 	kindMail         = "mail (SMTP)"
 	kindSlack        = "Slack post"
 	kindCall         = "endpoint call"
 )
 
-var kinds = []string{kindTask, kindComment, kindEmailMessage, kindMail, kindSlack, kindCall}
+var kinds = []string{kindTask, kindComment, kindEmailMessage, kindFile, kindMail, kindSlack, kindCall}
 
 // sighting is one effect a run left where the harness can see it.
 type sighting struct {
@@ -89,6 +90,14 @@ func (w *world) collect(h *history, pre map[string]bool) *outcome {
 			s.id = m[1]
 		}
 		o.add(kindComment, s)
+	}
+	for _, r := range query("SELECT Id, FirstPublishLocationId, Title, Description FROM ContentVersion") {
+		desc, parent := str(r, "Description"), str(r, "FirstPublishLocationId")
+		s := sighting{id: parent + " " + str(r, "Title"), alias: parent + " " + str(r, "Title")}
+		if m := markerRE.FindStringSubmatch(desc); m != nil {
+			s.id = m[1]
+		}
+		o.add(kindFile, s)
 	}
 	for _, r := range query("SELECT Id, ParentId, MessageIdentifier, Subject FROM EmailMessage") {
 		o.add(kindEmailMessage, sighting{id: str(r, "MessageIdentifier"), alias: str(r, "ParentId") + " " + str(r, "Subject")})
@@ -162,7 +171,7 @@ func (w *world) inWindow(d delivery) bool {
 // existing returns the ids of the records the seed made, which are no effect of casebot.
 func (w *world) existing() map[string]bool {
 	ids := map[string]bool{}
-	for _, object := range []string{"Task", "CaseComment", "EmailMessage"} {
+	for _, object := range []string{"Task", "CaseComment", "EmailMessage", "ContentVersion"} {
 		for _, r := range w.query("SELECT Id FROM " + object) {
 			ids[r["Id"].(string)] = true
 		}
