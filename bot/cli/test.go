@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"casebot/bot/playtest"
 	"casebot/rules/playbooks"
@@ -21,8 +22,9 @@ const shippedDir = "rules/playbooks"
 func testCmd(ctx context.Context, args []string, std IO, w Wiring) error {
 	fset := newFlags("test", std)
 	update := fset.Bool("update", false, "rewrite the golden files with what the tests render")
+	timelines := fset.Int("timelines", 1000, "random timelines the property tests run through each playbook (0: none)")
 	fset.Usage = func() {
-		fmt.Fprintln(std.Err, "usage: casebot test [-update] [DIR ...]")
+		fmt.Fprintln(std.Err, "usage: casebot test [-update] [-timelines N] [DIR ...]")
 		fmt.Fprintln(std.Err, "Runs the playbook tests (*.test.yaml) next to the playbooks in each DIR; default: the shipped playbooks.")
 		fset.PrintDefaults()
 	}
@@ -77,13 +79,33 @@ func testCmd(ctx context.Context, args []string, std IO, w Wiring) error {
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s:\n%w", src.name, err))
+			continue
+		}
+		if *timelines <= 0 || *update {
+			continue
+		}
+		props, err := playtest.Properties(src.fsys, tmpl, *timelines)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s:\n%w", src.name, err))
+		}
+		for _, p := range props {
+			bad := 0
+			if p.Violation != "" {
+				bad = 1 // rapid stops at the first timeline that fails, and shrinks it
+				failed++
+			}
+			fmt.Fprintf(std.Out, "property: %s %d timelines, %d violations\n", p.Playbook, p.Timelines, bad)
+			if bad > 0 {
+				fmt.Fprintf(std.Out, "    %s\n", strings.ReplaceAll(strings.TrimRight(p.Violation, "\n"), "\n", "\n    "))
+			}
+			total++
 		}
 	}
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
 	if failed > 0 {
-		return fmt.Errorf("%d of %d tests failed", failed, total)
+		return fmt.Errorf("%d of %d tests and property checks failed", failed, total)
 	}
 	return nil
 }

@@ -54,6 +54,9 @@ type event struct {
 	line     int
 	set      []fieldValue
 	complete []string // step ids or task template entry ids
+	// optional completes only what is open: a generated timeline cannot know which tasks
+	// casebot has created by then.
+	optional bool
 }
 
 // fieldValue is a typed value for a declared field, with where the test wrote it.
@@ -410,10 +413,7 @@ func atoi(s string) int {
 // roleMap returns every role the playbooks name as the user and address <role>@example.test,
 // the queue <role> and the channel #<role>, with the test's overrides.
 func (p *parser) roleMap(n *yaml.Node, what string) map[string]engine.Role {
-	roles := make(map[string]engine.Role, len(p.roles))
-	for _, r := range p.roles {
-		roles[r] = engine.Role{User: r + "@example.test", Queue: r, Channel: "#" + r, Emails: []string{r + "@example.test"}}
-	}
+	roles := defaultRoles(p.roles)
 	for _, kv := range p.pairs(n, what) {
 		m := p.keys(kv[1], what+": "+kv[0].Value, roleKeys)
 		r := roles[kv[0].Value]
@@ -431,6 +431,16 @@ func (p *parser) roleMap(n *yaml.Node, what string) map[string]engine.Role {
 			}
 		}
 		roles[kv[0].Value] = r
+	}
+	return roles
+}
+
+// defaultRoles makes every role the user and address <role>@example.test, the queue <role>
+// and the channel #<role>.
+func defaultRoles(names []string) map[string]engine.Role {
+	roles := make(map[string]engine.Role, len(names))
+	for _, r := range names {
+		roles[r] = engine.Role{User: r + "@example.test", Queue: r, Channel: "#" + r, Emails: []string{r + "@example.test"}}
 	}
 	return roles
 }

@@ -196,7 +196,7 @@ type golden struct {
 // test runs one test and returns its result and the steps it reached.
 func (r *runner) test(ctx context.Context, s *suite, t *testCase) (Result, map[string]bool) {
 	res := Result{File: s.file, Name: t.name}
-	got, world, runErr := r.run(ctx, s, t)
+	got, world, runErr := r.run(ctx, s, t, nil)
 	res.Effects = len(got)
 	steps := map[string]bool{}
 	for _, g := range got {
@@ -226,8 +226,10 @@ func (r *runner) test(ctx context.Context, s *suite, t *testCase) (Result, map[s
 	return res, steps
 }
 
-// run puts the test's case through the engine and returns the observed timeline.
-func (r *runner) run(ctx context.Context, s *suite, t *testCase) ([]gotLine, *crm, error) {
+// run puts the test's case through the engine and returns the observed timeline. check, when
+// not nil, is given each cycle's events with the case as the cycle read it, and stops the run
+// with its error.
+func (r *runner) run(ctx context.Context, s *suite, t *testCase, check func(before bot.Case, events []engine.Event) error) ([]gotLine, *crm, error) {
 	world := newCRM(t.caseRec, s.closed)
 	ch, mail, calls := &chat{}, &mailer{}, &caller{responses: t.answers}
 	clk := bot.NewManualClock(t.start)
@@ -252,18 +254,30 @@ func (r *runner) run(ctx context.Context, s *suite, t *testCase) ([]gotLine, *cr
 				return got, world, fmt.Errorf("event at line %d: %w", ev.line, err)
 			}
 			for _, name := range ev.complete {
-				if err := world.complete(s.pb.Name, name, isStep); err != nil {
+				if err := world.complete(s.pb.Name, name, isStep); err != nil && !ev.optional {
 					return got, world, fmt.Errorf("event at line %d, %s: %w", ev.line, formatTime(ev.at, t.loc), err)
 				}
 			}
 		}
 		clk.Set(now)
+		var before bot.Case
+		if check != nil {
+			before = world.snapshot()
+		}
 		rep, err := eng.Cycle(ctx)
 		if err != nil {
 			return got, world, fmt.Errorf("cycle at %s: %w", formatTime(now, t.loc), err)
 		}
+		var checkErr error
+		if check != nil {
+			// Before lines, which sorts the events: the check reads them in the engine's order.
+			checkErr = check(before, events)
+		}
 		out := outbox{posts: ch.take(), mails: mail.take(), calls: calls.take(), comments: world.takeComments()}
 		got = append(got, lines(s.pb, t.loc, events, out)...)
+		if checkErr != nil {
+			return got, world, checkErr
+		}
 		events = events[:0]
 
 		var due time.Time
