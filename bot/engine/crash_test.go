@@ -246,8 +246,11 @@ func TestStepWhoseActionFalsifiesItsWhenIsNotLost(t *testing.T) {
 func TestPartlySkippedStepNeverResumes(t *testing.T) {
 	now := day0.Add(24*time.Hour + 15*time.Hour)
 	eng, crm, store, chat := newSOP(t, &now)
-	store.entries[key("attrition", 1)] = bot.LedgerEntry{Key: key("attrition", 1), CaseID: caseID, Playbook: "termination-sop",
+	partial := bot.LedgerEntry{Key: key("attrition", 1), CaseID: caseID, Playbook: "termination-sop",
 		Step: "attrition", State: bot.StateSkipped, Detail: "when false: !Account.Customer_Attrition__c", At: now.Add(-time.Hour)}
+	if err := store.Store.Record(t.Context(), partial); err != nil {
+		t.Fatal(err)
+	}
 	cycle(t, eng)
 	for a := 2; a <= 3; a++ {
 		if e := store.get(key("attrition", a)); e.State != "" {
@@ -299,7 +302,7 @@ func TestRetrySendsWhatWasClaimed(t *testing.T) {
 	crm.fail["CaseComment/"] = &bot.Error{Op: "create CaseComment", Code: "UNABLE_TO_LOCK_ROW", Retryable: true}
 	cycle(t, eng)
 	claimed := store.get(actionKey("notify", 2))
-	payload := store.payloads[actionKey("notify", 2)]
+	payload := store.get(actionKey("notify", 2)).Payload
 	if claimed.State != bot.StateFailed || payload == "" {
 		t.Fatalf("the failed comment: %+v, payload %q", claimed, payload)
 	}
@@ -314,7 +317,7 @@ func TestRetrySendsWhatWasClaimed(t *testing.T) {
 	if len(bodies) != 1 || !strings.Contains(bodies[0], "rendered Tue 3 Nov 2026") {
 		t.Errorf("comments %q, want one rendered when it was claimed", bodies)
 	}
-	if e := store.get(actionKey("notify", 2)); e.State != bot.StateDone || store.payloads[actionKey("notify", 2)] != payload {
+	if e := store.get(actionKey("notify", 2)); e.State != bot.StateDone || e.Payload != payload {
 		t.Errorf("after the retry: %+v", e)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"casebot/bot"
+	"casebot/bot/memledger"
 )
 
 // fakeCRM keeps cases, accounts and tasks in memory and records every call.
@@ -236,15 +237,14 @@ func (f *fakeCRM) writes() []bot.Write {
 	return all
 }
 
-// memStore is an in-memory ledger. Like a database, it refuses work on a done context; fail
-// makes recording an entry (by key) fail with the error.
+// memStore is the in-memory ledger with failures on demand: fail makes recording an entry
+// (by key) fail with the error.
 type memStore struct {
-	mu       sync.Mutex
-	entries  map[string]bot.LedgerEntry
-	payloads map[string]string
-	fail     map[string]error
-	broken   error // what Check reports
-	batches  int   // transactions written
+	memledger.Store
+	mu      sync.Mutex
+	fail    map[string]error
+	broken  error // what Check reports
+	batches int   // transactions written
 	// crashAt, when not zero, is the write transaction at which the process dies: it and every
 	// later one fail, and dead is set so that the providers refuse the dead process too.
 	crashAt int
@@ -256,24 +256,7 @@ type memStore struct {
 
 var _ bot.Store = (*memStore)(nil)
 
-func newMemStore() *memStore { return &memStore{entries: map[string]bot.LedgerEntry{}} }
-
-func (s *memStore) Entries(ctx context.Context, ids []string) (map[string]bot.Ledger, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := map[string]bot.Ledger{}
-	for _, id := range ids {
-		for k, e := range s.entries {
-			if e.CaseID == id {
-				if out[id] == nil {
-					out[id] = bot.Ledger{}
-				}
-				out[id][k] = e
-			}
-		}
-	}
-	return out, nil
-}
+func newMemStore() *memStore { return &memStore{} }
 
 // Record writes all entries or, like a transaction, none.
 func (s *memStore) Record(ctx context.Context, es ...bot.LedgerEntry) error {
@@ -298,43 +281,7 @@ func (s *memStore) Record(ctx context.Context, es ...bot.LedgerEntry) error {
 		}
 	}
 	s.batches++
-	for _, e := range es {
-		if e.Payload != "" {
-			if s.payloads == nil {
-				s.payloads = map[string]string{}
-			}
-			s.payloads[e.Key], e.Payload = e.Payload, ""
-		}
-		if old, ok := s.entries[e.Key]; ok && e.Claimed.IsZero() {
-			e.Claimed = old.Claimed
-		}
-		s.entries[e.Key] = e
-	}
-	return nil
-}
-
-func (s *memStore) Payloads(ctx context.Context, keys []string) (map[string]string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := map[string]string{}
-	for _, k := range keys {
-		if p, ok := s.payloads[k]; ok {
-			out[k] = p
-		}
-	}
-	return out, nil
-}
-
-func (s *memStore) Claimed(ctx context.Context) ([]bot.LedgerEntry, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []bot.LedgerEntry
-	for _, e := range s.entries {
-		if e.State == bot.StateClaimed {
-			out = append(out, e)
-		}
-	}
-	return out, nil
+	return s.Store.Record(ctx, es...)
 }
 
 func (s *memStore) Check(ctx context.Context) error {
@@ -343,13 +290,7 @@ func (s *memStore) Check(ctx context.Context) error {
 	return s.broken
 }
 
-func (s *memStore) Close() error { return nil }
-
-func (s *memStore) get(key string) bot.LedgerEntry {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.entries[key]
-}
+func (s *memStore) get(key string) bot.LedgerEntry { return s.Get(key) }
 
 // fakeChat records posts; fail makes the next post to a channel fail; onPost, when set, runs
 // after every post (outside the lock).

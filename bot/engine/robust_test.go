@@ -208,8 +208,8 @@ func TestLedgerRefusingDecisionsPerformsNothing(t *testing.T) {
 	if len(crm.applies) != 0 || len(chat.posts) != 0 {
 		t.Errorf("%d write batches and %d posts after the ledger refused the decisions, want none", len(crm.applies), len(chat.posts))
 	}
-	if len(store.entries) != 0 {
-		t.Errorf("ledger has %d entries, want none: the decisions are one transaction", len(store.entries))
+	if n := len(store.All()); n != 0 {
+		t.Errorf("ledger has %d entries, want none: the decisions are one transaction", n)
 	}
 }
 

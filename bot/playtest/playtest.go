@@ -25,6 +25,7 @@ import (
 
 	"casebot/bot"
 	"casebot/bot/engine"
+	"casebot/bot/memledger"
 	"casebot/rules"
 	"casebot/templates"
 )
@@ -235,7 +236,7 @@ func (r *runner) run(ctx context.Context, s *suite, t *testCase, check func(befo
 	clk := bot.NewManualClock(t.start)
 	var events []engine.Event
 	eng, err := engine.New(engine.Options{
-		CRM: world, Store: &store{}, Chat: ch, Mailer: mail, Caller: calls, Playbooks: []*rules.Playbook{s.pb},
+		CRM: world, Store: &memledger.Store{}, Chat: ch, Mailer: mail, Caller: calls, Playbooks: []*rules.Playbook{s.pb},
 		Templates: r.opts.Templates, Roles: t.roles, Now: clk.Now,
 		Observe: func(e engine.Event) { events = append(events, e) },
 	})
