@@ -7,7 +7,7 @@ import (
 )
 
 // TestImportDirection checks the dependency rules of DESIGN.md: bot imports nothing of ours;
-// rules and templates import only bot; connectors never import each other, and the Salesforce
+// rules and templates import only bot, and so do the in-memory ledger and the store suite; connectors never import each other, and the Salesforce
 // client and its sandbox share nothing; the engine, the playbook tests and the commands import
 // no connector.
 func TestImportDirection(t *testing.T) {
@@ -32,7 +32,7 @@ func TestImportDirection(t *testing.T) {
 			return func(string) bool { return false }
 		case pkg == "casebot/config":
 			return func(d string) bool { return d == "casebot/bot" }
-		case strings.HasPrefix(pkg, "casebot/bot/bottest"):
+		case strings.HasPrefix(pkg, "casebot/bot/bottest"), strings.HasPrefix(pkg, "casebot/bot/memledger"):
 			return func(d string) bool { return d == "casebot/bot" }
 		case strings.HasPrefix(pkg, "casebot/rules"), strings.HasPrefix(pkg, "casebot/templates"):
 			return func(d string) bool {
@@ -45,7 +45,8 @@ func TestImportDirection(t *testing.T) {
 		case strings.HasPrefix(pkg, "casebot/bot/playtest"):
 			// Playbook tests run the real engine over in-memory ports: no connector.
 			return func(d string) bool {
-				return d == "casebot/bot" || d == "casebot/bot/engine" || strings.HasPrefix(d, "casebot/rules") || d == "casebot/templates"
+				return d == "casebot/bot" || d == "casebot/bot/engine" || d == "casebot/bot/memledger" ||
+					strings.HasPrefix(d, "casebot/rules") || d == "casebot/templates"
 			}
 		case strings.HasPrefix(pkg, "casebot/bot/cli"):
 			return func(d string) bool { return !strings.HasPrefix(d, "casebot/connectors") }
