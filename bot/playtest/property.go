@@ -83,21 +83,28 @@ func CheckTimelines(t rapid.TB, pb *rules.Playbook, tmpl *templates.Set, n int) 
 	return violation
 }
 
+// reached, when set (by tests), is told after every timeline which steps of the playbook
+// performed an action in it: how deep generated timelines reach.
+var reached func(playbook string, started map[string]bool)
+
 // timelineProperty generates a case and what people do to it, runs it and fails with the
 // timeline, also given to report, when an invariant breaks.
 func timelineProperty(pb *rules.Playbook, tmpl *templates.Set, report func(string)) func(*rapid.T) {
-	lits := literals(pb)
+	lits, wants := literals(pb), wanted(pb)
 	refs := slices.SortedFunc(maps.Keys(pb.Fields), func(a, b rules.FieldRef) int {
 		return strings.Compare(a.String(), b.String())
 	})
 	s := &suite{pb: pb, closed: []string{"Closed"}}
 	roles := defaultRoles(pb.Roles())
 	return func(rt *rapid.T) {
-		t := genTimeline(rt, pb, refs, lits)
+		t := genTimeline(rt, pb, refs, lits, wants)
 		t.roles = roles
 		c := newChecker(pb, t.loc)
 		r := &runner{opts: Options{Templates: tmpl}, goldens: map[string]golden{}}
 		got, _, err := r.run(context.Background(), s, t, c.cycle)
+		if reached != nil {
+			reached(pb.Name, c.started)
+		}
 		if err != nil {
 			v := err.Error() + "\n" + describeTimeline(t, got)
 			report(v)
@@ -112,6 +119,8 @@ func timelineProperty(pb *rules.Playbook, tmpl *templates.Set, report func(strin
 var (
 	epoch   = time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
 	horizon = 7 * 24 * time.Hour
+	// deepHorizon is the length of a timeline bent on reaching the deep steps.
+	deepHorizon = 3 * 24 * time.Hour
 )
 
 // Real zones, and the values a zone field may hold that are none; likewise countries.
@@ -160,10 +169,118 @@ func literals(pb *rules.Playbook) map[string][]string {
 	return out
 }
 
+// gated finds what gates and guards test a field for: a bool true (or, negated, false), a
+// number zero.
+var gated = regexp.MustCompile(`(!?)((?:Case|Account)\.\w+)(\.\w+\(|\s*[!=]=\s*0\b)?`)
+
+// equals finds the strings conditions want a field to be.
+var equals = regexp.MustCompile(`((?:Case|Account)\.\w+)\s*==\s*'([^'\\]*)'`)
+
+// aged finds the fields conditions count months from.
+var aged = regexp.MustCompile(`monthsBetween\(((?:Case|Account)\.\w+)`)
+
+// wanted returns, by field, the values that open the playbook's gates (require) and guards
+// (their condition; a hold cleared): what a timeline bent on reaching the deep steps gives.
+func wanted(pb *rules.Playbook) map[string][]any {
+	out := map[string][]any{}
+	add := func(field string, v any) {
+		if !slices.Contains(out[field], v) {
+			out[field] = append(out[field], v)
+		}
+	}
+	cond := func(c *rules.Condition) {
+		if c == nil {
+			return
+		}
+		// A string as often as gates and guards want it: the value most of them want first.
+		for _, m := range equals.FindAllStringSubmatch(c.Source, -1) {
+			out[m[1]] = append(out[m[1]], m[2])
+		}
+		for _, m := range gated.FindAllStringSubmatch(c.Source, -1) {
+			ref, ok := fieldRef(pb, m[2])
+			if !ok {
+				continue
+			}
+			switch typ := pb.Fields[ref]; {
+			case typ == rules.TypeBool && m[3] == "":
+				add(m[2], m[1] == "")
+			case typ == rules.TypeNumber && strings.Contains(m[3], "=="):
+				add(m[2], float64(0))
+			}
+		}
+	}
+	for _, st := range pb.Steps {
+		cond(st.Require)
+		if st.Guard != nil {
+			cond(st.Guard.Condition)
+		}
+	}
+	for _, st := range pb.Steps {
+		if w := st.At.Window; w != nil {
+			add(w.Field.String(), float64(w.Default.N))
+		}
+	}
+	if pb.Hold.Name != "" {
+		out[pb.Hold.String()] = []any{false}
+	}
+	return out
+}
+
+func fieldRef(pb *rules.Playbook, s string) (rules.FieldRef, bool) {
+	object, name, _ := strings.Cut(s, ".")
+	ref := rules.FieldRef{Object: object, Name: name}
+	_, ok := pb.Fields[ref]
+	return ref, ok
+}
+
+// gen draws the values of one timeline. A timeline bent on reaching the deep steps (most of
+// them) gives the values that open gates and guards most of the time, leaves few fields blank
+// and dates its case mostly in the past, so that steps come due at once or within the week.
+type gen struct {
+	rt     *rapid.T
+	pb     *rules.Playbook
+	lits   map[string][]string
+	wants  map[string][]any
+	fresh  map[rules.FieldRef]bool // the fields guards want recent
+	filled map[string]bool         // the fields gates, guards and needs read
+	aged   map[string]bool         // the fields conditions count months from
+	biased bool
+}
+
 // genTimeline draws a case (every declared field, blanks included, its account's zone and
-// country among real ones and not), a start around which its dates lie, and up to eight
-// things people do: set or clear a field, hold or release the case, complete a step's tasks.
-func genTimeline(rt *rapid.T, pb *rules.Playbook, refs []rules.FieldRef, lits map[string][]string) *testCase {
+// country among real ones and not), a start around which its dates lie, and things people do:
+// up to eight of any kind (set or clear a field, hold or release the case, complete a step's
+// tasks) and, in a timeline bent on the deep steps, the tasks of each step completed and a
+// few fields set to what opens gates and guards, at random times.
+func genTimeline(rt *rapid.T, pb *rules.Playbook, refs []rules.FieldRef, lits map[string][]string, wants map[string][]any) *testCase {
+	g := &gen{rt: rt, pb: pb, lits: lits, wants: wants, fresh: map[rules.FieldRef]bool{},
+		filled: map[string]bool{}, aged: map[string]bool{},
+		biased: rapid.IntRange(0, 4).Draw(rt, "deep") != 0}
+	read := func(c *rules.Condition) {
+		if c != nil {
+			for _, m := range aged.FindAllStringSubmatch(c.Source, -1) {
+				g.aged[m[1]] = true
+			}
+			for _, m := range gated.FindAllStringSubmatch(c.Source, -1) {
+				g.filled[m[2]] = true
+			}
+		}
+	}
+	for _, st := range pb.Steps {
+		read(st.When)
+		read(st.Require)
+		if st.Needs != nil {
+			for _, ref := range st.Needs.Fields {
+				g.filled[ref.String()] = true
+			}
+		}
+		if st.Guard != nil {
+			read(st.Guard.Condition)
+			if st.Guard.Fresh.Field.Name != "" {
+				g.fresh[st.Guard.Fresh.Field] = true
+			}
+		}
+	}
 	start := epoch.Add(time.Duration(rapid.IntRange(0, 365*24).Draw(rt, "start hour")) * time.Hour)
 	c := bot.Case{ID: defaultCaseID, Fields: bot.Fields{"Status": "New", "CaseNumber": "00001001"},
 		Account: &bot.Account{ID: defaultAccountID, Fields: bot.Fields{}}}
@@ -172,40 +289,97 @@ func genTimeline(rt *rapid.T, pb *rules.Playbook, refs []rules.FieldRef, lits ma
 		if ref.Object == rules.ObjectAccount {
 			rec = c.Account.Fields
 		}
-		rec[ref.Name] = genValue(rt, pb, ref, start, lits)
+		rec[ref.Name] = g.value(ref, start)
 	}
-	t := &testCase{caseRec: c, start: start, until: start.Add(horizon), answers: map[string]map[string]any{}}
+	span := horizon
+	if g.biased {
+		// Dated mostly in the past, steps come due at once: a shorter timeline reaches them,
+		// and costs fewer cycles.
+		span = deepHorizon
+	}
+	t := &testCase{caseRec: c, start: start, until: start.Add(span), answers: map[string]map[string]any{}}
 	t.loc = pb.Zone(c)
+	if g.biased && rapid.IntRange(0, 7).Draw(rt, "endpoints answer") != 0 {
+		g.answer(t, start)
+	}
 	var stepsWithTasks []string
 	for _, st := range pb.Steps {
 		if slices.ContainsFunc(st.Actions, func(a rules.Action) bool { return a.Kind == bot.KindTasks }) {
 			stepsWithTasks = append(stepsWithTasks, st.ID)
 		}
 	}
-	n := rapid.IntRange(0, 8).Draw(rt, "events")
+	hour := func() time.Time {
+		if g.biased {
+			return start.Add(time.Duration(g.uniform(0, int(span/time.Hour), "event hour")) * time.Hour)
+		}
+		return start.Add(time.Duration(rapid.IntRange(0, int(horizon/time.Hour)).Draw(rt, "event hour")) * time.Hour)
+	}
+	most := 8
+	if g.biased {
+		most = 5
+	}
+	n := rapid.IntRange(0, most).Draw(rt, "events")
 	for range n {
-		ev := event{at: start.Add(time.Duration(rapid.IntRange(0, int(horizon/time.Hour)).Draw(rt, "event hour")) * time.Hour), optional: true}
+		ev := event{at: hour(), optional: true}
 		switch kind := rapid.IntRange(0, 2).Draw(rt, "event kind"); {
 		case kind == 1 && pb.Hold.Name != "":
-			ev.set = []fieldValue{{ref: pb.Hold, val: rapid.Bool().Draw(rt, "hold")}}
+			hold := rapid.Bool().Draw(rt, "hold")
+			ev.set = []fieldValue{{ref: pb.Hold, val: hold}}
+			// Bent on the deep steps, a hold is mostly released within two days.
+			if hold && g.biased && rapid.IntRange(0, 3).Draw(rt, "release") != 0 {
+				t.events = append(t.events, event{at: ev.at.Add(time.Duration(g.uniform(1, 48, "held hours")) * time.Hour),
+					optional: true, set: []fieldValue{{ref: pb.Hold, val: false}}})
+			}
 		case kind == 2 && len(stepsWithTasks) > 0:
 			ev.complete = []string{rapid.SampledFrom(stepsWithTasks).Draw(rt, "complete")}
 		default:
 			ref := rapid.SampledFrom(refs).Draw(rt, "field")
-			ev.set = []fieldValue{{ref: ref, val: genValue(rt, pb, ref, ev.at, lits)}}
+			ev.set = []fieldValue{{ref: ref, val: g.value(ref, ev.at)}}
 		}
 		t.events = append(t.events, ev)
+	}
+	if g.biased {
+		// Tasks are completed only once open: each step's, at two random times.
+		for _, id := range stepsWithTasks {
+			for range rapid.IntRange(0, 2).Draw(rt, "completions") {
+				t.events = append(t.events, event{at: hour(), optional: true, complete: []string{id}})
+			}
+		}
+		// A field a gate or guard waits for set as it wants, a fresh one checked anew.
+		var open []rules.FieldRef
+		for _, ref := range refs {
+			if len(wants[ref.String()]) > 0 || g.fresh[ref] {
+				open = append(open, ref)
+			}
+		}
+		for range rapid.IntRange(0, 6).Draw(rt, "gate events") {
+			if len(open) == 0 {
+				break
+			}
+			ref := rapid.SampledFrom(open).Draw(rt, "gate field")
+			at := hour()
+			t.events = append(t.events, event{at: at, optional: true, set: []fieldValue{{ref: ref, val: g.value(ref, at)}}})
+		}
 	}
 	slices.SortStableFunc(t.events, func(a, b event) int { return a.at.Compare(b.at) })
 	return t
 }
 
-// genValue draws a wire value of the field's type, blank an eighth of the time. Dates lie
+// value draws a wire value of the field's type, blank an eighth of the time. Dates lie
 // mostly from 40 days before near to 30 days after, so that some cases arrive late, and
-// otherwise up to two years before, for the subscriptions a year old.
-func genValue(rt *rapid.T, pb *rules.Playbook, ref rules.FieldRef, near time.Time, lits map[string][]string) any {
-	label := ref.String()
-	if rapid.IntRange(0, 7).Draw(rt, label+" blank") == 0 {
+// otherwise up to two years before, for the subscriptions a year old. Bent on the deep steps,
+// a value is blank a sixteenth of the time, what gates want three times in four, dates mostly
+// in the 45 days before near and a field a guard wants fresh within the 3 days before.
+func (g *gen) value(ref rules.FieldRef, near time.Time) any {
+	rt, pb, label := g.rt, g.pb, ref.String()
+	blanks := 7
+	switch {
+	case g.biased && g.filled[label]:
+		blanks = 31
+	case g.biased:
+		blanks = 15
+	}
+	if rapid.IntRange(0, blanks).Draw(rt, label+" blank") == 0 {
 		return nil
 	}
 	switch {
@@ -214,11 +388,27 @@ func genValue(rt *rapid.T, pb *rules.Playbook, ref rules.FieldRef, near time.Tim
 	case ref == pb.CalendarField:
 		return rapid.SampledFrom(countryValues).Draw(rt, label)
 	}
+	if w := g.wants[label]; g.biased && len(w) > 0 && rapid.IntRange(0, 7).Draw(rt, label+" wanted") != 0 {
+		return rapid.SampledFrom(w).Draw(rt, label)
+	}
 	days := func() int {
-		if rapid.IntRange(0, 3).Draw(rt, label+" long ago") == 0 {
+		switch {
+		case !g.biased:
+			if rapid.IntRange(0, 3).Draw(rt, label+" long ago") == 0 {
+				return rapid.IntRange(-730, -40).Draw(rt, label)
+			}
+			return rapid.IntRange(-40, 30).Draw(rt, label)
+		case g.fresh[ref]:
+			return g.uniform(-3, 0, label)
+		case g.aged[label] && rapid.IntRange(0, 3).Draw(rt, label+" long ago") != 0:
+			// A date conditions count months from, a subscription's start, is mostly long ago.
+			return g.uniform(-730, -300, label)
+		case rapid.IntRange(0, 9).Draw(rt, label+" long ago") == 0:
+			// Seldom, and mostly not years: steps dated long ago remind for every business
+			// day since, which costs time.
 			return rapid.IntRange(-730, -40).Draw(rt, label)
 		}
-		return rapid.IntRange(-40, 30).Draw(rt, label)
+		return g.uniform(-36, 3, label)
 	}
 	switch pb.Fields[ref] {
 	case rules.TypeBool:
@@ -231,7 +421,72 @@ func genValue(rt *rapid.T, pb *rules.Playbook, ref rules.FieldRef, near time.Tim
 		at := near.AddDate(0, 0, days()).Add(time.Duration(rapid.IntRange(0, 23).Draw(rt, label+" hour")) * time.Hour)
 		return at.Format(bot.DateTimeLayout)
 	}
-	return rapid.SampledFrom(append([]string{"other"}, lits[label]...)).Draw(rt, label)
+	// Bent on the deep steps, a string is mostly a value conditions compare it with, not '',
+	// and the case is seldom closed already.
+	lits := slices.DeleteFunc(slices.Clone(g.lits[label]), func(s string) bool {
+		return s == "" || label == "Case.Status" && s == "Closed" && rapid.IntRange(0, 7).Draw(rt, "closed") != 0
+	})
+	if g.biased {
+		if len(lits) > 0 && rapid.IntRange(0, 3).Draw(rt, label+" literal") != 0 {
+			return rapid.SampledFrom(lits).Draw(rt, label)
+		}
+		return rapid.SampledFrom(append([]string{"other"}, lits...)).Draw(rt, label)
+	}
+	return rapid.SampledFrom(append([]string{"other"}, g.lits[label]...)).Draw(rt, label)
+}
+
+// uniform draws an int in [lo, hi] about evenly: rapid draws wide ranges mostly near lo.
+func (g *gen) uniform(lo, hi int, label string) int {
+	v, m := 0, 1
+	for m <= hi-lo {
+		v, m = v*16+rapid.IntRange(0, 15).Draw(g.rt, label), m*16
+	}
+	return lo + v%(hi-lo+1)
+}
+
+// answer makes every endpoint answer what the playbook's calls store: a value of each stored
+// field's type.
+func (g *gen) answer(t *testCase, now time.Time) {
+	for _, st := range g.pb.Steps {
+		for _, a := range st.Actions {
+			if a.HTTP == nil {
+				continue
+			}
+			for field, path := range a.HTTP.Store {
+				var v any = "ANS-1"
+				if !strings.Contains(field, ".") {
+					field = rules.ObjectCase + "." + field
+				}
+				if ref, ok := fieldRef(g.pb, field); ok {
+					switch g.pb.Fields[ref] {
+					case rules.TypeDate:
+						v = now.Format(bot.DateLayout)
+					case rules.TypeDateTime:
+						v = now.UTC().Format(time.RFC3339)
+					case rules.TypeNumber:
+						v = float64(1)
+					case rules.TypeBool:
+						v = true
+					}
+				}
+				obj := t.answers[a.HTTP.Endpoint]
+				if obj == nil {
+					obj = map[string]any{}
+					t.answers[a.HTTP.Endpoint] = obj
+				}
+				keys := strings.Split(strings.TrimPrefix(path, "response."), ".")
+				for _, k := range keys[:len(keys)-1] {
+					next, _ := obj[k].(map[string]any)
+					if next == nil {
+						next = map[string]any{}
+						obj[k] = next
+					}
+					obj = next
+				}
+				obj[keys[len(keys)-1]] = v
+			}
+		}
+	}
 }
 
 // describeTimeline writes a timeline for people: the case, what people did and what casebot
