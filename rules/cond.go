@@ -564,7 +564,7 @@ func (e *evaluation) appendGate(b []byte, g Gate) []byte {
 // raw returns a field's value as the case carries it; Id comes from the record itself.
 func (e *evaluation) raw(ref FieldRef) any {
 	if ref.Name != idField {
-		return fieldValue(&e.c, ref)
+		return FieldValue(&e.c, ref)
 	}
 	if ref.Object == ObjectCase {
 		return e.c.ID

@@ -252,7 +252,7 @@ func (e *evaluation) date(s *Step, st *StepState, pr progress) (time.Time, dateS
 			st.Timing.Calendar = e.calendar
 		}
 	}
-	raw := fieldValue(&e.c, at.Field)
+	raw := FieldValue(&e.c, at.Field)
 	if raw == nil || raw == "" {
 		return time.Time{}, dateNull
 	}
@@ -379,7 +379,7 @@ func (e *evaluation) wait(s *Step, res *Result, st *StepState, from time.Time, r
 // its date, or dated before the case was created.
 func (e *evaluation) late(at, found time.Time) (late, beforeCreation bool) {
 	if e.p.created.Name != "" {
-		if s, ok := fieldValue(&e.c, e.p.created).(string); ok {
+		if s, ok := FieldValue(&e.c, e.p.created).(string); ok {
 			if created, err := parseTime(s, e.p.Fields[e.p.created], e.loc); err == nil && at.Before(created) {
 				return true, true
 			}
@@ -496,7 +496,7 @@ func (e *evaluation) readHolds(res *Result) {
 		}
 		e.holds = append(e.holds, sp)
 	}
-	held, _ := fieldValue(&e.c, e.p.Hold).(bool)
+	held, _ := FieldValue(&e.c, e.p.Hold).(bool)
 	n := len(e.holds)
 	open := n > 0 && e.holds[n-1].end.IsZero()
 	switch {

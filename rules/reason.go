@@ -67,7 +67,7 @@ func (e *evaluation) appendDateProblem(st *StepState, ds dateState) {
 		return
 	}
 	e.buf = append(e.buf, " = "...)
-	e.buf = appendValue(e.buf, fieldValue(&e.c, st.Timing.Field), TypeString)
+	e.buf = appendValue(e.buf, FieldValue(&e.c, st.Timing.Field), TypeString)
 	e.buf = append(e.buf, " is not a "...)
 	e.buf = append(e.buf, e.p.Fields[st.Timing.Field]...)
 }

@@ -202,7 +202,7 @@ func (p *Playbook) zone(c *bot.Case) (*time.Location, string) {
 	if tz.Field.Name == "" {
 		return tz.Default, ""
 	}
-	name, _ := fieldValue(c, tz.Field).(string)
+	name, _ := FieldValue(c, tz.Field).(string)
 	if name == "" {
 		return tz.Default, ""
 	}
@@ -212,9 +212,9 @@ func (p *Playbook) zone(c *bot.Case) (*time.Location, string) {
 	return tz.Default, name
 }
 
-// fieldValue returns the value of a field of the case or its account; nil when null or when
+// FieldValue returns the value of a field of the case or its account; nil when null or when
 // the case has no account.
-func fieldValue(c *bot.Case, ref FieldRef) any {
+func FieldValue(c *bot.Case, ref FieldRef) any {
 	if ref.Object == ObjectAccount {
 		if c.Account == nil {
 			return nil
@@ -231,7 +231,7 @@ func (p *Playbook) caseCalendar(c *bot.Case) (*calendar, CaseCalendar) {
 	if p.CalendarField.Name == "" {
 		return p.cal, CaseCalendar{}
 	}
-	v, _ := fieldValue(c, p.CalendarField).(string)
+	v, _ := FieldValue(c, p.CalendarField).(string)
 	cc := CaseCalendar{Field: p.CalendarField, Value: v}
 	if cal := p.countries[countryCode(v)]; cal != nil {
 		cc.Name = cal.name
@@ -248,7 +248,7 @@ var unitWords = map[Unit]string{Days: "days", BusinessDays: "business days", Hou
 // field holds what cannot be a window: not a whole number, or not from Min to Max. A window
 // read from a field someone types must not make a step act early, or never.
 func (w *Window) value(c *bot.Case, sign int) (v WindowValue, ok bool) {
-	v = WindowValue{Window: w, Value: fieldValue(c, w.Field), Offset: w.Default}
+	v = WindowValue{Window: w, Value: FieldValue(c, w.Field), Offset: w.Default}
 	if v.Value == "" {
 		v.Value = nil
 	}

@@ -536,7 +536,7 @@ func (cs caseState) inputs(c *rules.Condition) []string {
 			continue
 		}
 		seen[m[0]] = true
-		out = append(out, m[0]+" = "+value(fieldOf(cs.c, ref), t))
+		out = append(out, m[0]+" = "+value(rules.FieldValue(&cs.c, ref), t))
 	}
 	for _, m := range stepCalls.FindAllStringSubmatch(c.Source, -1) {
 		if seen[m[0]] {
@@ -553,16 +553,6 @@ func (cs caseState) inputs(c *rules.Condition) []string {
 		}
 	}
 	return out
-}
-
-func fieldOf(c bot.Case, ref rules.FieldRef) any {
-	if ref.Object == rules.ObjectAccount {
-		if c.Account == nil {
-			return nil
-		}
-		return c.Account.Fields[ref.Name]
-	}
-	return c.Fields[ref.Name]
 }
 
 // taskCount says how many of the tasks a step created are closed: "2 of 6 tasks closed".
@@ -645,7 +635,7 @@ func (cs caseState) needsLine(n *rules.Needs, st rules.StepState) string {
 	var blank []string
 	for i, f := range n.Fields {
 		fields[i] = f.String()
-		if v := fieldOf(cs.c, f); v == nil || v == "" {
+		if v := rules.FieldValue(&cs.c, f); v == nil || v == "" {
 			blank = append(blank, f.Label())
 		}
 	}

@@ -272,7 +272,7 @@ func (cs caseState) waitsFor(s *rules.Step, g rules.Gate) string {
 // be set".
 func dateProblem(cs caseState, st rules.StepState) string {
 	t := st.Timing
-	v := fieldOf(cs.c, t.Field)
+	v := rules.FieldValue(&cs.c, t.Field)
 	if v == nil || v == "" {
 		return t.Field.String() + " (" + t.Date + ") to be set"
 	}

@@ -614,12 +614,12 @@ func apply(c *bot.Case, e bot.Effect) {
 // start says what forbade step st to start at now, on the case as it was then.
 func (c *checker) start(st *rules.Step, view bot.Case, now time.Time) []string {
 	var out []string
-	if c.pb.Hold.Name != "" && value(view, c.pb.Hold) == true {
+	if c.pb.Hold.Name != "" && rules.FieldValue(&view, c.pb.Hold) == true {
 		out = append(out, "the case is on hold")
 	}
 	if st.Needs != nil {
 		for _, ref := range st.Needs.Fields {
-			if v := value(view, ref); v == nil || v == "" {
+			if v := rules.FieldValue(&view, ref); v == nil || v == "" {
 				out = append(out, ref.String()+" it needs is blank")
 			}
 		}
@@ -656,19 +656,9 @@ func (c *checker) start(st *rules.Step, view bot.Case, now time.Time) []string {
 	return out
 }
 
-func value(c bot.Case, ref rules.FieldRef) any {
-	if ref.Object == rules.ObjectAccount {
-		if c.Account == nil {
-			return nil
-		}
-		return c.Account.Fields[ref.Name]
-	}
-	return c.Fields[ref.Name]
-}
-
 // instant reads a date or datetime field: a date is its first instant in the case's zone.
 func (c *checker) instant(view bot.Case, ref rules.FieldRef) (time.Time, bool) {
-	s, _ := value(view, ref).(string)
+	s, _ := rules.FieldValue(&view, ref).(string)
 	if s == "" {
 		return time.Time{}, false
 	}
@@ -694,7 +684,7 @@ func (c *checker) earliest(at rules.At, nw rules.NonWorking, view bot.Case) (tim
 	}
 	if w := at.Window; w != nil {
 		n := w.Default.N
-		if v, ok := value(view, w.Field).(float64); ok {
+		if v, ok := rules.FieldValue(&view, w.Field).(float64); ok {
 			set := min(max(int(v), w.Min), w.Max)
 			// Whether a value out of range is clamped or replaced, the earliest is the smaller.
 			if at.WindowSign > 0 {
