@@ -42,7 +42,7 @@ type Store struct {
 	readOnly bool
 	// The statements Record runs, prepared once: compiling an upsert costs more than running
 	// it, and a mail's acceptance is recorded alone.
-	one, many, payload *sql.Stmt
+	one, many *sql.Stmt
 }
 
 var _ bot.Store = (*Store)(nil)
@@ -93,7 +93,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	for _, st := range []struct {
 		to  **sql.Stmt
 		sql string
-	}{{&s.one, upsert(1)}, {&s.many, upsert(rowsPerInsert)}, {&s.payload, upsertPayload}} {
+	}{{&s.one, upsert(1)}, {&s.many, upsert(rowsPerInsert)}} {
 		if *st.to, err = db.PrepareContext(ctx, st.sql); err != nil {
 			db.Close()
 			return nil, fmt.Errorf("open ledger %s: prepare: %w", path, err)
@@ -387,15 +387,18 @@ func nullTime(t time.Time) sql.NullString {
 func upsert(rows int) string {
 	return `INSERT INTO ledger (` + columns + `)
 	VALUES ` + strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?), ", rows-1) + `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-	ON CONFLICT (key) DO UPDATE SET
-		case_id = excluded.case_id, playbook = excluded.playbook, step = excluded.step,
+	ON CONFLICT (case_id, key) DO UPDATE SET
+		playbook = excluded.playbook, step = excluded.step,
 		state = excluded.state, result = excluded.result, detail = excluded.detail,
 		attempts = excluded.attempts, at = excluded.at, retryable = excluded.retryable,
 		retry_at = excluded.retry_at, claimed_at = COALESCE(excluded.claimed_at, ledger.claimed_at)`
 }
 
-// upsertPayload writes the payload of a claim.
-const upsertPayload = `INSERT INTO claims (key, payload) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET payload = excluded.payload`
+// upsertPayloads writes the payloads of rows claims.
+func upsertPayloads(rows int) string {
+	return `INSERT INTO claims (key, payload) VALUES ` + strings.Repeat("(?, ?), ", rows-1) + `(?, ?)
+	ON CONFLICT (key) DO UPDATE SET payload = excluded.payload`
+}
 
 // rowsPerInsert is how many entries one INSERT statement carries: a statement per entry costs
 // more in the driver than in SQLite.
@@ -425,18 +428,16 @@ func (s *Store) Record(ctx context.Context, es ...bot.LedgerEntry) error {
 		return fmt.Errorf("record %d ledger entries: begin: %w", len(es), err)
 	}
 	defer tx.Rollback()
-	one, many, payload := tx.StmtContext(ctx, s.one), tx.StmtContext(ctx, s.many), tx.StmtContext(ctx, s.payload)
+	one, many := tx.StmtContext(ctx, s.one), tx.StmtContext(ctx, s.many)
 	args := make([]any, 0, 12*min(len(es), rowsPerInsert))
+	var payloads []any
 	for chunk := range slices.Chunk(es, rowsPerInsert) {
-		args = args[:0]
+		args, payloads = args[:0], payloads[:0]
 		for _, e := range chunk {
 			args = append(args, e.Key, e.CaseID, e.Playbook, e.Step, string(e.State), e.Result, e.Detail,
 				e.Attempts, timeText(e.At), e.Retryable, nullTime(e.RetryAt), nullTime(e.Claimed))
-			if e.Payload == "" {
-				continue
-			}
-			if _, err := payload.ExecContext(ctx, e.Key, e.Payload); err != nil {
-				return fmt.Errorf("record the claim of %s: %w", e.Key, err)
+			if e.Payload != "" {
+				payloads = append(payloads, e.Key, e.Payload)
 			}
 		}
 		var err error
@@ -450,6 +451,11 @@ func (s *Store) Record(ctx context.Context, es ...bot.LedgerEntry) error {
 		}
 		if err != nil {
 			return fmt.Errorf("record ledger entries %s…: %w", chunk[0].Key, err)
+		}
+		if len(payloads) > 0 {
+			if _, err := tx.ExecContext(ctx, upsertPayloads(len(payloads)/2), payloads...); err != nil {
+				return fmt.Errorf("record the claims of %s…: %w", payloads[0], err)
+			}
 		}
 	}
 	if err := tx.Commit(); err != nil {
