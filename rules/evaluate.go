@@ -72,6 +72,15 @@ func (p *Playbook) Evaluate(c bot.Case, l bot.Ledger, now time.Time) Result {
 	return res
 }
 
+// Holds evaluates condition c of the playbook on case cs with ledger l at now, as a step's
+// evaluation does: for checks made outside the engine, such as the property tests.
+func (p *Playbook) Holds(c *Condition, cs bot.Case, l bot.Ledger, now time.Time) (bool, error) {
+	e := evaluation{p: p, c: cs, l: l, now: now}
+	e.loc, e.zoneFallback = p.zone(&cs)
+	e.cal, e.calendar = p.caseCalendar(&cs)
+	return e.test(c)
+}
+
 // evaluation is one Evaluate call.
 type evaluation struct {
 	p   *Playbook

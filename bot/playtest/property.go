@@ -30,8 +30,8 @@ import (
 //   - the engine never errors;
 //   - an action that does harm belongs to a step with a guard;
 //   - a guarded step starts only once its guard's not_before date has come, its fresh field is
-//     set and recent enough, and the steps it must follow are done or skipped (a guard's
-//     condition is an expression the check does not evaluate);
+//     set and recent enough, the steps it must follow are done or skipped, and its condition
+//     holds on the case as it was then;
 //   - a step starts only with every field it needs filled in, and not while the case is held;
 //   - a step never starts before its date;
 //   - no effect key is performed twice, and a skipped step performs no action.
@@ -121,6 +121,10 @@ var (
 	horizon = 7 * 24 * time.Hour
 	// deepHorizon is the length of a timeline bent on reaching the deep steps.
 	deepHorizon = 3 * 24 * time.Hour
+	// longHorizon is the length of a timeline that lasts months: its dates lie up to 75 days
+	// ahead (a far contract end, a de-provision date two months out), and the steps dated by
+	// them must wait for them, whatever people fill in meanwhile.
+	longHorizon = 100 * 24 * time.Hour
 )
 
 // Real zones, and the values a zone field may hold that are none; likewise countries.
@@ -245,6 +249,7 @@ type gen struct {
 	filled map[string]bool         // the fields gates, guards and needs read
 	aged   map[string]bool         // the fields conditions count months from
 	biased bool
+	long   bool // a timeline bent on the deep steps that lasts months (longHorizon)
 }
 
 // genTimeline draws a case (every declared field, blanks included, its account's zone and
@@ -256,6 +261,8 @@ func genTimeline(rt *rapid.T, pb *rules.Playbook, refs []rules.FieldRef, lits ma
 	g := &gen{rt: rt, pb: pb, lits: lits, wants: wants, fresh: map[rules.FieldRef]bool{},
 		filled: map[string]bool{}, aged: map[string]bool{},
 		biased: rapid.IntRange(0, 4).Draw(rt, "deep") != 0}
+	// One in twelve: a cycle a business day for months costs as much as forty short timelines.
+	g.long = g.biased && rapid.IntRange(0, 11).Draw(rt, "months") == 0
 	read := func(c *rules.Condition) {
 		if c != nil {
 			for _, m := range aged.FindAllStringSubmatch(c.Source, -1) {
@@ -292,7 +299,10 @@ func genTimeline(rt *rapid.T, pb *rules.Playbook, refs []rules.FieldRef, lits ma
 		rec[ref.Name] = g.value(ref, start)
 	}
 	span := horizon
-	if g.biased {
+	switch {
+	case g.long:
+		span = longHorizon
+	case g.biased:
 		// Dated mostly in the past, steps come due at once: a shorter timeline reaches them,
 		// and costs fewer cycles.
 		span = deepHorizon
@@ -369,7 +379,8 @@ func genTimeline(rt *rapid.T, pb *rules.Playbook, refs []rules.FieldRef, lits ma
 // mostly from 40 days before near to 30 days after, so that some cases arrive late, and
 // otherwise up to two years before, for the subscriptions a year old. Bent on the deep steps,
 // a value is blank a sixteenth of the time, what gates want three times in four, dates mostly
-// in the 45 days before near and a field a guard wants fresh within the 3 days before.
+// in the 45 days before near and a field a guard wants fresh within the 3 days before; in a
+// timeline that lasts months, dates lie from 40 days before to 75 days after near.
 func (g *gen) value(ref rules.FieldRef, near time.Time) any {
 	rt, pb, label := g.rt, g.pb, ref.String()
 	blanks := 7
@@ -403,6 +414,10 @@ func (g *gen) value(ref rules.FieldRef, near time.Time) any {
 		case g.aged[label] && rapid.IntRange(0, 3).Draw(rt, label+" long ago") != 0:
 			// A date conditions count months from, a subscription's start, is mostly long ago.
 			return g.uniform(-730, -300, label)
+		case g.long:
+			// Months ahead as often as just past: the contract ends far out, or Legal
+			// confirmed weeks ago.
+			return g.uniform(-40, 75, label)
 		case rapid.IntRange(0, 9).Draw(rt, label+" long ago") == 0:
 			// Seldom, and mostly not years: steps dated long ago remind for every business
 			// day since, which costs time.
@@ -653,7 +668,33 @@ func (c *checker) start(st *rules.Step, view bot.Case, now time.Time) []string {
 			out = append(out, "its guard wants step "+after+" done first")
 		}
 	}
+	if cond := g.Condition; cond != nil {
+		switch ok, err := c.pb.Holds(cond, view, c.ledger(view.ID), now); {
+		case err != nil:
+			out = append(out, "its guard's condition "+cond.Source+" could not be evaluated: "+err.Error())
+		case !ok:
+			out = append(out, "its guard's condition "+cond.Source+" is false")
+		}
+	}
 	return out
+}
+
+// ledger is what the checker saw performed and skipped, as the ledger the engine reads would
+// say it: what done('step') in a guard's condition reads.
+func (c *checker) ledger(caseID string) bot.Ledger {
+	l := bot.Ledger{}
+	for id, st := range c.steps {
+		for i := range st.Actions {
+			key := bot.EffectKey(c.pb.Name, id, i+1, caseID)
+			switch {
+			case c.skipped[id]:
+				l[key] = bot.LedgerEntry{Key: key, State: bot.StateSkipped}
+			case i < c.actions[id]:
+				l[key] = bot.LedgerEntry{Key: key, State: bot.StateDone}
+			}
+		}
+	}
+	return l
 }
 
 // instant reads a date or datetime field: a date is its first instant in the case's zone.

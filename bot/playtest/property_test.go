@@ -100,7 +100,7 @@ func TestUnguardedFails(t *testing.T) {
 
 // TestCheckerCatchesGuards feeds the checker a guarded step that starts too early, before the
 // step its guard follows, with a stale fresh field, a blank field it needs and the case on
-// hold, and then performs an effect twice and acts after a skip.
+// hold, its guard's condition false, and then performs an effect twice and acts after a skip.
 func TestCheckerCatchesGuards(t *testing.T) {
 	src := `playbook: guarded
 title: Guarded
@@ -120,7 +120,7 @@ steps:
     title: Closed
     at: requested + 1d
     needs: {fields: [Case.Tenant__c], owner: finance, template: note}
-    guard: {not_before: requested + 3d, after: [notify], fresh: {field: Case.Checked__c, within: 2d}, owner: finance, template: note}
+    guard: {not_before: requested + 3d, after: [notify], fresh: {field: Case.Checked__c, within: 2d}, condition: "Case.Status == 'Approved' && done('notify')", owner: finance, template: note}
     do: [{close: {}}]
 `
 	pb, err := rules.Parse("guarded.yaml", []byte(src), rules.Options{KnownTemplateKind: testTemplates(t).HasKind})
@@ -143,6 +143,7 @@ steps:
 	}
 	for _, want := range []string{"the case is on hold", "Case.Tenant__c it needs is blank",
 		"due no earlier than", "not before", "Case.Checked__c", "wants step notify done first",
+		"its guard's condition Case.Status == 'Approved' && done('notify') is false",
 		"performed twice", "performed action 1 after it was skipped"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("the violations do not say %q:\n%v", want, err)
