@@ -117,6 +117,21 @@ type CRM interface {
 	// by marker or Message-ID; what is absent was not created. An error means nothing is
 	// known.
 	Find(ctx context.Context, q FindQuery) (map[string]string, error)
+	// CaseFiles returns, by case id as given, the files on each of the cases (in Salesforce,
+	// the Files shared with it), newest first: a mail may carry one. Cases without files are
+	// absent.
+	CaseFiles(ctx context.Context, caseIDs []string) (map[string][]CaseFile, error)
+	// FileData returns the bytes of a version of a file (a ContentVersion id, as CaseFile
+	// names it). A version's bytes never change, so every attempt gets the same.
+	FileData(ctx context.Context, version string) ([]byte, error)
+}
+
+// CaseFile is a file on a case, in its latest version.
+type CaseFile struct {
+	Version string // the version's id (a ContentVersion's)
+	Title   string
+	Name    string // the file name, without a path
+	Size    int64  // of the version, in bytes
 }
 
 // FindQuery names the records a CRM.Find looks for.
@@ -159,7 +174,8 @@ type Attachment struct {
 }
 
 // File is a file an effect sends or attaches to the case: one shipped beside the playbook
-// (Path and SHA256), or a text rendered from a template when the effect is claimed (Template).
+// (Path and SHA256), a text rendered from a template when the effect is claimed (Template), or
+// a file on the case (CaseTitle), whose version is chosen when the effect is claimed.
 type File struct {
 	Name        string `json:"name"`                   // the file name: an attachment's, a ContentVersion's PathOnClient
 	ContentType string `json:"content_type,omitempty"` // MIME type
@@ -172,6 +188,13 @@ type File struct {
 	Template string `json:"template,omitempty"`
 	// Title is the ContentVersion's Title (KindAttach only; placeholders already filled in).
 	Title string `json:"title,omitempty"`
+	// CaseTitle is, for a file on the case (KindEmail only), the pattern its title matches:
+	// "*" matches any run of characters, and case does not count. Version is the version of
+	// the newest such file when the effect was claimed, and Size its length: a retry sends
+	// that version, whatever was uploaded since.
+	CaseTitle string `json:"case_title,omitempty"`
+	Version   string `json:"version,omitempty"`
+	Size      int64  `json:"size,omitempty"`
 }
 
 // Mailer sends mail.

@@ -74,7 +74,8 @@ func (p *parser) shipped(n *yaml.Node, what string) (bot.File, bool) {
 	return bot.File{Name: path.Base(name), ContentType: ContentType(name), Path: name, SHA256: f.SHA256}, true
 }
 
-// attachments reads an email's `attach:`, a list of files shipped beside the playbook.
+// attachments reads an email's `attach:`: files shipped beside the playbook, by path, and
+// files on the case, `{case_file: title}`.
 func (p *parser) attachments(n *yaml.Node, what string) []bot.File {
 	items, ok := p.sequence(n, what)
 	if ok && len(items) == 0 {
@@ -82,11 +83,47 @@ func (p *parser) attachments(n *yaml.Node, what string) []bot.File {
 	}
 	var files []bot.File
 	for _, it := range items {
-		if f, ok := p.shipped(it, what); ok {
+		var f bot.File
+		if deref(it).Kind == yaml.MappingNode {
+			f, ok = p.caseFile(it, what)
+		} else {
+			f, ok = p.shipped(it, what)
+		}
+		if ok {
 			files = append(files, f)
 		}
 	}
 	return files
+}
+
+// caseFile reads `{case_file: title}`: the newest file on the case whose title matches the
+// pattern (see MatchTitle), chosen when the mail is claimed.
+func (p *parser) caseFile(n *yaml.Node, what string) (bot.File, bool) {
+	v := p.object(n, what, []string{"case_file"}, nil)["case_file"]
+	if v == nil {
+		return bot.File{}, false
+	}
+	title, ok := p.text(v, what+": case_file")
+	return bot.File{CaseTitle: title}, ok
+}
+
+// MatchTitle reports whether a file's title matches a case_file pattern: "*" matches any run
+// of characters, everything else itself, without regard to case. People title files by hand
+// ("Signed termination letter (final).pdf"), so only "*" is special.
+func MatchTitle(pattern, title string) bool {
+	parts := strings.Split(strings.ToLower(pattern), "*")
+	rest, ok := strings.CutPrefix(strings.ToLower(title), parts[0])
+	if !ok || len(parts) == 1 {
+		return ok && rest == ""
+	}
+	for _, part := range parts[1 : len(parts)-1] {
+		i := strings.Index(rest, part)
+		if i < 0 {
+			return false
+		}
+		rest = rest[i+len(part):]
+	}
+	return strings.HasSuffix(rest, parts[len(parts)-1])
 }
 
 // attach reads `attach: {file}` or `attach: {template, name, title}`: a file shipped beside

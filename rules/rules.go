@@ -284,7 +284,7 @@ type Action struct {
 	// KindComment: whether the customer sees the comment.
 	Public bool
 
-	// KindEmail: the files shipped beside the playbook that the mail carries.
+	// KindEmail: the files the mail carries: shipped beside the playbook, or on the case.
 	Attachments []bot.File
 	// KindAttach: the file to attach to the case.
 	File *bot.File

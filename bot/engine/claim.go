@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"casebot/bot"
+	"casebot/rules"
 )
 
 // claim is an action as decided and rendered when its step came due: the ledger keeps it as
@@ -39,7 +40,7 @@ type claim struct {
 	CcRoles   []string       `json:"cc_roles,omitempty"`
 	Addresses []string       `json:"addresses,omitempty"`
 	Public    bool           `json:"public,omitempty"`
-	Files     []bot.File     `json:"files,omitempty"` // shipped ones by path and content hash
+	Files     []bot.File     `json:"files,omitempty"` // shipped ones by path and content hash, the case's by version
 	Problem   string         `json:"problem,omitempty"`
 	HTTP      *bot.HTTPCall  `json:"http,omitempty"`
 }
@@ -85,6 +86,7 @@ func (e *Engine) claims(ctx context.Context, due []*pending, now time.Time, rep 
 			return nil, nil, nil, &LedgerError{Err: fmt.Errorf("reading %d claim(s): %w", len(keys), err)}
 		}
 	}
+	files := e.caseFiles(ctx, due, payloads)
 	ready, entries = make([]*pending, 0, len(due)), make([]bot.LedgerEntry, 0, len(due))
 	for _, d := range due {
 		if payload, ok := payloads[d.eff.Key]; ok {
@@ -98,7 +100,7 @@ func (e *Engine) claims(ctx context.Context, due []*pending, now time.Time, rep 
 			ready = append(ready, d)
 			continue
 		}
-		cl, err := e.render(d)
+		cl, err := e.render(d, files)
 		if err != nil {
 			ent, ev := e.failedEntry(d, err, now, rep)
 			entries, events = append(entries, ent), append(events, ev)
@@ -110,7 +112,7 @@ func (e *Engine) claims(ctx context.Context, due []*pending, now time.Time, rep 
 			entries, events = append(entries, ent), append(events, ev)
 			continue
 		}
-		d.cl, d.fresh = &cl, true
+		d.cl, d.eff, d.fresh = &cl, cl.Effect, true
 		d.prev.Claimed = now
 		ent := d.entry(bot.StateClaimed, "", now)
 		ent.Payload = string(payload)
@@ -140,9 +142,57 @@ func (d *pending) entry(state bot.EntryState, result string, now time.Time) bot.
 		State: state, Result: result, Attempts: attempts, At: now, Claimed: d.prev.Claimed}
 }
 
-// render renders what an effect sends and resolves whom to: what its claim holds. A panic (a
-// template's function, say) is an error of this effect alone.
-func (e *Engine) render(d *pending) (cl claim, err error) {
+// caseFiles reads, in one call, the files on the cases whose due effects are to be claimed
+// with a mail that carries a file on the case. The error, if any, is every such effect's.
+func (e *Engine) caseFiles(ctx context.Context, due []*pending, payloads map[string]string) lookup[[]bot.CaseFile] {
+	var ids []string
+	for _, d := range due {
+		if _, claimed := payloads[d.eff.Key]; !claimed && slices.ContainsFunc(d.eff.Files, isCaseFile) {
+			ids = appendNew(ids, d.c.ID)
+		}
+	}
+	var files lookup[[]bot.CaseFile]
+	if len(ids) > 0 {
+		if files.found, files.err = e.opts.CRM.CaseFiles(ctx, ids); files.err != nil {
+			files.err = fmt.Errorf("reading the files on %d case(s): %w", len(ids), files.err)
+		}
+	}
+	return files
+}
+
+func isCaseFile(f bot.File) bool { return f.CaseTitle != "" }
+
+// chooseFiles gives each file on the case that a mail carries the version it sends: that of
+// the newest file whose title matches. A file missing from the case fails the mail for good,
+// until a person attaches it and retries the step.
+func chooseFiles(d *pending, files lookup[[]bot.CaseFile]) ([]bot.File, error) {
+	if !slices.ContainsFunc(d.eff.Files, isCaseFile) {
+		return d.eff.Files, nil
+	}
+	if files.err != nil {
+		return nil, files.err
+	}
+	out := slices.Clone(d.eff.Files)
+	for i, f := range out {
+		if !isCaseFile(f) {
+			continue
+		}
+		j := slices.IndexFunc(files.found[d.c.ID], func(cf bot.CaseFile) bool { return rules.MatchTitle(f.CaseTitle, cf.Title) })
+		if j < 0 {
+			return nil, &bot.Error{Op: "email " + d.eff.Key, Code: "FILE_NOT_ON_CASE",
+				Message: fmt.Sprintf("no file on the case has a title like %q: attach it to the case, then run `casebot retry %s %s`",
+					f.CaseTitle, d.c.ID, d.eff.Step)}
+		}
+		cf := files.found[d.c.ID][j]
+		out[i].Name, out[i].ContentType, out[i].Version, out[i].Size = cf.Name, rules.ContentType(cf.Name), cf.Version, cf.Size
+	}
+	return out, nil
+}
+
+// render renders what an effect sends and resolves whom to, and chooses the files on the case
+// it sends: what its claim holds. A panic (a template's function, say) is an error of this
+// effect alone.
+func (e *Engine) render(d *pending, files lookup[[]bot.CaseFile]) (cl claim, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = e.panicked("render "+d.eff.Key, v)
@@ -181,6 +231,9 @@ func (e *Engine) render(d *pending) (cl claim, err error) {
 		if len(to) == 0 {
 			return cl, &bot.Error{Op: "email " + d.eff.Key, Code: "NO_RECIPIENT",
 				Message: "no address to send to (the case fields it names are empty)"}
+		}
+		if cl.Effect.Files, err = chooseFiles(d, files); err != nil {
+			return cl, err
 		}
 		cl.Subject, cl.Text, cl.To, cl.Cc = subject, text, to, cc
 		cl.MessageID = messageID(d.eff.Key, e.opts.MessageIDDomain)

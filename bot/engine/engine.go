@@ -712,15 +712,16 @@ func (e *Engine) guard(d *pending, o *outcome, f func()) {
 	f()
 }
 
-// lookup is the outcome of resolving names: the ids known, or why the CRM could not be asked.
-type lookup struct {
-	ids map[string]string
-	err error
+// lookup is the outcome of asking the CRM about names or records: what it knows, by name or
+// id, or why it could not be asked.
+type lookup[T any] struct {
+	found map[string]T
+	err   error
 }
 
 // lookups resolves the task owners and the queues the effects of a phase need, in one call
 // each at most.
-func (e *Engine) lookups(ctx context.Context, phase []*pending, now time.Time) (users, queues lookup) {
+func (e *Engine) lookups(ctx context.Context, phase []*pending, now time.Time) (users, queues lookup[string]) {
 	var owners, names []string
 	for _, d := range phase {
 		switch d.eff.Kind {
@@ -737,10 +738,10 @@ func (e *Engine) lookups(ctx context.Context, phase []*pending, now time.Time) (
 		}
 	}
 	if len(owners) > 0 {
-		users.ids, users.err = e.users.resolve(ctx, now, owners)
+		users.found, users.err = e.users.resolve(ctx, now, owners)
 	}
 	if len(names) > 0 {
-		queues.ids, queues.err = e.queues.resolve(ctx, now, names)
+		queues.found, queues.err = e.queues.resolve(ctx, now, names)
 	}
 	return users, queues
 }
@@ -817,7 +818,7 @@ func (e *Engine) shipped(eff bot.Effect, f bot.File) ([]byte, error) {
 }
 
 // addQueue gives the case to the queue of the effect's role, resolved in queues.
-func (e *Engine) addQueue(b *batch, i int, d *pending, queues lookup, o *outcome) error {
+func (e *Engine) addQueue(b *batch, i int, d *pending, queues lookup[string], o *outcome) error {
 	role := d.eff.Roles[0]
 	r := e.opts.Roles[role]
 	if r.Queue == "" {
@@ -827,7 +828,7 @@ func (e *Engine) addQueue(b *batch, i int, d *pending, queues lookup, o *outcome
 	if queues.err != nil {
 		return queues.err
 	}
-	id, ok := queues.ids[r.Queue]
+	id, ok := queues.found[r.Queue]
 	if !ok {
 		return &bot.Error{Op: "queue " + d.eff.Key, Code: "UNKNOWN_QUEUE", Retryable: true,
 			Message: fmt.Sprintf("role %q: no Salesforce queue %q", role, r.Queue)}
@@ -840,7 +841,7 @@ func (e *Engine) addQueue(b *batch, i int, d *pending, queues lookup, o *outcome
 // addTasks adds the effect's tasks that do not exist yet to the batch, with their owners
 // resolved in users. Tasks found on the case by their key were created by an earlier attempt
 // whose ledger entry was lost.
-func (e *Engine) addTasks(b *batch, i int, d *pending, users lookup) error {
+func (e *Engine) addTasks(b *batch, i int, d *pending, users lookup[string]) error {
 	var known []string
 	var creates []bot.Fields
 	existing := map[string]string{}
@@ -876,7 +877,7 @@ func (e *Engine) addTasks(b *batch, i int, d *pending, users lookup) error {
 				return &bot.Error{Op: "task " + t.Key, Code: "UNKNOWN_USER",
 					Message: fmt.Sprintf("role %q: %s is empty on the case", t.OwnerRole, r.Field)}
 			}
-			id, ok := users.ids[user]
+			id, ok := users.found[user]
 			if !ok {
 				return &bot.Error{Op: "task " + t.Key, Code: "UNKNOWN_USER", Retryable: true,
 					Message: fmt.Sprintf("role %q: no active Salesforce user %q", t.OwnerRole, user)}

@@ -35,8 +35,14 @@ type fakeCRM struct {
 	check   func(bot.Write) error
 	nextID  int
 	finds   []bot.FindQuery
-	findErr error        // every Find fails with it
-	dead    *atomic.Bool // when set and true, the process is down: every call fails, doing nothing
+	findErr error // every Find fails with it
+	// files are the files on each case, newest first, and data their versions' bytes.
+	files     map[string][]bot.CaseFile
+	data      map[string][]byte
+	fileCalls [][]string   // the case ids of every CaseFiles call
+	filesErr  error        // every CaseFiles fails with it
+	dataErr   error        // every FileData fails with it
+	dead      *atomic.Bool // when set and true, the process is down: every call fails, doing nothing
 }
 
 // errDead is what a call of a process that crashed gets: it never reaches the provider.
@@ -167,6 +173,56 @@ func (f *fakeCRM) Find(ctx context.Context, q bot.FindQuery) (map[string]string,
 		}
 	}
 	return out, nil
+}
+
+func (f *fakeCRM) CaseFiles(ctx context.Context, caseIDs []string) (map[string][]bot.CaseFile, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if down(f.dead) {
+		return nil, errDead
+	}
+	f.fileCalls = append(f.fileCalls, caseIDs)
+	if f.filesErr != nil {
+		return nil, f.filesErr
+	}
+	out := map[string][]bot.CaseFile{}
+	for _, id := range caseIDs {
+		if fs := f.files[id]; len(fs) > 0 {
+			out[id] = slices.Clone(fs)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeCRM) FileData(ctx context.Context, version string) ([]byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if down(f.dead) {
+		return nil, errDead
+	}
+	if f.dataErr != nil {
+		return nil, f.dataErr
+	}
+	data, ok := f.data[version]
+	if !ok {
+		return nil, &bot.Error{Op: "read file " + version, Code: "NOT_FOUND"}
+	}
+	return data, nil
+}
+
+// upload puts a file on a case, as a person does, newest of its files, and returns the id of
+// its version.
+func (f *fakeCRM) upload(caseID, title, name, data string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.nextID++
+	version := fmt.Sprintf("068%015d", f.nextID)
+	if f.files == nil {
+		f.files, f.data = map[string][]bot.CaseFile{}, map[string][]byte{}
+	}
+	f.files[caseID] = slices.Insert(f.files[caseID], 0, bot.CaseFile{Version: version, Title: title, Name: name, Size: int64(len(data))})
+	f.data[version] = []byte(data)
+	return version
 }
 
 func (f *fakeCRM) UserIDs(ctx context.Context, names []string) (map[string]string, error) {

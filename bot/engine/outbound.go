@@ -116,7 +116,7 @@ func (e *Engine) mail(ctx context.Context, after *batch, i int, d *pending, foun
 	if !sent {
 		m := bot.Mail{To: cl.To, Cc: cl.Cc, Subject: cl.Subject, Text: cl.Text, MessageID: cl.MessageID, Key: d.eff.Key}
 		for _, f := range d.eff.Files {
-			data, err := e.shipped(d.eff, f)
+			data, err := e.attachment(ctx, d.eff, f)
 			if err != nil {
 				return outcome{err: err}
 			}
@@ -144,6 +144,24 @@ func (e *Engine) mail(ctx context.Context, after *batch, i int, d *pending, foun
 		"MessageDate": d.now.UTC().Format(bot.DateTimeLayout), // when it was sent, not when it was due
 	})
 	return outcome{result: formatResult(map[string]string{"from": from, "sent": cl.MessageID}), detail: detail}
+}
+
+// attachment returns the bytes of a file a mail carries: the version of a file on the case
+// its claim chose, or a file shipped beside the playbook.
+func (e *Engine) attachment(ctx context.Context, eff bot.Effect, f bot.File) ([]byte, error) {
+	if f.Version == "" {
+		return e.shipped(eff, f)
+	}
+	data, err := e.opts.CRM.FileData(ctx, f.Version)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s from the case: %w", f.Name, err)
+	}
+	// A version's bytes never change: fewer or more are not what was decided.
+	if int64(len(data)) != f.Size {
+		return nil, &bot.Error{Op: "read file " + f.Version, Code: "FILE_SIZE",
+			Message: fmt.Sprintf("%s: read %d bytes, the claimed version has %d", f.Name, len(data), f.Size)}
+	}
+	return data, nil
 }
 
 // addresses are the mail addresses of roles on a case: the configured ones and those in the

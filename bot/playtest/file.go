@@ -37,6 +37,7 @@ type testCase struct {
 	name    string
 	line    int
 	caseRec bot.Case // the fixture: case, account, tasks
+	files   []file   // on the case before the test starts
 	loc     *time.Location
 	roles   map[string]engine.Role
 	answers map[string]map[string]any // endpoint → the JSON object it answers
@@ -77,13 +78,14 @@ type wantLine struct {
 const testSuffix = ".test.yaml"
 
 var (
-	goldenRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
-	roleKeys   = []string{"user", "queue", "channel", "emails"}
-	eventKeys  = []string{"at", "set", "complete_tasks"}
-	fileKeys   = []string{"playbook", "closed_statuses", "tests"}
-	testKeys   = []string{"name", "case", "account", "tasks", "roles", "responses", "start", "until", "at", "events", "expect", "final"}
-	taskKeys   = []string{"key", "subject", "status", "due"}
-	objectKeys = []string{rules.ObjectCase, rules.ObjectAccount}
+	goldenRE     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	roleKeys     = []string{"user", "queue", "channel", "emails"}
+	eventKeys    = []string{"at", "set", "complete_tasks"}
+	fileKeys     = []string{"playbook", "closed_statuses", "tests"}
+	testKeys     = []string{"name", "case", "account", "tasks", "files", "roles", "responses", "start", "until", "at", "events", "expect", "final"}
+	taskKeys     = []string{"key", "subject", "status", "due"}
+	caseFileKeys = []string{"name", "title", "text"}
+	objectKeys   = []string{rules.ObjectCase, rules.ObjectAccount}
 )
 
 // parser reads one test file, collecting every problem with its position.
@@ -176,6 +178,9 @@ func (p *parser) test(n *yaml.Node, pb *rules.Playbook) *testCase {
 	}
 	if m["tasks"] != nil {
 		t.caseRec.Tasks = p.tasks(m["tasks"], what+": tasks", pb.Name, t.caseRec.ID)
+	}
+	if m["files"] != nil {
+		t.files = p.files(m["files"], what+": files")
 	}
 	// Times the test writes without an offset are in the case's zone, as the playbook counts.
 	t.loc = pb.Zone(t.caseRec)
@@ -401,6 +406,34 @@ func (p *parser) tasks(n *yaml.Node, what, playbook, caseID string) []bot.Task {
 			}
 		}
 		out = append(out, t)
+	}
+	return out
+}
+
+// files reads the files people put on the case before the test starts: a name, a title
+// (the name without its extension unless given, as in Salesforce) and the text it holds.
+func (p *parser) files(n *yaml.Node, what string) []file {
+	var out []file
+	for i, fn := range p.list(n, what) {
+		m := p.keys(fn, what, caseFileKeys, "name")
+		if m == nil {
+			continue
+		}
+		name, ok := p.scalar(m["name"], what+": name")
+		if !ok {
+			continue
+		}
+		f := file{CaseFile: bot.CaseFile{Version: fmt.Sprintf("068%015d", i+1), Name: name,
+			Title: strings.TrimSuffix(name, path.Ext(name))}}
+		if m["title"] != nil {
+			f.Title, _ = p.scalar(m["title"], what+": title")
+		}
+		if m["text"] != nil {
+			text, _ := p.scalar(m["text"], what+": text")
+			f.data = []byte(text)
+		}
+		f.Size = int64(len(f.data))
+		out = append(out, f)
 	}
 	return out
 }

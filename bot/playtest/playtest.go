@@ -232,6 +232,7 @@ func (r *runner) test(ctx context.Context, s *suite, t *testCase) (Result, map[s
 // with its error.
 func (r *runner) run(ctx context.Context, s *suite, t *testCase, check func(before bot.Case, events []engine.Event) error) ([]gotLine, *crm, error) {
 	world := newCRM(t.caseRec, s.closed)
+	world.addFiles(t.files)
 	ch, mail, calls := &chat{}, &mailer{}, &caller{responses: t.answers}
 	clk := bot.NewManualClock(t.start)
 	var events []engine.Event

@@ -168,6 +168,9 @@ func TestLoadErrors(t *testing.T) {
 			[]string{`x.test.yaml:9:9: test "t": expect: " #" starts a YAML comment here`}},
 		{"duplicate test", head + fixture + clock + "    expect: []\n  - name: t\n" + fixture + clock + "    expect: []\n",
 			[]string{`x.test.yaml:9:5: test "t": duplicate name (first at line 3)`}},
+		{"bad files", head + fixture + "    files:\n      - {title: Letter}\n      - {name: a.pdf, size: 3}\n" + clock + "    expect: []\n",
+			[]string{`x.test.yaml:7:9: test "t": files: missing name`,
+				`x.test.yaml:8:23: test "t": files: unknown key "size"; known keys: name, title, text`}},
 		{"final of an undeclared field", head + fixture + clock + "    expect: []\n    final: {Case: {IsClosed: true}}\n",
 			[]string{`x.test.yaml:9:20: test "t": final: Case.IsClosed is not a field refund declares`}},
 	}

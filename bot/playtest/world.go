@@ -2,6 +2,7 @@ package playtest
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"maps"
 	"slices"
@@ -26,6 +27,13 @@ type crm struct {
 	created  map[string]int    // object → records created, for ids
 	comments []string          // bodies of the case comments created since the last take
 	logged   map[string]string // markers of comments and Message-IDs of logged mails → record ids
+	files    []file            // the files on the case, oldest first
+}
+
+// file is a file on the case: one the test puts there, or one casebot attached.
+type file struct {
+	bot.CaseFile
+	data []byte
 }
 
 var _ bot.CRM = (*crm)(nil)
@@ -39,6 +47,15 @@ func newCRM(c bot.Case, closed []string) *crm {
 	cp.Tasks = slices.Clone(c.Tasks)
 	return &crm{c: cp, closed: closed, ids: map[string]string{},
 		created: map[string]int{"Task": len(c.Tasks)}}
+}
+
+// addFiles puts files on the case, as people did before the test starts; their versions'
+// ids are numbered from 1 as a test's parser numbers them.
+func (m *crm) addFiles(files []file) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.files = append(m.files, files...)
+	m.created["ContentVersion"] += len(files)
 }
 
 func (m *crm) isClosed() bool {
@@ -111,6 +128,13 @@ func (m *crm) apply(w bot.Write) (string, error) {
 		case "ContentVersion":
 			desc, _ := w.Fields["Description"].(string) // ends with the file's marker
 			m.logged[desc] = id
+			f := file{CaseFile: bot.CaseFile{Version: id}}
+			f.Title, _ = w.Fields["Title"].(string)
+			f.Name, _ = w.Fields["PathOnClient"].(string)
+			data, _ := w.Fields["VersionData"].(string)
+			f.data, _ = base64.StdEncoding.DecodeString(data)
+			f.Size = int64(len(f.data))
+			m.files = append(m.files, f)
 		}
 		if w.Object != "Task" {
 			return id, nil // a logged mail or a file: the timeline shows it from the effect
@@ -150,6 +174,32 @@ func (m *crm) Find(ctx context.Context, q bot.FindQuery) (map[string]string, err
 		}
 	}
 	return out, nil
+}
+
+// CaseFiles returns the files on the case, newest first.
+func (m *crm) CaseFiles(ctx context.Context, caseIDs []string) (map[string][]bot.CaseFile, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := map[string][]bot.CaseFile{}
+	if !slices.Contains(caseIDs, m.c.ID) || len(m.files) == 0 {
+		return out, nil
+	}
+	for _, f := range slices.Backward(m.files) {
+		out[m.c.ID] = append(out[m.c.ID], f.CaseFile)
+	}
+	return out, nil
+}
+
+// FileData returns the bytes of a file on the case.
+func (m *crm) FileData(ctx context.Context, version string) ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, f := range m.files {
+		if f.Version == version {
+			return f.data, nil
+		}
+	}
+	return nil, &bot.Error{Op: "read file " + version, Code: "NOT_FOUND", Message: "no such file in the test"}
 }
 
 // idPrefix is the key prefix of Salesforce ids of an object.

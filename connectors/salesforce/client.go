@@ -414,6 +414,9 @@ type call struct {
 	// processed it would create them twice, so it is retried only on answers that mean
 	// "not done" (503, UNABLE_TO_LOCK_ROW) and on errors before it was sent.
 	create bool
+	// raw marks a request answered with bytes of any type rather than JSON (a blob): do
+	// hands them over as they are, in out, a *[]byte.
+	raw bool
 }
 
 // response is a response read in full.
@@ -423,7 +426,8 @@ type response struct {
 	body   []byte
 }
 
-// do performs r and decodes a successful response's JSON body into out (when not nil).
+// do performs r and decodes a successful response's JSON body into out (when not nil; see
+// call.raw for bytes).
 // It retries transient failures with backoff (see call.create). A rejected session is
 // answered by a new login every time: the first at once, as sessions time out in the normal
 // course, and any further one in a row as a retry with backoff, so that a session Salesforce
@@ -458,6 +462,9 @@ func (c *Client) do(ctx context.Context, r call, out any) (status int, err error
 				if ctx.Err() != nil { // the caller gave up; a later attempt may still succeed
 					return 0, failure
 				}
+			case resp.status >= 200 && resp.status < 300 && r.raw:
+				*out.(*[]byte) = resp.body
+				return resp.status, nil
 			case resp.status >= 200 && resp.status < 300:
 				if out != nil && len(bytes.TrimSpace(resp.body)) > 0 {
 					if err := json.Unmarshal(resp.body, out); err != nil {
@@ -535,7 +542,11 @@ func (c *Client) send(ctx context.Context, s *session, r call, body []byte) (res
 	if err != nil {
 		return nil, false, err
 	}
-	req.Header.Set("Accept", "application/json")
+	accept := "application/json"
+	if r.raw {
+		accept = "*/*"
+	}
+	req.Header.Set("Accept", accept)
 	req.Header.Set("User-Agent", "casebot")
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")

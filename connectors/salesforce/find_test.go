@@ -180,19 +180,8 @@ func TestFindFiles(t *testing.T) {
 		file(b, "Attached by casebot.\n\n["+m("other")+"]"),
 		file(a, "About "+m("quoted")+".\nA person's file."),
 	)
-	var doc string
-	err := o.client.Query(t.Context(), "SELECT ContentDocumentId FROM ContentVersion WHERE Id = "+salesforce.Quote(files[0]),
-		func(records []json.RawMessage) error {
-			var rec struct{ ContentDocumentId string }
-			err := json.Unmarshal(records[0], &rec)
-			doc = rec.ContentDocumentId
-			return err
-		})
-	if err != nil {
-		t.Fatalf("reading the file's document: %v", err)
-	}
 	linked := 0
-	err = o.client.Query(t.Context(), "SELECT Id FROM ContentDocumentLink WHERE ContentDocumentId = "+salesforce.Quote(doc)+
+	err := o.client.Query(t.Context(), "SELECT Id FROM ContentDocumentLink WHERE ContentDocumentId = "+salesforce.Quote(o.document(t, files[0]))+
 		" AND LinkedEntityId = "+salesforce.Quote(a), func(records []json.RawMessage) error {
 		linked += len(records)
 		return nil

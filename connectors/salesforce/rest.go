@@ -98,6 +98,24 @@ func (c *Client) Get(ctx context.Context, object, id string, fields ...string) (
 	return rec, nil
 }
 
+// Blob reads the bytes of a record's blob field (sObject Blob Get): a ContentVersion's
+// VersionData, say.
+func (c *Client) Blob(ctx context.Context, object, id, field string) ([]byte, error) {
+	op := "get " + object + " " + id + " " + field
+	if err := checkRecord(object, id); err != nil {
+		return nil, invalidInput(op, err.Error())
+	}
+	if !ValidObject(field) { // a field of object itself, no relationship path
+		return nil, invalidInput(op, fmt.Sprintf("invalid field name %q", field))
+	}
+	var data []byte
+	r := call{op: op, method: http.MethodGet, path: c.prefix + "/sobjects/" + object + "/" + id + "/" + field, raw: true}
+	if _, err := c.do(ctx, r, &data); err != nil {
+		return nil, err
+	}
+	return data, nil
+}
+
 // saveResult is Salesforce's answer to a create or upsert, and one record's in a collection.
 type saveResult struct {
 	ID      string    `json:"id"`

@@ -82,6 +82,16 @@ func (c *timedCRM) QueueIDs(ctx context.Context, names []string) (map[string]str
 	return c.CRM.QueueIDs(ctx, names)
 }
 
+func (c *timedCRM) CaseFiles(ctx context.Context, caseIDs []string) (map[string][]bot.CaseFile, error) {
+	defer c.time(time.Now())
+	return c.CRM.CaseFiles(ctx, caseIDs)
+}
+
+func (c *timedCRM) FileData(ctx context.Context, version string) ([]byte, error) {
+	defer c.time(time.Now())
+	return c.CRM.FileData(ctx, version)
+}
+
 // waited sums the time spent waiting for the other providers: the endpoints and the relay.
 type waited struct {
 	mu    sync.Mutex
