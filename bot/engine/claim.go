@@ -87,8 +87,30 @@ func (e *Engine) claims(ctx context.Context, due []*pending, now time.Time, rep 
 		}
 	}
 	files := e.caseFiles(ctx, due, payloads)
+	// Rendering is most of the work of a busy pass, and each effect's is its own: on every
+	// processor, in the order of due.
+	type rendered struct {
+		cl      claim
+		payload []byte
+		err     error
+	}
+	fresh := make([]rendered, len(due))
+	parallel(len(due), func(_, lo, hi int) {
+		for i, d := range due[lo:hi] {
+			if _, ok := payloads[d.eff.Key]; ok {
+				continue
+			}
+			r := &fresh[lo+i]
+			if r.cl, r.err = e.render(d, files); r.err != nil {
+				continue
+			}
+			if r.payload, r.err = r.cl.encode(); r.err != nil {
+				r.err = fmt.Errorf("encode claim: %w", r.err)
+			}
+		}
+	})
 	ready, entries = make([]*pending, 0, len(due)), make([]bot.LedgerEntry, 0, len(due))
-	for _, d := range due {
+	for i, d := range due {
 		if payload, ok := payloads[d.eff.Key]; ok {
 			cl, err := decodeClaim(payload, d.eff)
 			if err != nil {
@@ -100,22 +122,16 @@ func (e *Engine) claims(ctx context.Context, due []*pending, now time.Time, rep 
 			ready = append(ready, d)
 			continue
 		}
-		cl, err := e.render(d, files)
-		if err != nil {
-			ent, ev := e.failedEntry(d, err, now, rep)
+		r := &fresh[i]
+		if r.err != nil {
+			ent, ev := e.failedEntry(d, r.err, now, rep)
 			entries, events = append(entries, ent), append(events, ev)
 			continue
 		}
-		payload, err := cl.encode()
-		if err != nil {
-			ent, ev := e.failedEntry(d, fmt.Errorf("encode claim: %w", err), now, rep)
-			entries, events = append(entries, ent), append(events, ev)
-			continue
-		}
-		d.cl, d.eff, d.fresh = &cl, cl.Effect, true
+		d.cl, d.eff, d.fresh = &r.cl, r.cl.Effect, true
 		d.prev.Claimed = now
 		ent := d.entry(bot.StateClaimed, "", now)
-		ent.Payload = string(payload)
+		ent.Payload = string(r.payload)
 		entries = append(entries, ent)
 		ready = append(ready, d)
 	}

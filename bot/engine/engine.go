@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"sort"
@@ -101,6 +102,41 @@ type Report struct {
 	// Next is the earliest time a step of any case comes due; zero when none is scheduled.
 	Next time.Time
 }
+
+// add adds what o did to r, and takes o's Next when it is earlier.
+func (r *Report) add(o Report) {
+	r.Done += o.Done
+	r.Skipped += o.Skipped
+	r.Failed += o.Failed
+	if !o.Next.IsZero() && (r.Next.IsZero() || o.Next.Before(r.Next)) {
+		r.Next = o.Next
+	}
+}
+
+// parallel calls f with runs [lo, hi) that cover [0, n), the w-th of runs(n) each on a
+// goroutine of its own, and returns when all have returned.
+func parallel(n int, f func(w, lo, hi int)) {
+	workers := runs(n)
+	if workers == 1 {
+		f(0, 0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := n*w/workers, n*(w+1)/workers
+		wg.Go(func() { f(w, lo, hi) })
+	}
+	wg.Wait()
+}
+
+// runs is how many runs parallel cuts n items into: one per processor, but fewer than minRun
+// items make one run, since a goroutine costs more than they do.
+func runs(n int) int {
+	return max(1, min(runtime.GOMAXPROCS(0), n/minRun))
+}
+
+// minRun is the fewest items parallel gives a goroutine of their own.
+const minRun = 64
 
 // Engine runs reconcile cycles. It is safe for use by one goroutine at a time.
 type Engine struct {
@@ -308,12 +344,7 @@ func (e *Engine) settle(ctx context.Context, p *rules.Playbook, unconfirmed []st
 			rep.Cases += r.Cases
 			rep.Read += r.Read
 		}
-		rep.Done += r.Done
-		rep.Skipped += r.Skipped
-		rep.Failed += r.Failed
-		if !r.Next.IsZero() && (rep.Next.IsZero() || r.Next.Before(rep.Next)) {
-			rep.Next = r.Next
-		}
+		rep.add(r)
 		if err != nil {
 			return err
 		}
@@ -380,14 +411,28 @@ func (e *Engine) pass(ctx context.Context, p *rules.Playbook, q bot.CaseQuery, u
 	}
 
 	progressed := map[string]bool{}
+	// Each case is evaluated on its own: on every processor, a run of cases each, joined in
+	// the order of cases.
+	type evaluated struct {
+		due     []*pending
+		records []bot.LedgerEntry
+		events  []Event
+		rep     Report
+	}
+	parts := make([]evaluated, runs(len(cases)))
+	parallel(len(cases), func(w, lo, hi int) {
+		r := &parts[w]
+		for i := lo; i < hi; i++ {
+			d, recs, evs := e.evaluate(p, &cases[i], ledgers[cases[i].ID], now, titles, orphans[cases[i].ID], &r.rep)
+			r.due, r.records, r.events = append(r.due, d...), append(r.records, recs...), append(r.events, evs...)
+		}
+	})
 	var due []*pending
 	var records []bot.LedgerEntry
 	var events []Event
-	for i := range cases {
-		d, recs, evs := e.evaluate(p, &cases[i], ledgers[cases[i].ID], now, titles, orphans[cases[i].ID], rep)
-		due = append(due, d...)
-		records = append(records, recs...)
-		events = append(events, evs...)
+	for _, r := range parts {
+		due, records, events = append(due, r.due...), append(records, r.records...), append(events, r.events...)
+		rep.add(r.rep)
 	}
 	// The actions of steps are decided now; notices (reminders, escalations) wait for their
 	// phase, which sends them only for cases this pass changed nothing else of.

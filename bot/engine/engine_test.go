@@ -2,7 +2,11 @@ package engine
 
 import (
 	"context"
+	"fmt"
+	"maps"
 	"os"
+	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -267,5 +271,56 @@ func TestRunRejectsABadSchedule(t *testing.T) {
 	eng, _, _, _ := newSOP(t, &now)
 	if err := eng.Run(t.Context(), "every minute"); err == nil || !strings.Contains(err.Error(), `schedule "every minute"`) {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// TestParallelPassesAsOne: a pass evaluates and renders its cases on every processor. Over
+// enough cases to cut them into runs, the writes, posts and ledger are those of one processor,
+// in the same order.
+func TestParallelPassesAsOne(t *testing.T) {
+	type world struct {
+		writes []bot.Write
+		posts  []bot.Message
+		ledger map[string]bot.Ledger
+	}
+	run := func(procs int) world {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+		clock := day0.Add(15 * time.Hour)
+		eng, crm, store, chat := newSOP(t, &clock)
+		one := crm.cases[0]
+		ids := []string{one.ID}
+		for i := 1; i < 4*minRun; i++ {
+			c := *one
+			c.ID = fmt.Sprintf("500%015d", i)
+			c.Fields = maps.Clone(one.Fields)
+			a := *one.Account
+			a.ID = fmt.Sprintf("001%015d", i)
+			a.Fields = maps.Clone(one.Account.Fields)
+			c.Account = &a
+			crm.cases = append(crm.cases, &c)
+			ids = append(ids, c.ID)
+		}
+		for range 6 {
+			cycle(t, eng)
+			clock = clock.AddDate(0, 0, 1)
+		}
+		ledger, err := store.Entries(t.Context(), ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return world{writes: crm.writes(), posts: chat.posts, ledger: ledger}
+	}
+	one, many := run(1), run(4)
+	if len(one.writes) < 4*minRun {
+		t.Fatalf("%d writes: the cases did too little to tell", len(one.writes))
+	}
+	if !reflect.DeepEqual(one.writes, many.writes) {
+		t.Errorf("writes differ: %d on one processor, %d on four", len(one.writes), len(many.writes))
+	}
+	if !reflect.DeepEqual(one.posts, many.posts) {
+		t.Errorf("posts differ: %d on one processor, %d on four", len(one.posts), len(many.posts))
+	}
+	if !reflect.DeepEqual(one.ledger, many.ledger) {
+		t.Errorf("ledgers differ")
 	}
 }
