@@ -162,6 +162,10 @@ type Mail struct {
 	Text      string   // plain text
 	MessageID string   // "<…>", derived from the effect key so a resent mail is recognisable
 	Key       string   // the effect key
+	// InReplyTo and References thread the mail under another ("<…>" each): an
+	// acknowledgement under the customer's request.
+	InReplyTo  string
+	References []string
 	// Attachments are the files the mail carries, in order.
 	Attachments []Attachment
 }
@@ -382,6 +386,10 @@ type Store interface {
 	Payloads(ctx context.Context, keys []string) (map[string]string, error)
 	// Claimed returns every entry in StateClaimed: effects whose outcome is not recorded.
 	Claimed(ctx context.Context) ([]LedgerEntry, error)
+	// Position returns where intake stands in a mailbox folder; zero when it never read it.
+	Position(ctx context.Context, mailbox string) (MailboxPosition, error)
+	// SetPosition records where intake stands in a mailbox folder.
+	SetPosition(ctx context.Context, mailbox string, p MailboxPosition) error
 	// Check reports why the store can no longer be written (its file was removed or
 	// replaced, or made read-only); nil when it can.
 	Check(ctx context.Context) error

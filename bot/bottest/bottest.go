@@ -333,6 +333,27 @@ func TestStore(t *testing.T, open func(t *testing.T) bot.Store) {
 		payloads(t, s, map[string]string{again.Key: again.Payload}, again.Key)
 	})
 
+	t.Run("Positions", func(t *testing.T) {
+		s := start(t)
+		if p, err := s.Position(t.Context(), "INBOX"); err != nil || p != (bot.MailboxPosition{}) {
+			t.Errorf("Position of a mailbox never read = %+v, %v; want zero", p, err)
+		}
+		for _, p := range []bot.MailboxPosition{{UIDValidity: 7, UID: 41}, {UIDValidity: 7, UID: 42}, {UIDValidity: 1 << 31, UID: 1<<32 - 1}} {
+			if err := s.SetPosition(t.Context(), "INBOX", p); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := s.Position(t.Context(), "INBOX"); err != nil || got != p {
+				t.Errorf("Position = %+v, %v; want %+v", got, err, p)
+			}
+		}
+		if err := s.SetPosition(t.Context(), "Partners", bot.MailboxPosition{UIDValidity: 3, UID: 9}); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.Position(t.Context(), "INBOX"); got.UID != 1<<32-1 {
+			t.Errorf("another mailbox's position changed INBOX's: %+v", got)
+		}
+	})
+
 	t.Run("Check", func(t *testing.T) {
 		s := start(t)
 		if err := s.Check(t.Context()); err != nil {

@@ -88,12 +88,12 @@ func TestEmailCommentQueueAndHTTP(t *testing.T) {
 		t.Fatalf("%d mails sent, want 1", len(mailer.mails))
 	}
 	m := mailer.mails[0]
-	wantID := messageID(actionKey("notify", 1), "bot.example.test")
+	wantID := bot.MessageID(actionKey("notify", 1), "bot.example.test")
 	if !slices.Equal(m.To, []string{"ae@example.test", "owner@globex.example", "deputy@globex.example", "it@globex.example"}) || !slices.Equal(m.Cc, []string{"legal@example.test"}) ||
 		m.Subject != "Termination of Globex" || m.Text != "Your contract ends." || m.MessageID != wantID {
 		t.Errorf("mail %+v", m)
 	}
-	if !strings.HasPrefix(wantID, "<casebot.") || !strings.HasSuffix(wantID, "@bot.example.test>") || wantID != messageID(actionKey("notify", 1), "bot.example.test") {
+	if !strings.HasPrefix(wantID, "<casebot.") || !strings.HasSuffix(wantID, "@bot.example.test>") || wantID != bot.MessageID(actionKey("notify", 1), "bot.example.test") {
 		t.Errorf("Message-ID %q is not derived from the key", wantID)
 	}
 

@@ -252,7 +252,7 @@ func (e *Engine) render(d *pending, files lookup[[]bot.CaseFile]) (cl claim, err
 			return cl, err
 		}
 		cl.Subject, cl.Text, cl.To, cl.Cc = subject, text, to, cc
-		cl.MessageID = messageID(d.eff.Key, e.opts.MessageIDDomain)
+		cl.MessageID = bot.MessageID(d.eff.Key, e.opts.MessageIDDomain)
 	case bot.KindComment:
 		text, err := e.opts.Templates.RenderComment(d.eff.Template, e.data(d))
 		if err != nil {

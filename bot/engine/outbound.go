@@ -3,8 +3,6 @@ package engine
 import (
 	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/base32"
 	"encoding/json"
 	"fmt"
 	"net/mail"
@@ -198,13 +196,6 @@ func appendNew(list []string, items ...string) []string {
 		}
 	}
 	return list
-}
-
-// messageID derives a mail's Message-ID from its effect key, so the same effect always sends
-// the same Message-ID and a reply can be threaded back to it.
-func messageID(key, domain string) string {
-	sum := sha256.Sum256([]byte(key))
-	return "<casebot." + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:15])) + "@" + domain + ">"
 }
 
 // call performs the effect's HTTP call and adds the response values it stores to the batch.

@@ -16,9 +16,10 @@ import (
 // Store is a ledger in memory; the zero value is an empty one. Like a database it refuses
 // work on a done context.
 type Store struct {
-	mu       sync.Mutex
-	entries  map[string]bot.LedgerEntry
-	payloads map[string]string
+	mu        sync.Mutex
+	entries   map[string]bot.LedgerEntry
+	payloads  map[string]string
+	positions map[string]bot.MailboxPosition
 }
 
 var _ bot.Store = (*Store)(nil)
@@ -99,6 +100,28 @@ func (s *Store) Claimed(ctx context.Context) ([]bot.LedgerEntry, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out, nil
+}
+
+func (s *Store) Position(ctx context.Context, mailbox string) (bot.MailboxPosition, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return bot.MailboxPosition{}, err
+	}
+	return s.positions[mailbox], nil
+}
+
+func (s *Store) SetPosition(ctx context.Context, mailbox string, p bot.MailboxPosition) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.positions == nil {
+		s.positions = map[string]bot.MailboxPosition{}
+	}
+	s.positions[mailbox] = p
+	return nil
 }
 
 // Check reports nothing: memory cannot be removed from under the store.

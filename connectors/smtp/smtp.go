@@ -261,6 +261,20 @@ func (c *Client) message(m bot.Mail) (*mail.Msg, error) {
 	}
 	msg.Subject(oneLine(m.Subject))
 	msg.SetMessageIDWithValue(id)
+	if m.InReplyTo != "" {
+		if _, err := messageID(m.InReplyTo); err != nil {
+			return nil, fmt.Errorf("in-reply-to: %w", err)
+		}
+		msg.SetGenHeader(mail.HeaderInReplyTo, m.InReplyTo)
+	}
+	if len(m.References) > 0 {
+		for _, r := range m.References {
+			if _, err := messageID(r); err != nil {
+				return nil, fmt.Errorf("references: %w", err)
+			}
+		}
+		msg.SetGenHeader(mail.HeaderReferences, strings.Join(m.References, " "))
+	}
 	msg.SetDateWithValue(c.now())
 	msg.SetUserAgent("casebot")
 	msg.SetBodyString(mail.TypeTextPlain, m.Text)

@@ -436,6 +436,8 @@ func TestSendInvalidMail(t *testing.T) {
 		{"message id without a domain", func(m *bot.Mail) { m.MessageID = "<abc>" }, "message id"},
 		{"message id with a line break", func(m *bot.Mail) { m.MessageID = "<a@b>\r\nBcc: eve@attacker.test" }, "message id"},
 		{"message id half bracketed", func(m *bot.Mail) { m.MessageID = "<a@b" }, "message id"},
+		{"in-reply-to with a line break", func(m *bot.Mail) { m.InReplyTo = "<a@b>\r\nBcc: eve@attacker.test" }, "in-reply-to"},
+		{"reference without a domain", func(m *bot.Mail) { m.References = []string{"<a@b>", "<c>"} }, "references"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			mail := sample
@@ -449,6 +451,38 @@ func TestSendInvalidMail(t *testing.T) {
 	}
 	if n := len(r.sink.delivered()); n != 0 {
 		t.Errorf("relay accepted %d mails, want none", n)
+	}
+}
+
+// sendOne sends m through a relay in mode and returns the one message the relay received.
+func sendOne(t *testing.T, mode string, m bot.Mail) *netmail.Message {
+	t.Helper()
+	r := start(t, &sink{}, mode)
+	if _, err := mailer(t, r.opts).Send(t.Context(), m); err != nil {
+		t.Fatal(err)
+	}
+	mails := r.sink.delivered()
+	if len(mails) != 1 {
+		t.Fatalf("relay got %d mails, want 1", len(mails))
+	}
+	msg, err := netmail.ReadMessage(bytes.NewReader(mails[0].data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msg
+}
+
+// TestSendThreaded: an acknowledgement carries In-Reply-To and References, so that the
+// customer's mail program shows it under the request.
+func TestSendThreaded(t *testing.T) {
+	m := sample
+	m.InReplyTo, m.References = "<req-2@customer.test>", []string{"<req-1@customer.test>", "<req-2@customer.test>"}
+	msg := sendOne(t, TLSStartTLS, m)
+	if got := msg.Header.Get("In-Reply-To"); got != m.InReplyTo {
+		t.Errorf("In-Reply-To = %q, want %q", got, m.InReplyTo)
+	}
+	if got, want := msg.Header.Get("References"), "<req-1@customer.test> <req-2@customer.test>"; got != want {
+		t.Errorf("References = %q, want %q", got, want)
 	}
 }
 
@@ -555,23 +589,12 @@ func TestDefaultPort(t *testing.T) {
 // text and whose other parts are the attachments, in order, each with its MIME type, its file
 // name and its bytes unchanged.
 func TestSendAttachments(t *testing.T) {
-	r := start(t, &sink{}, TLSNone)
 	m := sample
 	m.Attachments = []bot.Attachment{
 		{Name: "almaden-removal-script.ps1", ContentType: "text/plain; charset=utf-8", Data: []byte("Write-Output \"Grüße\"\r\nexit 0\r\n")},
 		{Name: "record.pdf", ContentType: "application/pdf", Data: []byte("%PDF-1.4\x00\xff binary")},
 	}
-	if _, err := mailer(t, r.opts).Send(t.Context(), m); err != nil {
-		t.Fatal(err)
-	}
-	mails := r.sink.delivered()
-	if len(mails) != 1 {
-		t.Fatalf("relay got %d mails, want 1", len(mails))
-	}
-	msg, err := netmail.ReadMessage(bytes.NewReader(mails[0].data))
-	if err != nil {
-		t.Fatal(err)
-	}
+	msg := sendOne(t, TLSNone, m)
 	mt, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
 	if err != nil || mt != "multipart/mixed" {
 		t.Fatalf("Content-Type = %q (%v), want multipart/mixed", msg.Header.Get("Content-Type"), err)

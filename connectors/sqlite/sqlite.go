@@ -464,6 +464,37 @@ func (s *Store) Record(ctx context.Context, es ...bot.LedgerEntry) error {
 	return nil
 }
 
+// Position returns where intake stands in mailbox; zero when it never read it.
+func (s *Store) Position(ctx context.Context, mailbox string) (bot.MailboxPosition, error) {
+	var p bot.MailboxPosition
+	err := s.db.QueryRowContext(ctx, `SELECT uid_validity, uid FROM mailbox_positions WHERE mailbox = ?`, mailbox).
+		Scan(&p.UIDValidity, &p.UID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return bot.MailboxPosition{}, nil
+	}
+	if err != nil {
+		return p, fmt.Errorf("read the position in mailbox %s: %w", mailbox, err)
+	}
+	return p, nil
+}
+
+// SetPosition records where intake stands in mailbox.
+func (s *Store) SetPosition(ctx context.Context, mailbox string, p bot.MailboxPosition) error {
+	if err := s.sameFile(); err != nil {
+		return fmt.Errorf("record the position in mailbox %s: %w", mailbox, err)
+	}
+	if s.readOnly {
+		return fmt.Errorf("record the position in mailbox %s: the ledger is open read-only", mailbox)
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO mailbox_positions (mailbox, uid_validity, uid) VALUES (?, ?, ?)
+		ON CONFLICT (mailbox) DO UPDATE SET uid_validity = excluded.uid_validity, uid = excluded.uid`,
+		mailbox, p.UIDValidity, p.UID)
+	if err != nil {
+		return fmt.Errorf("record the position in mailbox %s: %w", mailbox, err)
+	}
+	return nil
+}
+
 // Check reports why the ledger can no longer be written: it is open read-only, or its file was
 // removed, replaced by another file or made read-only since Open. An in-memory ledger can always
 // be written.
