@@ -1,6 +1,6 @@
-# make test installs what the tests need (Node.js, and the npm packages jsforce and
-# soql-parser-js), checks formatting and vet, and runs every test under the race detector. CI
-# runs exactly this (.ci/run).
+# make test installs what the tests need (Node.js, the npm packages jsforce and soql-parser-js,
+# and Dovecot), checks formatting and vet, and runs every test under the race detector. CI runs
+# exactly this (.ci/run).
 GO      ?= go
 GOFLAGS ?=
 export CASEBOT_JSFORCE_DIR := $(CURDIR)/test/jsforce
@@ -10,7 +10,7 @@ export CASEBOT_SOQLJS_DIR := $(CURDIR)/test/soqljs
 # reference SOQL parser).
 NODE_DIRS := test/jsforce test/soqljs
 
-.PHONY: all build test check deps demo chaos bench clean
+.PHONY: all build test check deps dovecot demo chaos bench clean
 
 all: build
 
@@ -20,7 +20,7 @@ build:
 demo:
 	$(GO) run . demo
 
-test: deps check
+test: deps dovecot check
 	$(GO) test -race $(GOFLAGS) -count=1 -timeout 14m ./...
 
 # make chaos runs the chaos harness at full size (test/chaos/README.md): the real binary over the
@@ -48,6 +48,17 @@ deps: $(NODE_DIRS:%=%/node_modules/.package-lock.json)
 	  else echo "make test needs Node.js and npm (apt-get install nodejs npm)"; exit 1; fi; }
 	cd $* && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
+
+# Dovecot is the real IMAP server of the mail tests (connectors/imap/dovecot runs one per test).
+# Installed when missing and running as root; otherwise those tests skip, except in CI.
+DOVECOT_PKGS := dovecot-core dovecot-imapd
+dovecot:
+	@{ command -v dovecot || [ -x /usr/sbin/dovecot ]; } >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y -qq --no-install-recommends $(DOVECOT_PKGS) || \
+	      { apt-get update -qq && apt-get install -y -qq --no-install-recommends $(DOVECOT_PKGS); }; \
+	  else echo "Dovecot is missing: the IMAP tests will skip (apt-get install $(DOVECOT_PKGS))"; fi; }
 
 clean:
 	rm -f casebot

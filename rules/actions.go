@@ -186,8 +186,12 @@ func (p *parser) update(n *yaml.Node, what string) Action {
 // value converts a YAML scalar to the wire value of a field of the declared type (see
 // bot.Fields); null clears the field.
 func (p *parser) value(n *yaml.Node, what string, ref FieldRef) (any, bool) {
+	return p.typedValue(n, what, ref, p.pb.Fields[ref])
+}
+
+// typedValue is value for a field of type t.
+func (p *parser) typedValue(n *yaml.Node, what string, ref FieldRef, t FieldType) (any, bool) {
 	n = deref(n)
-	t := p.pb.Fields[ref]
 	if n.Kind != yaml.ScalarNode {
 		p.errorf(n, "%s: %s is %s; got %s", what, ref, t, describe(n))
 		return nil, false

@@ -41,21 +41,41 @@ var priorities = []string{"High", "Normal", "Low"}
 const defaultPriority = "Normal"
 
 // Load parses every *.yaml and *.yml file at the root of fsys, except playbook tests
-// (IsTestFile), and returns the playbooks sorted by name. Playbook names must be unique across
-// files. On any problem it returns nil and an Errors holding every problem of every file.
+// (IsTestFile) and the intake rules (IsIntakeFile), and returns the playbooks sorted by name.
+// Playbook names must be unique across files. On any problem it returns nil and an Errors
+// holding every problem of every file.
 func Load(fsys fs.FS, opts Options) ([]*Playbook, error) {
+	pbs, _, errs, err := loadPlaybooks(fsys, opts)
+	return result(pbs, errs, err)
+}
+
+// result returns v when there is no problem, and otherwise the zero value with err, or with
+// errs when err is nil.
+func result[T any](v T, errs Errors, err error) (T, error) {
+	var zero T
+	switch {
+	case err != nil:
+		return zero, err
+	case len(errs) > 0:
+		return zero, errs
+	}
+	return v, nil
+}
+
+// loadPlaybooks parses the playbooks of fsys. It returns those that parsed, sorted by name;
+// the names of those that did not, as far as their files say, so that the intake rules
+// naming them are not reported again; and every problem, sorted. err is set only when fsys
+// cannot be read as a whole, or a problem is not a playbook's.
+func loadPlaybooks(fsys fs.FS, opts Options) (pbs []*Playbook, broken map[string]bool, errs Errors, err error) {
 	entries, err := fs.ReadDir(fsys, ".")
 	if err != nil {
-		return nil, fmt.Errorf("listing playbooks: %w", err)
+		return nil, nil, nil, fmt.Errorf("listing playbooks: %w", err)
 	}
 	if opts.Files == nil {
 		opts.Files = fsys
 	}
-	var (
-		errs Errors
-		pbs  []*Playbook
-		seen = map[string]*Playbook{}
-	)
+	broken = map[string]bool{}
+	seen := map[string]*Playbook{}
 	for _, e := range entries {
 		if e.IsDir() || !IsPlaybookFile(e.Name()) {
 			continue
@@ -69,9 +89,12 @@ func Load(fsys fs.FS, opts Options) ([]*Playbook, error) {
 		if err != nil {
 			var pe Errors
 			if !errors.As(err, &pe) {
-				return nil, fmt.Errorf("parsing %s: %w", e.Name(), err)
+				return nil, nil, nil, fmt.Errorf("parsing %s: %w", e.Name(), err)
 			}
 			errs = append(errs, pe...)
+			if name := playbookName(data); name != "" {
+				broken[name] = true
+			}
 			continue
 		}
 		if first, dup := seen[pb.Name]; dup {
@@ -82,12 +105,20 @@ func Load(fsys fs.FS, opts Options) ([]*Playbook, error) {
 		seen[pb.Name] = pb
 		pbs = append(pbs, pb)
 	}
-	if len(errs) > 0 {
-		errs.sort()
-		return nil, errs
-	}
+	errs.sort()
 	slices.SortFunc(pbs, func(a, b *Playbook) int { return strings.Compare(a.Name, b.Name) })
-	return pbs, nil
+	return pbs, broken, errs, nil
+}
+
+// playbookName reads the name of a playbook that did not parse; "" when even that fails.
+func playbookName(data []byte) string {
+	var doc struct {
+		Playbook string `yaml:"playbook"`
+	}
+	if yaml.Unmarshal(data, &doc) != nil {
+		return ""
+	}
+	return doc.Playbook
 }
 
 // Parse parses and validates one playbook. file names it in errors. The error, when not nil,
@@ -135,6 +166,8 @@ type parser struct {
 	// Where each step's catch_up says escalate, and the playbook's, for the checks that
 	// need escalate_to.
 	escalations []*yaml.Node
+	// intake is set when the file holds intake rules, not a playbook: for messages.
+	intake bool
 }
 
 func (p *parser) errorf(n *yaml.Node, format string, args ...any) {
@@ -229,7 +262,7 @@ func (p *parser) document() *yaml.Node {
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
-			p.errorAt(0, 0, "empty file: want a playbook")
+			p.errorAt(0, 0, "empty file: want %s", p.holds())
 		} else {
 			p.syntaxError(err)
 		}
@@ -238,15 +271,23 @@ func (p *parser) document() *yaml.Node {
 	var next yaml.Node
 	switch err := dec.Decode(&next); {
 	case err == nil:
-		p.errorAt(next.Line, next.Column, "one playbook per file: remove this second YAML document")
+		p.errorAt(next.Line, next.Column, "one %s per file: remove this second YAML document", strings.TrimPrefix(p.holds(), "a "))
 	case !errors.Is(err, io.EOF):
 		p.syntaxError(err)
 	}
 	if len(doc.Content) == 0 {
-		p.errorAt(0, 0, "empty file: want a playbook")
+		p.errorAt(0, 0, "empty file: want %s", p.holds())
 		return nil
 	}
 	return doc.Content[0]
+}
+
+// holds says what the file should hold, for messages.
+func (p *parser) holds() string {
+	if p.intake {
+		return "a set of intake rules"
+	}
+	return "a playbook"
 }
 
 // syntaxError reports a YAML syntax error where the YAML parser gave up. yaml.v3's message has
@@ -268,11 +309,12 @@ func (p *parser) syntaxError(err error) {
 		}
 		if same(end) {
 			col := 1
-			for i, r := range string(p.src[start:end]) {
-				if same(start + i + utf8.RuneLen(r)) {
+			// By the bytes each character takes as written: an invalid byte is one.
+			for i := start; i < end; col++ {
+				_, size := utf8.DecodeRune(p.src[i:end])
+				if i += size; same(i) {
 					break
 				}
-				col++
 			}
 			p.errorAt(line, col, "invalid YAML: %s", problem)
 			return
@@ -797,8 +839,11 @@ func (p *parser) taskEntry(n *yaml.Node, template string, i int, ids map[string]
 }
 
 // label names the i-th item of a list in messages: by its id when it has one.
-func label(n *yaml.Node, kind string, i int) string {
-	if id := peek(n, "id"); id != "" {
+func label(n *yaml.Node, kind string, i int) string { return labelBy(n, "id", kind, i) }
+
+// labelBy names the i-th item of a list in messages: by the value of its key when it has one.
+func labelBy(n *yaml.Node, key, kind string, i int) string {
+	if id := peek(n, key); id != "" {
 		return fmt.Sprintf("%s %q", kind, id)
 	}
 	return fmt.Sprintf("%s %d", kind, i)
@@ -833,8 +878,9 @@ func IsTestFile(name string) bool {
 	return base != name && strings.HasSuffix(base, ".test")
 }
 
-// IsPlaybookFile reports whether a file name is a playbook: *.yaml or *.yml, not a test.
+// IsPlaybookFile reports whether a file name is a playbook: *.yaml or *.yml, neither a test
+// nor the intake rules.
 func IsPlaybookFile(name string) bool {
 	ext := path.Ext(name)
-	return (ext == ".yaml" || ext == ".yml") && !IsTestFile(name)
+	return (ext == ".yaml" || ext == ".yml") && !IsTestFile(name) && !IsIntakeFile(name)
 }

@@ -36,6 +36,10 @@ var (
 // "<@U123>", "<url|label>") and nothing else, as Slack asks.
 var mrkdwn = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 
+// SlackText is untrusted text (a mail's sender or subject) made safe in a Slack message: no
+// mention, no link, on one line.
+func SlackText(s string) string { return mrkdwn.Replace(oneLine(s)) }
+
 // plainText keeps a value's lines and tabs and drops every other control character, and the
 // invisible characters that reorder text (a file name "gpj.exe" shown as "exe.jpg"). Line
 // breaks of every kind become "\n".

@@ -136,7 +136,7 @@ func (m *CRM) Cases(ctx context.Context, q bot.CaseQuery) ([]bot.Case, error) {
 		literals[i] = Quote(id)
 	}
 	var cases []bot.Case
-	for _, chunk := range chunkByLength(literals, maxInList) {
+	for _, chunk := range chunkByLength(literals, ", ", maxInList) {
 		cq, err := buildCaseQuery(q, chunk)
 		if err != nil {
 			return nil, invalidInput(op, err.Error())
@@ -334,7 +334,7 @@ const maxInList = 4000
 func (m *CRM) UserIDs(ctx context.Context, usernames []string) (map[string]string, error) {
 	return m.resolveNames(ctx, "usernames", usernames, maxInList, func(in string) string {
 		return "SELECT Id, Username FROM User WHERE IsActive = true AND Username IN (" + in + ")"
-	}, "Username")
+	}, "Id", "Username")
 }
 
 // QueueIDs resolves queue names or developer names to queue (Group) ids. The query names its
@@ -342,14 +342,15 @@ func (m *CRM) UserIDs(ctx context.Context, usernames []string) (map[string]strin
 func (m *CRM) QueueIDs(ctx context.Context, names []string) (map[string]string, error) {
 	return m.resolveNames(ctx, "queue names", names, maxInList/2, func(in string) string {
 		return "SELECT Id, Name, DeveloperName FROM Group WHERE Type = 'Queue' AND (Name IN (" + in + ") OR DeveloperName IN (" + in + "))"
-	}, "Name", "DeveloperName")
+	}, "Id", "Name", "DeveloperName")
 }
 
-// resolveNames maps names to the Ids of the records whose match fields equal them (without
-// regard to case), querying in chunks of IN lists of at most limit characters: query builds
-// the SOQL for an IN list of quoted names. The map is keyed by the names as given; unknown
-// names are absent.
-func (m *CRM) resolveNames(ctx context.Context, what string, names []string, limit int, query func(in string) string, match ...string) (map[string]string, error) {
+// resolveNames maps names to the value of result (Id, say) of the records whose match fields
+// equal them (without regard to case), querying in chunks of IN lists of at most limit
+// characters: query builds the SOQL for an IN list of quoted names. The map is keyed by the
+// names as given; unknown names, and those of records whose result is null, are absent. When
+// several records match a name, the last the query returns counts.
+func (m *CRM) resolveNames(ctx context.Context, what string, names []string, limit int, query func(in string) string, result string, match ...string) (map[string]string, error) {
 	out := make(map[string]string)
 	asked := make(map[string][]string) // lower-cased name → the spellings asked for
 	var literals []string
@@ -363,18 +364,21 @@ func (m *CRM) resolveNames(ctx context.Context, what string, names []string, lim
 		}
 		asked[k] = append(asked[k], n)
 	}
-	for _, chunk := range chunkByLength(literals, limit) {
+	for _, chunk := range chunkByLength(literals, ", ", limit) {
 		err := m.c.Query(ctx, query(strings.Join(chunk, ", ")), func(records []json.RawMessage) error {
 			for _, raw := range records {
 				var rec map[string]any
 				if err := json.Unmarshal(raw, &rec); err != nil {
 					return fmt.Errorf("decode record: %w", err)
 				}
-				id, _ := rec["Id"].(string)
+				value, _ := rec[result].(string)
+				if value == "" {
+					continue
+				}
 				for _, f := range match {
 					v, _ := rec[f].(string)
 					for _, name := range asked[strings.ToLower(v)] {
-						out[name] = id
+						out[name] = value
 					}
 				}
 			}
@@ -387,9 +391,9 @@ func (m *CRM) resolveNames(ctx context.Context, what string, names []string, lim
 	return out, nil
 }
 
-// chunkByLength splits items into runs whose joined length stays within limit (a single
-// longer item gets a run of its own).
-func chunkByLength(items []string, limit int) [][]string {
+// chunkByLength splits items into runs whose length joined by sep stays within limit (a
+// single longer item gets a run of its own).
+func chunkByLength(items []string, sep string, limit int) [][]string {
 	var out [][]string
 	var run []string
 	n := 0
@@ -399,7 +403,7 @@ func chunkByLength(items []string, limit int) [][]string {
 			run, n = nil, 0
 		}
 		run = append(run, it)
-		n += len(it) + 2 // ", "
+		n += len(it) + len(sep)
 	}
 	if len(run) > 0 {
 		out = append(out, run)

@@ -42,7 +42,7 @@ func (m *CRM) CaseFiles(ctx context.Context, caseIDs []string) (map[string][]bot
 	slices.Sort(literals) // the same queries for the same question
 	out := make(map[string][]bot.CaseFile)
 	uploaded := make(map[string]time.Time) // version id → when it was uploaded
-	for _, chunk := range chunkByLength(literals, maxInList) {
+	for _, chunk := range chunkByLength(literals, ", ", maxInList) {
 		err := m.c.Query(ctx, caseFilesQuery+strings.Join(chunk, ", ")+")", func(records []json.RawMessage) error {
 			for _, raw := range records {
 				var link struct {

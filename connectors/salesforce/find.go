@@ -43,7 +43,7 @@ func (m *CRM) Find(ctx context.Context, q bot.FindQuery) (map[string]string, err
 	}
 	mails, err := m.resolveNames(ctx, "Message-IDs of logged mails", q.MessageIDs, maxInList, func(in string) string {
 		return "SELECT Id, MessageIdentifier FROM EmailMessage WHERE MessageIdentifier IN (" + in + ")"
-	}, "MessageIdentifier")
+	}, "Id", "MessageIdentifier")
 	if err != nil {
 		return nil, err
 	}
@@ -89,7 +89,7 @@ func (m *CRM) findMarked(ctx context.Context, k *marked, since time.Time, out ma
 	if !since.IsZero() {
 		created = " AND CreatedDate >= " + FormatDateTime(since.Add(-clockSkew))
 	}
-	for _, chunk := range chunkByLength(k.literals, maxInList) {
+	for _, chunk := range chunkByLength(k.literals, ", ", maxInList) {
 		// Oldest first, so that of two records with a marker the original is the one found.
 		soql := "SELECT Id, " + k.parent + ", " + k.text + " FROM " + k.object + " WHERE " + k.parent + " IN (" +
 			strings.Join(chunk, ", ") + ")" + created + " ORDER BY CreatedDate, Id"

@@ -204,3 +204,39 @@ func TestFindFiles(t *testing.T) {
 		t.Errorf("%d calls, want 1: one query for the files of both cases", n)
 	}
 }
+
+// TestMailCases: logged mails are found by Message-ID without regard to case, under the
+// Message-IDs as given, with their cases' 18-character ids; a Message-ID logged on two cases
+// gives the case it was logged on first, whatever the ids' order.
+func TestMailCases(t *testing.T) {
+	o := startSandbox(t, nil)
+	ids := o.create(t, "Case", bot.Fields{"Subject": "A"}, bot.Fields{"Subject": "B"})
+	a, b := ids[0], ids[1]
+	o.create(t, "EmailMessage",
+		email(a, "<m1@casebot.example>"),
+		email(b[:15], "<M2@Customer.example>"),
+		bot.Fields{"Status": "0", "MessageIdentifier": "<orphan@customer.example>"},
+	)
+	// Logged on a first: the older has the lower id in <dup1> and the higher in <dup2>.
+	o.clock.Set(sbNow.Add(time.Hour))
+	o.create(t, "EmailMessage", email(a, "<dup1@customer.example>"))
+	o.clock.Set(sbNow.Add(2 * time.Hour))
+	o.create(t, "EmailMessage", email(b, "<dup1@customer.example>"), email(b, "<dup2@customer.example>"))
+	o.clock.Set(sbNow.Add(time.Hour))
+	o.create(t, "EmailMessage", email(a, "<dup2@customer.example>"))
+
+	o.reset()
+	got, err := o.crm.MailCases(t.Context(), []string{"<m1@casebot.example>", "<m2@customer.example>", "<M2@CUSTOMER.EXAMPLE>",
+		"<dup1@customer.example>", "<dup2@customer.example>", "<orphan@customer.example>", "<unknown@customer.example>", ""})
+	if err != nil {
+		t.Fatalf("MailCases: %v", err)
+	}
+	want := map[string]string{"<m1@casebot.example>": a, "<m2@customer.example>": b, "<M2@CUSTOMER.EXAMPLE>": b,
+		"<dup1@customer.example>": a, "<dup2@customer.example>": a}
+	if !maps.Equal(got, want) {
+		t.Errorf("MailCases = %v, want %v", got, want)
+	}
+	if n := o.queries(); n != 1 {
+		t.Errorf("%d queries, want 1", n)
+	}
+}

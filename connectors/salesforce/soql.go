@@ -31,7 +31,8 @@ func Quote(s string) string { return "'" + soqlEscaper.Replace(s) + "'" }
 
 // QuoteLike returns s as a SOQL string literal for LIKE that matches s literally: the
 // wildcards _ and % in s are escaped. Add wildcards around the result's content yourself,
-// e.g. "'%" + strings.Trim(QuoteLike(s), "'") + "%'".
+// e.g. "'%" + q[1:len(q)-1] + "%'" of q := QuoteLike(s) (not strings.Trim, which would also
+// take the quote of an escaped \' at either end).
 func QuoteLike(s string) string { return "'" + likeEscaper.Replace(s) + "'" }
 
 // ValidID reports whether id looks like a Salesforce record id (15 or 18 characters).

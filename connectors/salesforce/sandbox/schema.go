@@ -155,6 +155,7 @@ func newSchema() *schema {
 		{Object: soql.Object{Name: "Account", Label: "Account", KeyPrefix: "001",
 			Fields: withAudit(
 				required(text("Name", 255)),
+				labeled(text("AccountNumber", 40), "Account Number"),
 				picklist("Type", true, "Prospect", "Customer - Direct", "Customer - Channel",
 					"Channel Partner / Reseller", "Installation Partner", "Technology Partner",
 					"Other", "Former Customer"),
@@ -180,6 +181,10 @@ func newSchema() *schema {
 				// Migrated orgs carry their old system's key; it is not unique, so an
 				// upsert on it can match several records (HTTP 300).
 				externalID(text("Legacy_Id__c", 40), false),
+				// The account's mail domains, separated by ";", "," or spaces: intake finds
+				// the account of a mail's sender by them. A text field, so SOQL's LIKE can
+				// search it.
+				text("Email_Domains__c", 255),
 			),
 			Children: []soql.ChildRelationship{
 				{Name: "Contacts", Object: "Contact", Field: "AccountId"},

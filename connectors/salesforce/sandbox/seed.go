@@ -16,6 +16,7 @@ type seedUser struct{ username, first, last, title string }
 
 type seedAccount struct {
 	name, zone, accountType, tenant         string
+	number, domains                         string // AccountNumber, Email_Domains__c
 	attrition                               bool
 	contactFirst, contactLast, contactEmail string
 	// termination: an open termination case; confirmed: Legal has confirmed its terms (day 0).
@@ -33,7 +34,13 @@ type seedAccount struct {
 //   - partner cancellation: Tijuca Logistica, its cancellation confirmed, agents not yet removed;
 //   - customer removal: two customers of a reseller, Lotus Trading asking by mail to switch to
 //     direct billing (preconditions still to be filled in) and Orchid Studios, removed by the
-//     reseller at its agreement's end with every precondition met.
+//     reseller at its agreement's end with every precondition met;
+//   - two accounts without a case, whose requests reach casebot by mail in `casebot demo`:
+//     Magnolia Travel, another customer of the reseller, and Litware Inc, a customer of the
+//     MSP partner eleven months and twenty days into its subscription.
+//
+// Every account has an AccountNumber and, in Email_Domains__c, the mail domains its people
+// write from.
 //
 // It returns ErrNotEmpty when the org holds anything but the API user.
 func (s *Server) Seed(now time.Time) error {
@@ -63,12 +70,14 @@ type seeder struct {
 	apiUser string
 	now     time.Time
 	users   map[string]string // username → id
+	// reseller is the id of the reseller whose customers leave it (customerRemovals).
+	reseller string
 }
 
 func seed(t *tx, sc *schema, apiUser string, now time.Time) error {
 	s := &seeder{t: t, sc: sc, apiUser: apiUser, now: now, users: map[string]string{}}
 	for _, part := range []func() error{
-		s.seedUsers, s.terminations, s.mspCancellations, s.partnerCancellation, s.customerRemovals,
+		s.seedUsers, s.terminations, s.mspCancellations, s.partnerCancellation, s.customerRemovals, s.byMail,
 	} {
 		if err := part(); err != nil {
 			return err
@@ -155,18 +164,22 @@ func (s *seeder) seedUsers() error {
 // terminations seeds the termination SOP's accounts and cases.
 func (s *seeder) terminations() error {
 	accounts := []seedAccount{
-		{"Acme Corp", "America/New_York", "Customer - Direct", "acme-prod-01", false, "Jane", "Doe", "jane.doe@acme.example", true, true},
-		{"Globex GmbH", "Europe/Berlin", "Customer - Channel", "globex-prod-01", true, "Hans", "Gruber", "hans.gruber@globex.example", true, true},
-		{"Initech KK", "Asia/Tokyo", "Customer - Direct", "initech-prod-01", false, "Yuki", "Tanaka", "yuki.tanaka@initech.example", true, false},
-		{"Umbrella Ltd", "Europe/London", "Customer - Direct", "umbrella-prod-01", false, "Alice", "Abernathy", "alice.abernathy@umbrella.example", false, false},
+		{"Acme Corp", "America/New_York", "Customer - Direct", "acme-prod-01", "CUS-001017", "acme.example",
+			false, "Jane", "Doe", "jane.doe@acme.example", true, true},
+		{"Globex GmbH", "Europe/Berlin", "Customer - Channel", "globex-prod-01", "CUS-001024", "globex.example; globex-gmbh.example",
+			true, "Hans", "Gruber", "hans.gruber@globex.example", true, true},
+		{"Initech KK", "Asia/Tokyo", "Customer - Direct", "initech-prod-01", "CUS-001031", "initech.example",
+			false, "Yuki", "Tanaka", "yuki.tanaka@initech.example", true, false},
+		{"Umbrella Ltd", "Europe/London", "Customer - Direct", "umbrella-prod-01", "CUS-001048", "umbrella.example, umbrella-corp.example",
+			false, "Alice", "Abernathy", "alice.abernathy@umbrella.example", false, false},
 	}
 	for _, a := range accounts {
 		day0, err := s.day0(a.zone)
 		if err != nil {
 			return err
 		}
-		accountID, err := s.account(a.name, a.zone, a.accountType,
-			map[string]any{"Customer_Attrition__c": a.attrition, "Tenant_Id__c": a.tenant})
+		accountID, err := s.account(a.name, a.zone, a.accountType, map[string]any{"Customer_Attrition__c": a.attrition,
+			"Tenant_Id__c": a.tenant, "AccountNumber": a.number, "Email_Domains__c": a.domains})
 		if err != nil {
 			return err
 		}
@@ -211,36 +224,33 @@ func (s *seeder) terminations() error {
 // requested by the same MSP partner: eligibility starts 11 months into the subscription, the
 // commitment ends at 12.
 func (s *seeder) mspCancellations() error {
-	const zone = "Europe/London"
-	day0, err := s.day0(zone)
+	day0, err := s.day0(mspZone)
 	if err != nil {
 		return err
 	}
 	requests := []struct {
-		name    string
-		started time.Time      // the subscription's start
-		fields  map[string]any // the request
+		name, number, domains string
+		started               time.Time      // the subscription's start
+		fields                map[string]any // the request
 	}{
 		// Eligible, still in its commitment: withdrawn 20 days from now, after the data
 		// export. The partner has not yet ticked the terms.
-		{"Northwind Traders", day0.AddDate(0, -11, -10), map[string]any{
+		{"Northwind Traders", "CUS-002103", "northwind.example", day0.AddDate(0, -11, -10), map[string]any{
 			"Subject": "Cancel Northwind Traders", "Cancellation_Type__c": "Cancel",
 			"Data_Export_Required__c": true, "Terms_Accepted__c": false,
 			"Description": "Northwind Traders leaves us; please export its archive before the service ends."}},
 		// A renewal (past its 12 months): the customer moves to another partner at once.
-		{"Fabrikam Ltd", day0.AddDate(0, -26, 0), map[string]any{
+		{"Fabrikam Ltd", "CUS-002110", "fabrikam.example", day0.AddDate(0, -26, 0), map[string]any{
 			"Subject": "Partner change: Fabrikam Ltd", "Cancellation_Type__c": "Partner Change",
 			"New_Partner__c": "Harbour IT Services", "Terms_Accepted__c": true,
 			"Description": "Fabrikam Ltd moves to Harbour IT Services and keeps its products."}},
 		// Eight months in: too early, refused.
-		{"Tailspin Toys", day0.AddDate(0, -8, 0), map[string]any{
+		{"Tailspin Toys", "CUS-002127", "tailspin.example", day0.AddDate(0, -8, 0), map[string]any{
 			"Subject": "Cancel Tailspin Toys", "Cancellation_Type__c": "Cancel", "Terms_Accepted__c": true,
 			"Description": "Tailspin Toys wants to stop its subscription."}},
 	}
 	for _, r := range requests {
-		accountID, err := s.account(r.name, zone, "Customer - Channel", map[string]any{
-			"Subscription_Start_Date__c": r.started.Format(dateLayout), "Subscription_Status__c": "Active",
-			"MSP_Partner__c": "Redwood MSP"})
+		accountID, err := s.mspCustomer(r.name, r.number, r.domains, r.started)
 		if err != nil {
 			return err
 		}
@@ -254,6 +264,18 @@ func (s *seeder) mspCancellations() error {
 	return nil
 }
 
+// mspZone is the time zone of the MSP partner's customers.
+const mspZone = "Europe/London"
+
+// mspCustomer creates a customer of the MSP partner whose active subscription started on
+// started.
+func (s *seeder) mspCustomer(name, number, domains string, started time.Time) (string, error) {
+	return s.account(name, mspZone, "Customer - Channel", map[string]any{
+		"Subscription_Start_Date__c": started.Format(dateLayout), "Subscription_Status__c": "Active",
+		"MSP_Partner__c": "Redwood MSP", "Partner_Email__c": "ops@msp.example", "AccountNumber": number,
+		"Email_Domains__c": domains})
+}
+
 // partnerCancellation seeds the partner cancellation playbook's case: the customer has
 // confirmed the cancellation, its contract ends in three weeks and its devices still report.
 func (s *seeder) partnerCancellation() error {
@@ -262,8 +284,8 @@ func (s *seeder) partnerCancellation() error {
 	if err != nil {
 		return err
 	}
-	accountID, err := s.account("Tijuca Logistica", zone, "Customer - Channel",
-		map[string]any{"Tenant_Id__c": "tijuca-7731"})
+	accountID, err := s.account("Tijuca Logistica", zone, "Customer - Channel", map[string]any{"Tenant_Id__c": "tijuca-7731",
+		"AccountNumber": "CUS-003205", "Email_Domains__c": "tijuca.example"})
 	if err != nil {
 		return err
 	}
@@ -281,22 +303,30 @@ func (s *seeder) partnerCancellation() error {
 	})
 }
 
+// resellerEmail is the address of the reseller's partner desk.
+const resellerEmail = "partners@meridian.example"
+
+// resellerCustomer creates a customer of the reseller, billed by it.
+func (s *seeder) resellerCustomer(name, zone, number, domains string) (string, error) {
+	return s.account(name, zone, "Customer - Channel", map[string]any{"Partner__c": s.reseller,
+		"Partner_Email__c": resellerEmail, "Billing_Mode__c": "Partner Billing",
+		"AccountNumber": number, "Email_Domains__c": domains})
+}
+
 // customerRemovals seeds a reseller and two of its customers leaving it: one asking by mail,
 // one the reseller removes.
 func (s *seeder) customerRemovals() error {
-	const partnerEmail = "partners@meridian.example"
-	resellerID, err := s.account("Meridian Resellers", "Asia/Singapore", "Channel Partner / Reseller", nil)
+	resellerID, err := s.account("Meridian Resellers", "Asia/Singapore", "Channel Partner / Reseller",
+		map[string]any{"AccountNumber": "PRT-000312", "Email_Domains__c": "meridian.example"})
 	if err != nil {
 		return err
 	}
-	customer := func(name, zone string) (string, error) {
-		return s.account(name, zone, "Customer - Channel", map[string]any{"Partner__c": resellerID,
-			"Partner_Email__c": partnerEmail, "Billing_Mode__c": "Partner Billing"})
-	}
+	s.reseller = resellerID
+	customer := s.resellerCustomer
 
 	// Customer-initiated: the exit reason is the mail's body; casebot fills the reason, the
 	// customer's address and the notice date from it, the partner manager the rest.
-	lotusID, err := customer("Lotus Trading", "Asia/Singapore")
+	lotusID, err := customer("Lotus Trading", "Asia/Singapore", "CUS-004401", "lotus.example")
 	if err != nil {
 		return err
 	}
@@ -316,13 +346,13 @@ func (s *seeder) customerRemovals() error {
 	if err != nil {
 		return err
 	}
-	orchidID, err := customer("Orchid Studios", orchidZone)
+	orchidID, err := customer("Orchid Studios", orchidZone, "CUS-004418", "orchid.example")
 	if err != nil {
 		return err
 	}
 	return s.openCase(orchidID, "partnermgr@example.test", map[string]any{
 		"Type": "Customer Removal", "Origin": "Web", "Subject": "Remove Orchid Studios: reseller agreement ends",
-		"SuppliedEmail": partnerEmail, "SuppliedName": "Meridian partner desk", "SuppliedCompany": "Meridian Resellers",
+		"SuppliedEmail": resellerEmail, "SuppliedName": "Meridian partner desk", "SuppliedCompany": "Meridian Resellers",
 		"Customer_Email__c":       "admin@orchid.example",
 		"Removal_Scenario__c":     "Agreement End",
 		"Termination_Reason__c":   "Meridian's reseller agreement for Orchid Studios expires and is not renewed.",
@@ -334,4 +364,20 @@ func (s *seeder) customerRemovals() error {
 		"Alternative_Service__c":  "Kestrel IT, Orchid's new partner",
 		"Billing_Mode_After__c":   "New Partner Billing",
 	})
+}
+
+// byMail seeds the accounts whose requests the demo's mail brings, without a case: a
+// customer of the reseller that leaves it (the Customer Removal Guide's customer-initiated
+// path), and a customer of the MSP partner eligible for cancellation, still in its 12-month
+// commitment. They come last, so that the ids of the records before them stay what they were.
+func (s *seeder) byMail() error {
+	if _, err := s.resellerCustomer("Magnolia Travel", "Africa/Johannesburg", "CUS-004425", "magnolia.example"); err != nil {
+		return err
+	}
+	day0, err := s.day0(mspZone)
+	if err != nil {
+		return err
+	}
+	_, err = s.mspCustomer("Litware Inc", "CUS-002134", "litware.example", day0.AddDate(0, -11, -20))
+	return err
 }

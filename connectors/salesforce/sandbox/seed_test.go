@@ -3,7 +3,9 @@ package sandbox
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
+	"unicode"
 )
 
 // What Seed creates, for the tests that count records or CaseNumbers after it.
@@ -206,7 +208,76 @@ func TestSeedPlaybookCases(t *testing.T) {
 	for _, c := range reseller.Records[0]["Partner_Customers__r"].(map[string]any)["records"].([]any) {
 		customers = append(customers, c.(map[string]any)["Name"].(string))
 	}
-	if !slices.Equal(customers, []string{"Lotus Trading", "Orchid Studios"}) {
+	if !slices.Equal(customers, []string{"Lotus Trading", "Magnolia Travel", "Orchid Studios"}) {
 		t.Errorf("Meridian's customers: %v", customers)
+	}
+}
+
+// Every seeded account has an AccountNumber of its own and lists among its mail domains those
+// its people write from: its contacts', its customer address's and the sender's of the cases
+// it asked for itself (a case a partner asked for names the partner).
+func TestSeedAccountDomains(t *testing.T) {
+	o := seededOrg(t)
+	res := o.query(`SELECT Name, AccountNumber, Email_Domains__c, (SELECT Email FROM Contacts),
+		(SELECT SuppliedEmail, SuppliedCompany, Customer_Email__c FROM Cases) FROM Account`)
+	if res.TotalSize != 13 {
+		t.Errorf("%d accounts, want 13", res.TotalSize)
+	}
+	numbers := map[any]string{}
+	for _, a := range res.Records {
+		name := a["Name"].(string)
+		if n, _ := a["AccountNumber"].(string); n == "" || numbers[n] != "" {
+			t.Errorf("%s: AccountNumber %q, already %s's", name, n, numbers[n])
+		}
+		numbers[a["AccountNumber"]] = name
+		list, _ := a["Email_Domains__c"].(string)
+		domains := strings.FieldsFunc(list, func(r rune) bool { return r == ';' || r == ',' || unicode.IsSpace(r) })
+		if len(domains) == 0 {
+			t.Errorf("%s has no mail domains", name)
+		}
+		var addresses []any
+		for _, rel := range []string{"Contacts", "Cases"} {
+			children, _ := a[rel].(map[string]any)
+			records, _ := children["records"].([]any)
+			for _, r := range records {
+				c := r.(map[string]any)
+				addresses = append(addresses, c["Email"], c["Customer_Email__c"])
+				if c["SuppliedCompany"] == name {
+					addresses = append(addresses, c["SuppliedEmail"])
+				}
+			}
+		}
+		for _, addr := range addresses {
+			if s, ok := addr.(string); ok && !slices.Contains(domains, s[strings.LastIndexByte(s, '@')+1:]) {
+				t.Errorf("%s: the domain of %s is not among its mail domains %q", name, s, list)
+			}
+		}
+	}
+}
+
+// The accounts whose requests the demo brings by mail have no case, and what the intake rules
+// check a request against: the customer's domain, or the partner's address; the MSP
+// customer is eligible (eleven months and twenty days in, active).
+func TestSeedMailAccounts(t *testing.T) {
+	o := seededOrg(t)
+	res := o.query(`SELECT Name, AccountNumber, Email_Domains__c, Partner__r.Name, Partner_Email__c,
+		Subscription_Start_Date__c, Subscription_Status__c, (SELECT Id FROM Cases)
+		FROM Account WHERE Name IN ('Magnolia Travel', 'Litware Inc') ORDER BY Name`)
+	if res.TotalSize != 2 {
+		t.Fatalf("%d accounts, want Litware Inc and Magnolia Travel", res.TotalSize)
+	}
+	litware, magnolia := res.Records[0], res.Records[1]
+	for _, a := range res.Records {
+		if a["Cases"] != nil {
+			t.Errorf("%s has cases: %v", a["Name"], a["Cases"])
+		}
+	}
+	if litware["AccountNumber"] != "CUS-002134" || litware["Partner_Email__c"] != "ops@msp.example" ||
+		litware["Subscription_Start_Date__c"] != "2025-12-01" || litware["Subscription_Status__c"] != "Active" {
+		t.Errorf("Litware: %v", litware)
+	}
+	if magnolia["AccountNumber"] != "CUS-004425" || magnolia["Email_Domains__c"] != "magnolia.example" ||
+		magnolia["Partner__r"].(map[string]any)["Name"] != "Meridian Resellers" {
+		t.Errorf("Magnolia: %v", magnolia)
 	}
 }
