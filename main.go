@@ -19,6 +19,8 @@ import (
 	"casebot/bot/cli"
 	"casebot/config"
 	"casebot/connectors/endpoint"
+	"casebot/connectors/imap"
+	"casebot/connectors/imap/message"
 	"casebot/connectors/salesforce"
 	"casebot/connectors/salesforce/sandbox"
 	"casebot/connectors/slack"
@@ -66,6 +68,19 @@ var wiring = cli.Wiring{
 			m[name] = endpoint.Endpoint{URL: e.URL, Token: e.Token.Value(), Timeout: time.Duration(e.Timeout)}
 		}
 		return endpoint.New(endpoint.Options{Endpoints: m, Logger: log})
+	},
+	Mailbox: func(cfg config.IMAP, log *slog.Logger) (bot.Mailbox, error) {
+		return imap.New(imap.Options{Addr: cfg.Addr(), TLS: string(cfg.TLS), Username: cfg.Username,
+			Password: cfg.Password.Value(), Logger: log})
+	},
+	DemoMailbox: func(ctx context.Context, log *slog.Logger) (cli.DemoMailbox, error) {
+		return imap.StartMemory(ctx, log)
+	},
+	ParseMail: func(raw []byte) (bot.ParsedMail, error) { return message.Parse(raw, message.Options{}) },
+	AuthenticateMail: func(cfg config.IMAP) func(ctx context.Context, raw []byte) bot.MailAuth {
+		return func(ctx context.Context, raw []byte) bot.MailAuth {
+			return message.Authenticate(ctx, raw, message.AuthOptions{TrustedAuthServID: cfg.AuthServID})
+		}
 	},
 	Sandbox: func(ctx context.Context, o cli.SandboxOptions) (cli.Sandbox, error) {
 		faults, err := sandbox.ParseFaults(o.Faults)

@@ -140,10 +140,14 @@ type Server struct {
 	TLS          TLSMode `yaml:"tls"`
 }
 
-// IMAP is the mailbox inbound requests arrive in.
+// IMAP is the mailbox inbound requests arrive in; which folders intake reads and fills is
+// in the intake rules (intake.yaml beside the playbooks).
 type IMAP struct {
-	Server  `yaml:",inline"`
-	Mailbox string `yaml:"mailbox"`
+	Server `yaml:",inline"`
+	// AuthServID is the authserv-id of the receiving mail server: intake trusts the DMARC
+	// verdict of the topmost Authentication-Results header only when it bears this id. ""
+	// trusts none, and only DKIM signatures vouch for a sender.
+	AuthServID string `yaml:"authserv_id"`
 }
 
 // SMTP is the relay casebot sends mail through.
@@ -192,7 +196,7 @@ func Default() *Config {
 		Store:    Store{Driver: "sqlite", Path: "casebot.db"},
 		Schedule: "@every 1m",
 		Mail: Mail{
-			IMAP: IMAP{Server: Server{TLS: TLSImplicit}, Mailbox: "INBOX"},
+			IMAP: IMAP{Server: Server{TLS: TLSImplicit}},
 			SMTP: SMTP{Server: Server{TLS: TLSStartTLS}},
 		},
 		HTTP: HTTP{Listen: "127.0.0.1:9090"},

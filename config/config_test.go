@@ -89,13 +89,13 @@ func TestParseGood(t *testing.T) {
 		{
 			name: "mail servers and their standard ports",
 			yaml: minimal + `mail:
-  imap: {host: imap.example.com, username: bot, password: pw}
+  imap: {host: imap.example.com, username: bot, password: pw, authserv_id: mx.example.com}
   smtp: {host: 127.0.0.1, port: 2525, tls: none, from: "casebot <bot@example.com>"}
 `,
 			check: func(c *Config) any {
-				return []any{c.Mail.IMAP.Addr(), c.Mail.IMAP.Mailbox, c.Mail.SMTP.Addr()}
+				return []any{c.Mail.IMAP.Addr(), c.Mail.IMAP.AuthServID, c.Mail.SMTP.Addr()}
 			},
-			want: []any{"imap.example.com:993", "INBOX", "127.0.0.1:2525"},
+			want: []any{"imap.example.com:993", "mx.example.com", "127.0.0.1:2525"},
 		},
 		{
 			name:  "starttls submission port",
@@ -225,10 +225,9 @@ c.yaml:11:11: mail.smtp.port: invalid port 70000`,
 		},
 		{
 			name: "imap needs credentials",
-			yaml: minimal + "mail:\n  imap: {host: localhost, tls: starttls, mailbox: ''}\n",
+			yaml: minimal + "mail:\n  imap: {host: localhost, tls: starttls}\n",
 			want: `c.yaml:7:3: mail.imap.username: required
-c.yaml:7:3: mail.imap.password: required
-c.yaml:7:51: mail.imap.mailbox: required`,
+c.yaml:7:3: mail.imap.password: required`,
 		},
 		{
 			name: "slack api url",

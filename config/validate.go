@@ -68,7 +68,6 @@ func (c *Config) validate(x *index) []*Error {
 	if c.Mail.IMAP.Host != "" {
 		v.required("mail.imap.username", c.Mail.IMAP.Username)
 		v.requiredSecret("mail.imap.password", c.Mail.IMAP.Password, c.Mail.IMAP.PasswordFile)
-		v.required("mail.imap.mailbox", c.Mail.IMAP.Mailbox)
 	}
 	if c.Slack.Print && (c.Slack.Token != "" || c.Slack.TokenFile != "") {
 		v.errorf("slack.print", "print is for running without Slack: give a token or print, not both")

@@ -36,7 +36,8 @@ func casebot(t *testing.T, args ...string) string {
 }
 
 // TestDemo runs `casebot demo` and compares its timeline with the golden file: every seeded
-// termination case goes from opened to closed, each step on its date in the case's zone.
+// termination case goes from opened to closed, each step on its date in the case's zone, and
+// so do the cases the demo's mail opens, while the spoofed mail is quarantined.
 func TestDemo(t *testing.T) {
 	out := casebot(t, "demo")
 	for _, want := range []string{
@@ -46,6 +47,12 @@ func TestDemo(t *testing.T) {
 		"Account.Type = Former Customer",
 		"slack #legal",
 		"completed task",
+		`"Termination of Service: Magnolia Travel" → opened Customer Removal case 00001012 Magnolia Travel`,
+		`"Cancel customer Litware Inc" → opened MSP Cancellation case 00001013 Litware Inc`,
+		`"Notice of termination: Umbrella Ltd" → quarantined`,
+		`slack #order-management │ :warning: *Mail quarantined*`,
+		"00001012 Magnolia Travel   Closed",
+		"00001013 Litware Inc       Closed",
 		"All cases closed",
 	} {
 		if !strings.Contains(out, want) {

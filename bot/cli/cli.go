@@ -22,6 +22,7 @@ import (
 
 	"casebot/bot"
 	"casebot/bot/engine"
+	"casebot/bot/intake"
 	"casebot/config"
 	"casebot/rules"
 	"casebot/rules/playbooks"
@@ -64,6 +65,21 @@ type Wiring struct {
 	Mailer  func(cfg config.SMTP, out io.Writer, log *slog.Logger) (bot.Mailer, error)
 	Caller  func(endpoints map[string]config.Endpoint, log *slog.Logger) (bot.Caller, error)
 	Sandbox func(ctx context.Context, opts SandboxOptions) (Sandbox, error)
+	// Mailbox reads the inbound mailbox cfg names. ParseMail reads one of its messages, and
+	// AuthenticateMail checks a message's sender, trusting cfg's receiving server.
+	Mailbox          func(cfg config.IMAP, log *slog.Logger) (bot.Mailbox, error)
+	ParseMail        func(raw []byte) (bot.ParsedMail, error)
+	AuthenticateMail func(cfg config.IMAP) func(ctx context.Context, raw []byte) bot.MailAuth
+	// DemoMailbox starts the demo's inbound mailbox: an IMAP server in the process, empty,
+	// read over loopback. Its Close stops the server too.
+	DemoMailbox func(ctx context.Context, log *slog.Logger) (DemoMailbox, error)
+}
+
+// DemoMailbox is the demo's inbound mailbox, into which the demo delivers its sample mail.
+type DemoMailbox interface {
+	bot.Mailbox
+	// Deliver puts a raw message in INBOX, as the receiving mail server would.
+	Deliver(raw []byte) error
 }
 
 // IO is where a command reads and writes.
@@ -160,17 +176,25 @@ func loadConfig(path string, std IO) (*config.Config, error) {
 // loadPlaybooks loads the configured playbooks, or the shipped ones when none are configured,
 // reporting every error of every file at once.
 func loadPlaybooks(paths []string, tmpl *templates.Set, cfg *config.Config) ([]*rules.Playbook, error) {
+	pbs, _, err := loadRules(paths, tmpl, cfg)
+	return pbs, err
+}
+
+// loadRules loads the playbooks as loadPlaybooks does, and the intake rules beside them (the
+// intake file of the shipped playbooks, or of a configured directory, or a configured intake
+// file); nil when there are none.
+func loadRules(paths []string, tmpl *templates.Set, cfg *config.Config) ([]*rules.Playbook, *rules.Intake, error) {
 	opts := rules.Options{
 		KnownTemplateKind: tmpl.HasKind,
 		KnownRole:         func(r string) bool { _, ok := cfg.Roles[r]; return ok },
 		KnownEndpoint:     func(e string) bool { _, ok := cfg.Endpoints[e]; return ok },
 	}
 	if len(paths) == 0 {
-		return rules.Load(playbooks.FS, opts)
+		return rules.LoadWithIntake(playbooks.FS, opts)
 	}
 	files, err := playbookFiles(paths)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var pbs []*rules.Playbook
 	var errs []error
@@ -195,10 +219,43 @@ func loadPlaybooks(paths []string, tmpl *templates.Set, cfg *config.Config) ([]*
 		seen[p.Name] = f
 		pbs = append(pbs, p)
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	in, err := loadIntake(paths, pbs, opts)
+	if err != nil {
+		errs = append(errs, err)
 	}
-	return pbs, nil
+	if len(errs) > 0 {
+		return nil, nil, errors.Join(errs...)
+	}
+	return pbs, in, nil
+}
+
+// loadIntake reads the one intake file of the configured paths (a directory's, or one named),
+// validated against the playbooks loaded from them.
+func loadIntake(paths []string, pbs []*rules.Playbook, opts rules.Options) (*rules.Intake, error) {
+	var found []string
+	for _, p := range paths {
+		if rules.IsIntakeFile(p) {
+			found = append(found, p)
+			continue
+		}
+		for _, name := range []string{rules.IntakeFile, "intake.yml"} {
+			if st, err := os.Stat(filepath.Join(p, name)); err == nil && !st.IsDir() {
+				found = append(found, filepath.Join(p, name))
+			}
+		}
+	}
+	switch len(found) {
+	case 0:
+		return nil, nil
+	case 1:
+	default:
+		return nil, fmt.Errorf("%s: intake rules are also in %s: keep one intake file", found[1], found[0])
+	}
+	data, err := os.ReadFile(found[0])
+	if err != nil {
+		return nil, err
+	}
+	return rules.ParseIntake(found[0], data, pbs, opts)
 }
 
 // playbookFiles expands directories into their playbook files (*.yaml, *.yml, not tests),
@@ -211,7 +268,9 @@ func playbookFiles(paths []string) ([]string, error) {
 			return nil, fmt.Errorf("playbooks: %w", err)
 		}
 		if !st.IsDir() {
-			files = append(files, p)
+			if !rules.IsIntakeFile(p) { // loadIntake reads it
+				files = append(files, p)
+			}
 			continue
 		}
 		var inDir []string
@@ -271,9 +330,17 @@ type daemon struct {
 	log    *slog.Logger
 	engine *engine.Engine
 	store  bot.Store
+	// intake takes in the mailbox's mail; nil without mail.imap.
+	intake  *intake.Intake
+	mailbox bot.Mailbox
 }
 
-func (d *daemon) Close() error { return d.store.Close() }
+func (d *daemon) Close() error {
+	if d.mailbox != nil {
+		d.mailbox.Close()
+	}
+	return d.store.Close()
+}
 
 // newDaemon loads everything run and once need. virtual says that now is not the real clock,
 // which is only allowed against a sandbox on this machine: a real org would get real mail
@@ -284,7 +351,7 @@ func newDaemon(ctx context.Context, configPath string, now func() time.Time, vir
 		return nil, err
 	}
 	cfg, log, tmpl, pbs, crm := set.cfg, set.log, set.tmpl, set.pbs, set.crm
-	if err := runnable(cfg, pbs, virtual); err != nil {
+	if err := runnable(cfg, pbs, set.intake, virtual); err != nil {
 		return nil, err
 	}
 	if u, ok := crm.(apiUsage); ok && reg != nil {
@@ -302,8 +369,9 @@ func newDaemon(ctx context.Context, configPath string, now func() time.Time, vir
 	if err != nil {
 		return nil, err
 	}
+	chat := w.Chat(cfg.Slack, std.Out, log)
 	eng, err := engine.New(engine.Options{
-		CRM: crm, Store: store, Chat: w.Chat(cfg.Slack, std.Out, log), Mailer: mailer, Caller: caller,
+		CRM: crm, Store: store, Chat: chat, Mailer: mailer, Caller: caller,
 		Playbooks: pbs, Templates: tmpl, Roles: engineRoles(cfg.Roles), Now: now, Logger: log,
 		Registerer: reg, MessageIDDomain: mailDomain(cfg.Mail.SMTP.From),
 	})
@@ -311,7 +379,49 @@ func newDaemon(ctx context.Context, configPath string, now func() time.Time, vir
 		store.Close()
 		return nil, err
 	}
-	return &daemon{cfg: cfg, log: log, engine: eng, store: store}, nil
+	d := &daemon{cfg: cfg, log: log, engine: eng, store: store}
+	if cfg.Mail.IMAP.Host == "" {
+		return d, nil
+	}
+	if d.intake, d.mailbox, err = newIntake(set, store, chat, mailer, now, w); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// newIntake builds mail intake over the configured mailbox, with the engine's ledger, Slack
+// and relay.
+func newIntake(set *setup, store bot.Store, chat bot.Chat, mailer bot.Mailer, now func() time.Time, w Wiring) (*intake.Intake, bot.Mailbox, error) {
+	cfg := set.cfg
+	sf, ok := set.crm.(bot.IntakeCRM)
+	if !ok || w.Mailbox == nil {
+		return nil, nil, errors.New("mail.imap: this casebot cannot take in mail")
+	}
+	mailbox, err := w.Mailbox(cfg.Mail.IMAP, set.log)
+	if err != nil {
+		return nil, nil, err
+	}
+	in, err := intake.New(intakeOptions(set, mailbox, sf, store, chat, mailer, now, w))
+	if err != nil {
+		mailbox.Close()
+		return nil, nil, err
+	}
+	return in, mailbox, nil
+}
+
+// intakeOptions are the options of mail intake over mailbox and sf, which the demo watches.
+func intakeOptions(set *setup, mailbox bot.Mailbox, sf bot.IntakeCRM, store bot.Store, chat bot.Chat, mailer bot.Mailer,
+	now func() time.Time, w Wiring) intake.Options {
+	cfg := set.cfg
+	var notify []string
+	if r, ok := cfg.Roles[set.intake.Notify]; ok && r.Slack != "" {
+		notify = []string{r.Slack}
+	}
+	return intake.Options{Mailbox: mailbox, CRM: set.crm, Salesforce: sf, Store: store, Mailer: mailer,
+		Chat: chat, Rules: set.intake, Playbooks: set.pbs, Templates: set.tmpl, Notify: notify,
+		Parse: w.ParseMail, Authenticate: w.AuthenticateMail(cfg.Mail.IMAP),
+		MessageIDDomain: mailDomain(cfg.Mail.SMTP.From), Now: now, Logger: set.log}
 }
 
 func run(ctx context.Context, args []string, std IO, w Wiring) error {
@@ -335,8 +445,18 @@ func run(ctx context.Context, args []string, std IO, w Wiring) error {
 	if err != nil {
 		return err
 	}
-	d.log.Info("casebot running", "schedule", d.cfg.Schedule)
+	d.log.Info("casebot running", "schedule", d.cfg.Schedule, "mail_intake", d.intake != nil)
+	taken := make(chan struct{})
+	if d.intake != nil {
+		go func() {
+			defer close(taken)
+			d.intake.Run(ctx)
+		}()
+	} else {
+		close(taken)
+	}
 	err = d.engine.Run(ctx, d.cfg.Schedule)
+	<-taken
 	stopStatus()
 	<-stopped
 	d.log.Info("casebot stopped")
@@ -363,6 +483,15 @@ func once(ctx context.Context, args []string, std IO, w Wiring) error {
 		return err
 	}
 	defer d.Close()
+	if d.intake != nil {
+		// The mail first, so that a request is acted on in the same run.
+		in, err := d.intake.Step(ctx)
+		fmt.Fprintf(std.Out, "%d mail(s) read: %d case(s) opened, %d kept on a case, %d quarantined\n",
+			in.Read, in.Opened, in.Kept, in.Quarantined)
+		if err != nil {
+			return fmt.Errorf("mail intake: %w", err)
+		}
+	}
 	rep, err := d.engine.CycleUntil(ctx)
 	if rep.Read == 0 && err != nil {
 		return err // no case was read: there is nothing to sum up
@@ -381,10 +510,10 @@ func once(ctx context.Context, args []string, std IO, w Wiring) error {
 // runnable refuses a config the daemon would run wrongly with: parts that do nothing yet,
 // messages that would only be printed without anyone having asked for it, a virtual clock
 // against a real org.
-func runnable(cfg *config.Config, pbs []*rules.Playbook, virtual bool) error {
+func runnable(cfg *config.Config, pbs []*rules.Playbook, in *rules.Intake, virtual bool) error {
 	var errs []error
-	if cfg.Mail.IMAP.Host != "" {
-		errs = append(errs, errors.New("mail.imap: mail intake comes with a later release; remove it"))
+	if cfg.Mail.IMAP.Host != "" && in == nil {
+		errs = append(errs, errors.New("mail.imap is set, but there are no intake rules (intake.yaml beside the playbooks) to say what to make of the mail"))
 	}
 	if usesKind(pbs, bot.KindSlack) && cfg.Slack.Token == "" && !cfg.Slack.Print {
 		errs = append(errs, errors.New("the playbooks post to Slack: give slack.token, or slack.print: true to print the messages instead"))
@@ -468,10 +597,11 @@ func validate(ctx context.Context, args []string, std IO, w Wiring) error {
 		found = append(found, p)
 	}
 	var pbs []*rules.Playbook
+	var in *rules.Intake
 	// With every path missing there is nothing to load: no paths would mean the shipped
 	// playbooks.
 	if len(found) > 0 || len(paths) == 0 {
-		if pbs, err = loadPlaybooks(found, tmpl, cfg); err != nil {
+		if pbs, in, err = loadRules(found, tmpl, cfg); err != nil {
 			problems = append(problems, err)
 		}
 	}
@@ -481,6 +611,9 @@ func validate(ctx context.Context, args []string, std IO, w Wiring) error {
 		for _, w := range p.Warnings {
 			fmt.Fprintf(std.Out, "warning: %s\n", w)
 		}
+	}
+	if in != nil {
+		fmt.Fprintf(std.Out, "ok  intake (%s): %d rules, %d replies\n", in.File, len(in.Rules), len(in.Replies))
 	}
 	if len(problems) > 0 {
 		fmt.Fprintln(std.Out, errors.Join(problems...))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -52,6 +53,7 @@ func demo(ctx context.Context, args []string, std IO, w Wiring) error {
 		return err
 	}
 	cfg.Salesforce.LoginURL = sb.URL()
+	cfg.Mail.IMAP = config.IMAP{AuthServID: demoAuthServID}
 	servicesURL, stopServices, err := startServices(ctx, "127.0.0.1:0", clk.Now, log)
 	if err != nil {
 		return err
@@ -75,10 +77,16 @@ func demo(ctx context.Context, args []string, std IO, w Wiring) error {
 	if err != nil {
 		return err
 	}
-	pbs, err := loadPlaybooks(nil, tmpl, cfg)
+	pbs, intakeRules, err := loadRules(nil, tmpl, cfg)
 	if err != nil {
 		return err
 	}
+	set := &setup{cfg: cfg, log: log, tmpl: tmpl, pbs: pbs, intake: intakeRules, crm: crm}
+	in, desk, stopMail, err := startIntake(ctx, set, store, clk.Now, w)
+	if err != nil {
+		return err
+	}
+	defer stopMail()
 	printer, err := w.Mailer(config.SMTP{}, indent{std.Out}, log)
 	if err != nil {
 		return err
@@ -94,12 +102,13 @@ func demo(ctx context.Context, args []string, std IO, w Wiring) error {
 	}
 
 	fmt.Fprintf(std.Out, "casebot demo: %d playbook(s) against a seeded sandbox at %s\n", len(pbs), sb.URL())
-	fmt.Fprintf(std.Out, "virtual clock starts %s; people's actions in Salesforce are scripted\n\n", DemoStart.Format("Mon 2 Jan 2006 15:04 MST"))
+	fmt.Fprintf(std.Out, "virtual clock starts %s; people's actions in Salesforce are scripted\n", DemoStart.Format("Mon 2 Jan 2006 15:04 MST"))
+	fmt.Fprintf(std.Out, "%d mail(s) wait in the intake mailbox (an IMAP server in this process)\n\n", len(demoMails))
 	people := NewPeople(crm)
-	// The seeded cases are all open at the start: the demo runs these, and the summary
-	// reads them back at the end.
-	seen, err := openCases(ctx, crm, pbs)
-	if err != nil {
+	// The seeded cases are all open at the start, and those opened from mail are added as
+	// they open: the demo runs these, and the summary reads them back at the end.
+	seen := map[*rules.Playbook][]string{}
+	if err := addOpenCases(ctx, crm, pbs, seen); err != nil {
 		return err
 	}
 	var closed time.Time // the last cycle that did something
@@ -114,6 +123,20 @@ func demo(ctx context.Context, args []string, std IO, w Wiring) error {
 		}
 		if err != nil {
 			return err
+		}
+		// The mail first, as `casebot once` takes it, so that a request is acted on at once;
+		// what was taken in before a failure is printed too.
+		taken, stepErr := in.Step(ctx)
+		if err := tl.mail(ctx, now, desk.drain(), intakeRules.Quarantine, crm, w.ParseMail); err != nil {
+			return err
+		}
+		if stepErr != nil {
+			return fmt.Errorf("mail intake: %w", stepErr)
+		}
+		if taken.Opened > 0 {
+			if err := addOpenCases(ctx, crm, pbs, seen); err != nil {
+				return err
+			}
 		}
 		rep, err := eng.Cycle(ctx)
 		if err != nil {
@@ -140,19 +163,20 @@ func demo(ctx context.Context, args []string, std IO, w Wiring) error {
 	return summary(ctx, std.Out, crm, pbs, seen)
 }
 
-// openCases returns the ids of the open cases of each playbook.
-func openCases(ctx context.Context, crm bot.CRM, pbs []*rules.Playbook) (map[*rules.Playbook][]string, error) {
-	ids := map[*rules.Playbook][]string{}
+// addOpenCases adds to ids the open cases of each playbook that it does not hold yet.
+func addOpenCases(ctx context.Context, crm bot.CRM, pbs []*rules.Playbook, ids map[*rules.Playbook][]string) error {
 	for _, p := range pbs {
 		cs, err := crm.Cases(ctx, p.Query)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for _, c := range cs {
-			ids[p] = append(ids[p], c.ID)
+			if !slices.Contains(ids[p], c.ID) {
+				ids[p] = append(ids[p], c.ID)
+			}
 		}
 	}
-	return ids, nil
+	return nil
 }
 
 // summary prints where each case the demo ran ended up, read back from Salesforce: its status,
@@ -225,6 +249,11 @@ var script = []act{
 			return bot.Fields{"Settlements_Complete__c": true,
 				"Data_Migration_Plan__c": "Export of the tenant's data to the customer's storage before the switch.",
 				"Alternative_Service__c": "Direct billing by the platform"}
+		}},
+	{2*day + 2*time.Hour, "Magnolia Travel", "the partner manager recorded the settlements, the agreement's notice period and the billing after the removal",
+		func(time.Time, *time.Location) bot.Fields {
+			return bot.Fields{"Settlements_Complete__c": true, "Notice_Period_Days__c": 30.0,
+				"Billing_Mode_After__c": "New Partner Billing"}
 		}},
 	{3*day + 2*time.Hour, "Tijuca Logistica", "the customer confirmed the agents are uninstalled",
 		func(time.Time, *time.Location) bot.Fields {
@@ -427,6 +456,69 @@ func (t *timeline) heading(h string) bool {
 	fmt.Fprintf(t.out, "\n%s\n", h)
 	t.last = h
 	return true
+}
+
+// mail prints what became of the mail intake took in at now, a line each, with the notices
+// and acknowledgements it sent under it.
+func (t *timeline) mail(ctx context.Context, now time.Time, taken []takenMail, quarantine string, crm bot.CRM,
+	parse func([]byte) (bot.ParsedMail, error)) error {
+	if len(taken) == 0 {
+		return nil
+	}
+	var ids []string
+	for _, m := range taken {
+		if m.caseID != "" {
+			ids = append(ids, m.caseID)
+		}
+	}
+	labels := map[string]string{}
+	if len(ids) > 0 {
+		cases, err := crm.Cases(ctx, bot.CaseQuery{Object: "Case", IDs: ids, AnyState: true,
+			Fields: []string{"CaseNumber", "Type"}, AccountFields: []string{"Name"}})
+		if err != nil {
+			return fmt.Errorf("reading the cases of the mail: %w", err)
+		}
+		for _, c := range cases {
+			typ, _ := c.Fields["Type"].(string)
+			labels[c.ID] = strings.TrimSpace(typ + " case " + caseLabel(c))
+		}
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.heading(fmt.Sprintf("── %s · mail taken in from the intake mailbox", now.UTC().Format("Mon 2 Jan 15:04 MST")))
+	for _, m := range taken {
+		from, subject := "(unreadable)", ""
+		if p, err := parse(m.raw); err == nil {
+			from, subject = p.From.Address, p.Subject
+		}
+		label := labels[m.caseID]
+		if label == "" {
+			label = "case " + m.caseID
+		}
+		var became string
+		switch {
+		case m.opened:
+			became = "opened " + label
+		case m.caseID != "":
+			became = "kept on " + label
+		case m.folder == quarantine:
+			became = "quarantined" // the notice below says why
+		default:
+			became = "moved to " + m.folder
+		}
+		fmt.Fprintf(t.out, "   ✉ %s %q → %s\n", from, subject, became)
+		for _, p := range m.posts {
+			if _, err := t.printer.Post(ctx, p); err != nil {
+				return err
+			}
+		}
+		for _, ml := range m.mails {
+			if _, err := t.mailer.Send(ctx, ml); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func (t *timeline) people(now time.Time, notes []string) {

@@ -30,7 +30,9 @@ type setup struct {
 	log  *slog.Logger
 	tmpl *templates.Set
 	pbs  []*rules.Playbook
-	crm  bot.CRM
+	// intake are the intake rules beside the playbooks; nil when there are none.
+	intake *rules.Intake
+	crm    bot.CRM
 }
 
 // loadSetup loads the config and the playbooks and builds the CRM.
@@ -43,7 +45,7 @@ func loadSetup(configPath string, std IO, w Wiring) (*setup, error) {
 	if s.tmpl, err = templates.Default(); err != nil {
 		return nil, err
 	}
-	if s.pbs, err = loadPlaybooks(cfg.Playbooks, s.tmpl, cfg); err != nil {
+	if s.pbs, s.intake, err = loadRules(cfg.Playbooks, s.tmpl, cfg); err != nil {
 		return nil, err
 	}
 	if s.crm, err = w.CRM(cfg.Salesforce, s.log); err != nil {

@@ -10,7 +10,7 @@ import (
 )
 
 func TestRunnable(t *testing.T) {
-	pbs, err := rules.Load(playbooks.FS, rules.Options{})
+	pbs, in, err := rules.LoadWithIntake(playbooks.FS, rules.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +31,9 @@ func TestRunnable(t *testing.T) {
 		{"no Slack and no print", func(c *config.Config) { c.Slack.Print = false }, false, []string{"slack.token, or slack.print"}},
 		{"a Slack token", func(c *config.Config) { c.Slack.Print, c.Slack.Token = false, "xoxb-1" }, false, nil},
 		{"no relay and no print", func(c *config.Config) { c.Mail.Print = false }, false, []string{"mail.smtp, or mail.print"}},
-		{"mail intake", func(c *config.Config) { c.Mail.IMAP.Host = "imap.example.com" }, false, []string{"mail.imap"}},
+		{"mail intake", func(c *config.Config) { c.Mail.IMAP.Host = "imap.example.com" }, false, nil},
+		{"mail intake without intake rules", func(c *config.Config) { c.Mail.IMAP.Host = "imap.example.com" }, false,
+			[]string{"mail.imap", "no intake rules"}},
 		{"a virtual clock against a real org", func(c *config.Config) { c.Salesforce.LoginURL = "https://login.salesforce.com" }, true,
 			[]string{"-at moves casebot's clock"}},
 		{"a real org on the real clock", func(c *config.Config) { c.Salesforce.LoginURL = "https://login.salesforce.com" }, false, nil},
@@ -41,7 +43,11 @@ func TestRunnable(t *testing.T) {
 	} {
 		c := base()
 		tc.change(c)
-		err := runnable(c, pbs, tc.virtual)
+		rules := in
+		if strings.HasSuffix(tc.name, "without intake rules") {
+			rules = nil
+		}
+		err := runnable(c, pbs, rules, tc.virtual)
 		if len(tc.want) == 0 {
 			if err != nil {
 				t.Errorf("%s: %v", tc.name, err)

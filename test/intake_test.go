@@ -1,0 +1,283 @@
+package test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"casebot/bot"
+	"casebot/connectors/imap/dovecot"
+	"casebot/connectors/salesforce"
+	"casebot/connectors/salesforce/sandbox"
+)
+
+// intakeWorld is casebot run over the sandbox and a real Dovecot, with an account that has no
+// open case: Newco, writing from newco.example.
+type intakeWorld struct {
+	dv      *dovecot.Server
+	sb      *sandbox.Server
+	sf      *salesforce.CRM
+	client  *salesforce.Client
+	account string
+	d       *daemon
+}
+
+func startIntake(t *testing.T) *intakeWorld {
+	t.Helper()
+	dv := dovecot.Start(t)
+	dir := t.TempDir()
+	sb, cfg, _ := sandboxConfig(t, dir, time.Now)
+	host, port, err := net.SplitHostPort(dv.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	imap := fmt.Sprintf("mail:\n  imap: {host: %s, port: %s, tls: none, username: %s, password: %s, authserv_id: mx.casebot.test}\n",
+		host, port, dv.User(), dv.Password())
+	if err := os.WriteFile(cfg, []byte(strings.Replace(string(conf), "mail:\n", imap, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	client, err := salesforce.New(salesforce.Options{LoginURL: sb.URL(), Grant: "client_credentials",
+		ClientID: "casebot-sandbox", ClientSecret: "sandbox-secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &intakeWorld{dv: dv, sb: sb, sf: salesforce.NewCRM(client), client: client}
+	res, err := w.sf.Apply(t.Context(), []bot.Write{{Op: bot.OpCreate, Object: "Account", Fields: bot.Fields{
+		"Name": "Newco", "Type": "Customer - Direct", "AccountNumber": "NC-0001", "Email_Domains__c": "newco.example",
+		"Time_Zone__c": "Europe/Berlin"}}})
+	if err != nil || res[0].Err != nil {
+		t.Fatalf("creating the account: %v %v", err, res)
+	}
+	w.account = res[0].ID
+	w.d = startDaemon(t, cfg)
+	return w
+}
+
+// mail is a request or reply from newco.example; the receiving server vouches for it when
+// auth says "pass".
+func mail(id, subject, body, auth string, headers ...string) []byte {
+	var b strings.Builder
+	if auth != "" {
+		fmt.Fprintf(&b, "Authentication-Results: mx.casebot.test; dmarc=%s header.from=newco.example\r\n", auth)
+	}
+	fmt.Fprintf(&b, "From: Nora Newco <nora@newco.example>\r\nTo: terminations@vendor.example\r\nSubject: %s\r\n", subject)
+	fmt.Fprintf(&b, "Message-ID: <%s@newco.example>\r\nDate: Thu, 03 Dec 2026 10:00:00 +0100\r\n", id)
+	for _, h := range headers {
+		b.WriteString(h + "\r\n")
+	}
+	b.WriteString("\r\n" + strings.ReplaceAll(body, "\n", "\r\n"))
+	return []byte(b.String())
+}
+
+// cases returns Newco's cases.
+func (w *intakeWorld) cases(t *testing.T) []bot.Case {
+	t.Helper()
+	cs, err := w.sf.Cases(t.Context(), bot.CaseQuery{Object: "Case", Where: "AccountId = '" + w.account + "'",
+		Fields: []string{"Type", "Origin", "SuppliedEmail", "Termination_Reason__c", "Removal_Scenario__c", "Status"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs
+}
+
+// folder waits until mailbox holds n messages and returns their Message-IDs.
+func (w *intakeWorld) folder(t *testing.T, mailbox string, n int) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	for {
+		var ids []string
+		for _, m := range w.dv.Messages(t, mailbox) {
+			ids = append(ids, m.MessageID)
+		}
+		if len(ids) >= n {
+			return ids
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s holds %v, want %d messages:\n%s", mailbox, ids, n, strings.Join(w.d.log, "\n"))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// TestMailIntake runs the real binary over Dovecot and the sandbox: a customer's termination
+// request becomes a case of the customer removal playbook within moments of delivery (IDLE),
+// its duplicate and a reply to it make no second case, and a spoofed mail and an unknown
+// sender's are quarantined.
+func TestMailIntake(t *testing.T) {
+	w := startIntake(t)
+	request := mail("req-1", "Termination of service", "We want to end the service.\nExit reason: too expensive\n", "pass")
+	delivered := time.Now()
+	w.dv.Deliver(t, "INBOX", request)
+	w.d.wait(`msg="mail taken in" outcome=opened`)
+	t.Logf("delivery to case: %v", time.Since(delivered))
+	cs := w.cases(t)
+	if len(cs) != 1 {
+		t.Fatalf("Newco has %d cases, want 1", len(cs))
+	}
+	for k, want := range map[string]any{"Type": "Customer Removal", "Origin": "Email", "SuppliedEmail": "nora@newco.example",
+		"Termination_Reason__c": "too expensive", "Removal_Scenario__c": "Customer Request"} {
+		if got := cs[0].Fields[k]; got != want {
+			t.Errorf("case %s = %v, want %v", k, got, want)
+		}
+	}
+	if ids := w.folder(t, "Processed", 1); !slices.Contains(ids, "<req-1@newco.example>") {
+		t.Errorf("Processed holds %v", ids)
+	}
+	logged, err := w.sf.MailCases(t.Context(), []string{"<req-1@newco.example>"})
+	if err != nil || logged["<req-1@newco.example>"] != cs[0].ID {
+		t.Errorf("the request is not logged on its case: %v %v", logged, err)
+	}
+
+	// The same mail again, and a reply to it: kept, no second case.
+	w.dv.Deliver(t, "INBOX", request)
+	w.dv.Deliver(t, "INBOX", mail("req-2", "Re: Termination of service", "One more thing.\n", "pass",
+		"In-Reply-To: <req-1@newco.example>"))
+	w.folder(t, "Processed", 3)
+	if cs := w.cases(t); len(cs) != 1 {
+		t.Errorf("Newco has %d cases after a duplicate and a reply, want 1", len(cs))
+	}
+	if logged, _ := w.sf.MailCases(t.Context(), []string{"<req-2@newco.example>"}); logged["<req-2@newco.example>"] != cs[0].ID {
+		t.Errorf("the reply is not on the case: %v", logged)
+	}
+
+	// Spoofed (the receiving server says DMARC failed), unsigned, and from a stranger.
+	w.dv.Deliver(t, "INBOX", mail("spoof-1", "Termination of service", "Exit reason: none\n", "fail"))
+	w.dv.Deliver(t, "INBOX", mail("spoof-2", "Termination of service", "Exit reason: none\n", ""))
+	stranger := strings.ReplaceAll(string(mail("stranger-1", "Termination of service", "Exit reason: none\n", "pass")), "newco.example", "stranger.example")
+	w.dv.Deliver(t, "INBOX", []byte(stranger))
+	ids := w.folder(t, "Quarantine", 3)
+	for _, id := range []string{"<spoof-1@newco.example>", "<spoof-2@newco.example>", "<stranger-1@stranger.example>"} {
+		if !slices.Contains(ids, id) {
+			t.Errorf("%s is not in Quarantine (%v)", id, ids)
+		}
+	}
+	if cs := w.cases(t); len(cs) != 1 {
+		t.Errorf("Newco has %d cases after spoofed mail, want 1", len(cs))
+	}
+	if n := len(w.dv.Messages(t, "INBOX")); n != 0 {
+		t.Errorf("%d messages left in INBOX", n)
+	}
+	w.d.stop()
+}
+
+// TestPartnerMailIntake: the MSP procedure from mail alone: the partner asks, from its own
+// domain, for its customer's cancellation, naming the customer's account number; the case
+// opens with the cancellation type, the export and the terms read from the mail.
+func TestPartnerMailIntake(t *testing.T) {
+	w := startIntake(t)
+	res, err := w.sf.Apply(t.Context(), []bot.Write{{Op: bot.OpCreate, Object: "Account", Fields: bot.Fields{
+		"Name": "Contoso", "Type": "Customer - Channel", "AccountNumber": "CUS-009001", "Email_Domains__c": "contoso.example",
+		"MSP_Partner__c": "Redwood MSP", "Partner_Email__c": "ops@msp.example", "Subscription_Status__c": "Active",
+		"Subscription_Start_Date__c": time.Now().AddDate(-1, 0, 0).Format(bot.DateLayout)}}})
+	if err != nil || res[0].Err != nil {
+		t.Fatalf("creating the account: %v %v", err, res)
+	}
+	raw := "Authentication-Results: mx.casebot.test; dmarc=pass header.from=msp.example\r\n" +
+		"From: Owen Price <ops@msp.example>\r\nTo: msp-support@vendor.example\r\nSubject: Cancel Contoso\r\n" +
+		"Message-ID: <cancel-1@msp.example>\r\n\r\nAccount number: CUS-009001\r\nCancellation type: Cancel\r\n" +
+		"Data export: no\r\nWe accept the terms.\r\n"
+	w.dv.Deliver(t, "INBOX", []byte(raw))
+	w.d.wait(`msg="mail taken in" outcome=opened`)
+	cs, err := w.sf.Cases(t.Context(), bot.CaseQuery{Object: "Case", Where: "AccountId = '" + res[0].ID + "'",
+		Fields: []string{"Type", "Cancellation_Type__c", "Data_Export_Required__c", "Terms_Accepted__c", "SuppliedEmail"}})
+	if err != nil || len(cs) != 1 {
+		t.Fatalf("Contoso's cases: %v %v", cs, err)
+	}
+	for k, want := range map[string]any{"Type": "MSP Cancellation", "Cancellation_Type__c": "Cancel",
+		"Data_Export_Required__c": false, "Terms_Accepted__c": true, "SuppliedEmail": "ops@msp.example"} {
+		if got := cs[0].Fields[k]; got != want {
+			t.Errorf("case %s = %v, want %v", k, got, want)
+		}
+	}
+	w.d.stop()
+}
+
+// TestMailIntakeKilled: casebot killed with SIGKILL while it takes in a backlog of requests,
+// three times at different points, and started again: every request opens exactly one case
+// and is logged once, and the mailbox ends empty.
+func TestMailIntakeKilled(t *testing.T) {
+	w := startIntake(t)
+	const n = 12
+	var writes []bot.Write
+	for i := range n {
+		writes = append(writes, bot.Write{Op: bot.OpCreate, Object: "Account", Fields: bot.Fields{
+			"Name": fmt.Sprintf("Killco %d", i), "Type": "Customer - Direct", "AccountNumber": fmt.Sprintf("KC-%04d", i),
+			"Email_Domains__c": fmt.Sprintf("killco%d.example", i), "Time_Zone__c": "Europe/Berlin"}})
+	}
+	res, err := w.sf.Apply(t.Context(), writes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]string, n)
+	for i := range n {
+		ids[i] = fmt.Sprintf("<req-%d@killco%d.example>", i, i)
+	}
+	deliver := func(i int) {
+		domain := fmt.Sprintf("killco%d.example", i)
+		w.dv.Deliver(t, "INBOX", []byte(strings.ReplaceAll(string(mail(fmt.Sprintf("req-%d", i), "Termination of service",
+			"Exit reason: moving on\n", "pass")), "newco.example", domain)))
+	}
+	// Three rounds of four requests: each time killed once it took in the first of them (the
+	// others are mid-way, or waiting), and started again.
+	for round := range 3 {
+		for i := round * 4; i < round*4+4; i++ {
+			deliver(i)
+		}
+		w.d.wait(`msg="mail taken in"`)
+		if err := w.d.cmd.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		w.d.cmd.Wait()
+		w.d = startDaemon(t, w.d.cmd.Args[len(w.d.cmd.Args)-1])
+	}
+	w.folder(t, "Processed", n)
+	logged, err := w.sf.MailCases(t.Context(), ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range res {
+		cs, err := w.sf.Cases(t.Context(), bot.CaseQuery{Object: "Case", Where: "AccountId = '" + r.ID + "'"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cs) != 1 || logged[ids[i]] != cs[0].ID {
+			t.Errorf("Killco %d has %d case(s); its request is logged on %q", i, len(cs), logged[ids[i]])
+		}
+	}
+	// Each request logged once.
+	var logs []string
+	err = w.client.Query(t.Context(), "SELECT MessageIdentifier FROM EmailMessage WHERE Incoming = true", func(records []json.RawMessage) error {
+		for _, r := range records {
+			var m struct{ MessageIdentifier string }
+			if err := json.Unmarshal(r, &m); err != nil {
+				return err
+			}
+			logs = append(logs, m.MessageIdentifier)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		if c := strings.Count(strings.Join(logs, " "), id); c != 1 {
+			t.Errorf("%s is logged %d times, want once", id, c)
+		}
+	}
+	if n := len(w.dv.Messages(t, "INBOX")); n != 0 {
+		t.Errorf("%d messages left in INBOX", n)
+	}
+	w.d.stop()
+}
