@@ -25,10 +25,19 @@ type intakeWorld struct {
 	sf      *salesforce.CRM
 	client  *salesforce.Client
 	account string
+	cfg     string // the config file
 	d       *daemon
 }
 
 func startIntake(t *testing.T) *intakeWorld {
+	t.Helper()
+	w := setupIntake(t)
+	w.d = startDaemon(t, w.cfg)
+	return w
+}
+
+// setupIntake is startIntake without the daemon.
+func setupIntake(t *testing.T) *intakeWorld {
 	t.Helper()
 	dv := dovecot.Start(t)
 	dir := t.TempDir()
@@ -51,7 +60,7 @@ func startIntake(t *testing.T) *intakeWorld {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &intakeWorld{dv: dv, sb: sb, sf: salesforce.NewCRM(client), client: client}
+	w := &intakeWorld{dv: dv, sb: sb, sf: salesforce.NewCRM(client), client: client, cfg: cfg}
 	res, err := w.sf.Apply(t.Context(), []bot.Write{{Op: bot.OpCreate, Object: "Account", Fields: bot.Fields{
 		"Name": "Newco", "Type": "Customer - Direct", "AccountNumber": "NC-0001", "Email_Domains__c": "newco.example",
 		"Time_Zone__c": "Europe/Berlin"}}})
@@ -59,7 +68,6 @@ func startIntake(t *testing.T) *intakeWorld {
 		t.Fatalf("creating the account: %v %v", err, res)
 	}
 	w.account = res[0].ID
-	w.d = startDaemon(t, cfg)
 	return w
 }
 
@@ -152,6 +160,12 @@ func TestMailIntake(t *testing.T) {
 		t.Errorf("the reply is not on the case: %v", logged)
 	}
 
+	// The server drops casebot's connection: it reconnects and goes on.
+	w.dv.Kick(t)
+	w.dv.Deliver(t, "INBOX", mail("req-3", "Re: Termination of service", "And another.\n", "pass",
+		"In-Reply-To: <req-1@newco.example>"))
+	w.folder(t, "Processed", 4)
+
 	// Spoofed (the receiving server says DMARC failed), unsigned, and from a stranger.
 	w.dv.Deliver(t, "INBOX", mail("spoof-1", "Termination of service", "Exit reason: none\n", "fail"))
 	w.dv.Deliver(t, "INBOX", mail("spoof-2", "Termination of service", "Exit reason: none\n", ""))
@@ -240,7 +254,7 @@ func TestMailIntakeKilled(t *testing.T) {
 			t.Fatal(err)
 		}
 		w.d.cmd.Wait()
-		w.d = startDaemon(t, w.d.cmd.Args[len(w.d.cmd.Args)-1])
+		w.d = startDaemon(t, w.cfg)
 	}
 	w.folder(t, "Processed", n)
 	logged, err := w.sf.MailCases(t.Context(), ids)
@@ -280,4 +294,38 @@ func TestMailIntakeKilled(t *testing.T) {
 		t.Errorf("%d messages left in INBOX", n)
 	}
 	w.d.stop()
+}
+
+// TestMailIntakeRenumbered: the mailbox renumbered (a new UIDVALIDITY) while a copy of a mail
+// taken in and a new one wait: once reads it all again, and only the new one opens a case.
+func TestMailIntakeRenumbered(t *testing.T) {
+	w := setupIntake(t)
+	request := mail("ren-1", "Termination of service", "Exit reason: budget\n", "pass")
+	w.dv.Deliver(t, "INBOX", request)
+	casebot(t, "once", "-config", w.cfg)
+	if cs := w.cases(t); len(cs) != 1 {
+		t.Fatalf("Newco has %d cases, want 1", len(cs))
+	}
+	res, err := w.sf.Apply(t.Context(), []bot.Write{{Op: bot.OpCreate, Object: "Account", Fields: bot.Fields{
+		"Name": "Oldco", "Type": "Customer - Direct", "Email_Domains__c": "oldco.example", "Time_Zone__c": "Europe/Berlin"}}})
+	if err != nil || res[0].Err != nil {
+		t.Fatalf("creating the account: %v %v", err, res)
+	}
+	w.dv.Deliver(t, "INBOX", request)
+	w.dv.Deliver(t, "INBOX", []byte(strings.ReplaceAll(string(mail("ren-2", "Termination of service", "Exit reason: none\n", "pass")),
+		"newco.example", "oldco.example")))
+	before := w.dv.UIDValidity(t, "INBOX")
+	if after := w.dv.Renumber(t, "INBOX"); after == before {
+		t.Fatalf("UIDVALIDITY stayed %d", before)
+	}
+	out, errOut, code := run(t, "once", "-config", w.cfg)
+	if code != 0 || !strings.Contains(out, "2 mail(s) read: 1 case(s) opened, 0 kept on a case, 0 quarantined, 1 taken in before") {
+		t.Errorf("once exited %d and said:\n%s\n%s", code, out, errOut)
+	}
+	if cs := w.cases(t); len(cs) != 1 {
+		t.Errorf("Newco has %d cases after its request was read again, want 1", len(cs))
+	}
+	if n := len(w.dv.Messages(t, "INBOX")); n != 0 {
+		t.Errorf("%d messages left in INBOX", n)
+	}
 }

@@ -486,8 +486,8 @@ func once(ctx context.Context, args []string, std IO, w Wiring) error {
 	if d.intake != nil {
 		// The mail first, so that a request is acted on in the same run.
 		in, err := d.intake.Step(ctx)
-		fmt.Fprintf(std.Out, "%d mail(s) read: %d case(s) opened, %d kept on a case, %d quarantined\n",
-			in.Read, in.Opened, in.Kept, in.Quarantined)
+		fmt.Fprintf(std.Out, "%d mail(s) read: %d case(s) opened, %d kept on a case, %d quarantined, %d taken in before\n",
+			in.Read, in.Opened, in.Kept, in.Quarantined, in.Known)
 		if err != nil {
 			return fmt.Errorf("mail intake: %w", err)
 		}

@@ -82,9 +82,10 @@ func New(opts Options) (*Intake, error) {
 	return &Intake{opts: opts, log: log}, nil
 }
 
-// Report is what one Step did.
+// Report is what one Step did. Known are the messages taken in before (a duplicate, a
+// renumbered mailbox, a crash before the move), only moved now.
 type Report struct {
-	Read, Opened, Kept, Quarantined int
+	Read, Opened, Kept, Quarantined, Known int
 }
 
 // Run takes in mail until ctx is done: a Step, then a wait for new mail (IDLE), again. A
@@ -145,6 +146,8 @@ func (in *Intake) Step(ctx context.Context) (Report, error) {
 			rep.Kept++
 		case quarantined:
 			rep.Quarantined++
+		case known:
+			rep.Known++
 		}
 		pos.UID = max(pos.UID, m.UID)
 		if err := in.opts.Store.SetPosition(ctx, folder, pos); err != nil {
@@ -159,6 +162,7 @@ const (
 	opened      = "opened"
 	kept        = "kept"
 	quarantined = "quarantined"
+	known       = "known" // taken in before: only moved
 )
 
 // decision is what intake decided for a message, kept in the ledger as its claim's payload
@@ -198,8 +202,7 @@ func (in *Intake) take(ctx context.Context, m bot.InboundMessage) (string, error
 	prev := ledger[key][key]
 	if prev.State == bot.StateDone {
 		// Taken in before the crash or the renumbering: only the move may be left.
-		d := decision{Outcome: prev.Result}
-		return d.Outcome, in.move(ctx, m, d)
+		return known, in.move(ctx, m, decision{Outcome: prev.Result})
 	}
 	var d decision
 	var mail bot.ParsedMail

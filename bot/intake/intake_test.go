@@ -55,7 +55,9 @@ func TestDuplicateRequest(t *testing.T) {
 	w.box.deliver(request("r1"))
 	w.step(t)
 	w.box.deliver(request("r1"))
-	w.step(t)
+	if rep := w.step(t); rep.Known != 1 || rep.Opened != 0 {
+		t.Errorf("report %+v, want the duplicate known", rep)
+	}
 	// Renumbered while a third copy waits: it is read again, and known.
 	w.box.deliver(request("r1"))
 	w.box.renumber()
