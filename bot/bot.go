@@ -121,6 +121,10 @@ type CRM interface {
 	// the Files shared with it), newest first: a mail may carry one. Cases without files are
 	// absent.
 	CaseFiles(ctx context.Context, caseIDs []string) (map[string][]CaseFile, error)
+	// CaseMails returns, by case id as given, the MessageIdentifier of the first mail received
+	// on each of the cases (its oldest incoming EmailMessage): a mail may answer it. Cases
+	// that received none are absent.
+	CaseMails(ctx context.Context, caseIDs []string) (map[string]string, error)
 	// FileData returns the bytes of a version of a file (a ContentVersion id, as CaseFile
 	// names it). A version's bytes never change, so every attempt gets the same.
 	FileData(ctx context.Context, version string) ([]byte, error)
@@ -283,6 +287,10 @@ type Effect struct {
 
 	// KindEmail: the files the mail carries. KindAttach: the one file to attach.
 	Files []File
+
+	// KindEmail: whether the mail answers the first mail received on the case (see
+	// CRM.CaseMails).
+	Thread bool
 
 	// Problem is, for a notice that an action failed for good, what went wrong.
 	Problem string

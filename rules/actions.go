@@ -243,7 +243,7 @@ func (p *parser) typedValue(n *yaml.Node, what string, ref FieldRef, t FieldType
 // in one list, sent to.
 func (p *parser) email(n *yaml.Node, what string) Action {
 	a := Action{Kind: bot.KindEmail}
-	m := p.object(n, what, []string{"to", "template"}, []string{"cc", "attach"})
+	m := p.object(n, what, []string{"to", "template"}, []string{"cc", "attach", "thread"})
 	if v := m["to"]; v != nil {
 		items, ok := p.sequence(v, what+": to")
 		if ok && len(items) == 0 {
@@ -282,6 +282,9 @@ func (p *parser) email(n *yaml.Node, what string) Action {
 	}
 	if v := m["attach"]; v != nil {
 		a.Attachments = p.attachments(v, what+": attach")
+	}
+	if v := m["thread"]; v != nil {
+		a.Thread = p.flag(v, what+": thread")
 	}
 	return a
 }
@@ -536,6 +539,7 @@ func (e *evaluation) effect(s *Step, i int, due time.Time) (bot.Effect, error) {
 		eff.Roles, eff.Template = slices.Clone(a.Roles), a.Template
 	case bot.KindEmail:
 		eff.Roles, eff.Cc, eff.Template, eff.Files = slices.Clone(a.Roles), slices.Clone(a.Cc), a.Template, slices.Clone(a.Attachments)
+		eff.Thread = a.Thread
 		for _, ref := range a.Addresses {
 			addr, err := e.address(ref)
 			if err != nil {

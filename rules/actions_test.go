@@ -111,6 +111,34 @@ func TestEmailAction(t *testing.T) {
 	}
 }
 
+// TestEmailThread: `thread: true` makes an email's effect answer the case's first mail; it is
+// off unless said, and takes only true or false.
+func TestEmailThread(t *testing.T) {
+	pb := parse(t, header+`steps:
+  - id: notify
+    at: d
+    do:
+      - email: {to: [legal], template: notice, thread: true}
+      - email: {to: [legal], template: notice, thread: false}
+      - email: {to: [legal], template: notice}
+`)
+	effs, s := dueEffects(t, pb, bot.Case{ID: "500", Fields: bot.Fields{"D": "2026-11-12"}})
+	if len(effs) != 3 || !effs[0].Thread || effs[1].Thread || effs[2].Thread {
+		t.Errorf("effects %+v (%s), want the first alone to thread", effs, s.Reason)
+	}
+
+	_, err := rules.Parse("test.yaml", []byte(header+`steps:
+  - id: notify
+    at: d
+    do:
+      - email: {to: [legal], template: notice, thread: "yes"}
+`), strictOptions)
+	want := `test.yaml:13:56: step "notify" action 1: email: thread: want true or false, got "yes"`
+	if err == nil || err.Error() != want {
+		t.Errorf("error %v, want %s", err, want)
+	}
+}
+
 // TestUpdateExpressions: values computed when the action comes due, typed as their fields.
 func TestUpdateExpressions(t *testing.T) {
 	pb := parse(t, header+`steps:

@@ -286,6 +286,8 @@ type Action struct {
 
 	// KindEmail: the files the mail carries: shipped beside the playbook, or on the case.
 	Attachments []bot.File
+	// KindEmail: whether the mail answers the first mail received on the case.
+	Thread bool
 	// KindAttach: the file to attach to the case.
 	File *bot.File
 

@@ -15,7 +15,15 @@ import (
 
 // caseFilesPlaybook mails the customer's signed letter, a file on the case, with the removal
 // script shipped beside the playbook.
-const caseFilesPlaybook = `playbook: letters
+const caseFilesPlaybook = lettersHead + `  - id: countersign
+    title: Signed letter sent back
+    at: day0 + 1d
+    do:
+      - email: {to: [Case.SuppliedEmail], template: notice, attach: [{case_file: "Signed termination*"}, removal.ps1]}
+`
+
+// lettersHead is the playbook letters up to its steps.
+const lettersHead = `playbook: letters
 applies_to: {object: Case, where: "Type = 'Termination'"}
 fields:
   Case:
@@ -24,11 +32,6 @@ fields:
 dates:
   day0: Case.Termination_Confirmed__c
 steps:
-  - id: countersign
-    title: Signed letter sent back
-    at: day0 + 1d
-    do:
-      - email: {to: [Case.SuppliedEmail], template: notice, attach: [{case_file: "Signed termination*"}, removal.ps1]}
 `
 
 // letters is an engine running caseFilesPlaybook over some cases, on its own clock, with the
@@ -44,7 +47,13 @@ type letters struct {
 
 func newLetters(t *testing.T, ids ...string) *letters {
 	t.Helper()
-	pbs, err := rules.Load(fstest.MapFS{"letters.yaml": {Data: []byte(caseFilesPlaybook)},
+	return newLettersOf(t, caseFilesPlaybook, ids...)
+}
+
+// newLettersOf is newLetters running another playbook named letters.
+func newLettersOf(t *testing.T, playbook string, ids ...string) *letters {
+	t.Helper()
+	pbs, err := rules.Load(fstest.MapFS{"letters.yaml": {Data: []byte(playbook)},
 		"files/removal.ps1": {Data: []byte(script)}}, rules.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -24,6 +24,9 @@ type claim struct {
 	Cc        []string   `json:"cc,omitempty"`         // email
 	Channels  []string   `json:"channels,omitempty"`   // slack
 	MessageID string     `json:"message_id,omitempty"` // email
+	// InReplyTo is, for an email that threads, the Message-ID of the first mail the case
+	// received when it was decided: a retry answers that one, whatever came since.
+	InReplyTo string `json:"in_reply_to,omitempty"`
 	// Data is, for an attach of a rendered file, its content as rendered at claim time.
 	Data string `json:"data,omitempty"`
 
@@ -86,7 +89,10 @@ func (e *Engine) claims(ctx context.Context, due []*pending, now time.Time, rep 
 			return nil, nil, nil, &LedgerError{Err: fmt.Errorf("reading %d claim(s): %w", len(keys), err)}
 		}
 	}
-	files := e.caseFiles(ctx, due, payloads)
+	files := caseLookup(ctx, due, payloads, "files on", func(eff bot.Effect) bool { return slices.ContainsFunc(eff.Files, isCaseFile) },
+		e.opts.CRM.CaseFiles)
+	mails := caseLookup(ctx, due, payloads, "mails received on", func(eff bot.Effect) bool { return eff.Kind == bot.KindEmail && eff.Thread },
+		e.opts.CRM.CaseMails)
 	// Rendering is most of the work of a busy pass, and each effect's is its own: on every
 	// processor, in the order of due.
 	type rendered struct {
@@ -101,7 +107,7 @@ func (e *Engine) claims(ctx context.Context, due []*pending, now time.Time, rep 
 				continue
 			}
 			r := &fresh[lo+i]
-			if r.cl, r.err = e.render(d, files); r.err != nil {
+			if r.cl, r.err = e.render(d, files, mails); r.err != nil {
 				continue
 			}
 			if r.payload, r.err = r.cl.encode(); r.err != nil {
@@ -158,22 +164,24 @@ func (d *pending) entry(state bot.EntryState, result string, now time.Time) bot.
 		State: state, Result: result, Attempts: attempts, At: now, Claimed: d.prev.Claimed}
 }
 
-// caseFiles reads, in one call, the files on the cases whose due effects are to be claimed
-// with a mail that carries a file on the case. The error, if any, is every such effect's.
-func (e *Engine) caseFiles(ctx context.Context, due []*pending, payloads map[string]string) lookup[[]bot.CaseFile] {
+// caseLookup reads, in one call of read, what the due effects to be claimed that need it (a
+// mail that carries a file on the case, one that threads) need of their cases. The error, if
+// any, is every such effect's.
+func caseLookup[T any](ctx context.Context, due []*pending, payloads map[string]string, what string,
+	needs func(bot.Effect) bool, read func(context.Context, []string) (map[string]T, error)) lookup[T] {
 	var ids []string
 	for _, d := range due {
-		if _, claimed := payloads[d.eff.Key]; !claimed && slices.ContainsFunc(d.eff.Files, isCaseFile) {
+		if _, claimed := payloads[d.eff.Key]; !claimed && needs(d.eff) {
 			ids = appendNew(ids, d.c.ID)
 		}
 	}
-	var files lookup[[]bot.CaseFile]
+	var l lookup[T]
 	if len(ids) > 0 {
-		if files.found, files.err = e.opts.CRM.CaseFiles(ctx, ids); files.err != nil {
-			files.err = fmt.Errorf("reading the files on %d case(s): %w", len(ids), files.err)
+		if l.found, l.err = read(ctx, ids); l.err != nil {
+			l.err = fmt.Errorf("reading the %s %d case(s): %w", what, len(ids), l.err)
 		}
 	}
-	return files
+	return l
 }
 
 func isCaseFile(f bot.File) bool { return f.CaseTitle != "" }
@@ -208,7 +216,7 @@ func chooseFiles(d *pending, files lookup[[]bot.CaseFile]) ([]bot.File, error) {
 // render renders what an effect sends and resolves whom to, and chooses the files on the case
 // it sends: what its claim holds. A panic (a template's function, say) is an error of this
 // effect alone.
-func (e *Engine) render(d *pending, files lookup[[]bot.CaseFile]) (cl claim, err error) {
+func (e *Engine) render(d *pending, files lookup[[]bot.CaseFile], mails lookup[string]) (cl claim, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = e.panicked("render "+d.eff.Key, v)
@@ -250,6 +258,12 @@ func (e *Engine) render(d *pending, files lookup[[]bot.CaseFile]) (cl claim, err
 		}
 		if cl.Effect.Files, err = chooseFiles(d, files); err != nil {
 			return cl, err
+		}
+		if d.eff.Thread {
+			if mails.err != nil {
+				return cl, mails.err
+			}
+			cl.InReplyTo = mails.found[d.c.ID] // none received: the mail starts its own thread
 		}
 		cl.Subject, cl.Text, cl.To, cl.Cc = subject, text, to, cc
 		cl.MessageID = bot.MessageID(d.eff.Key, e.opts.MessageIDDomain)

@@ -39,9 +39,13 @@ type fakeCRM struct {
 	// files are the files on each case, newest first, and data their versions' bytes.
 	files     map[string][]bot.CaseFile
 	data      map[string][]byte
-	fileCalls [][]string   // the case ids of every CaseFiles call
-	filesErr  error        // every CaseFiles fails with it
-	dataErr   error        // every FileData fails with it
+	fileCalls [][]string // the case ids of every CaseFiles call
+	filesErr  error      // every CaseFiles fails with it
+	dataErr   error      // every FileData fails with it
+	// received are the Message-IDs of the mails each case received, oldest first.
+	received  map[string][]string
+	mailCalls [][]string   // the case ids of every CaseMails call
+	mailsErr  error        // every CaseMails fails with it
 	dead      *atomic.Bool // when set and true, the process is down: every call fails, doing nothing
 }
 
@@ -176,19 +180,36 @@ func (f *fakeCRM) Find(ctx context.Context, q bot.FindQuery) (map[string]string,
 }
 
 func (f *fakeCRM) CaseFiles(ctx context.Context, caseIDs []string) (map[string][]bot.CaseFile, error) {
+	return readCases(f, &f.fileCalls, &f.filesErr, caseIDs, func(id string) ([]bot.CaseFile, bool) {
+		return slices.Clone(f.files[id]), len(f.files[id]) > 0
+	})
+}
+
+func (f *fakeCRM) CaseMails(ctx context.Context, caseIDs []string) (map[string]string, error) {
+	return readCases(f, &f.mailCalls, &f.mailsErr, caseIDs, func(id string) (string, bool) {
+		if ms := f.received[id]; len(ms) > 0 {
+			return ms[0], true
+		}
+		return "", false
+	})
+}
+
+// readCases is a call that reads something of each case: recorded in calls, failing with
+// *fail, answering what found finds of each case (under the lock).
+func readCases[T any](f *fakeCRM, calls *[][]string, fail *error, caseIDs []string, found func(string) (T, bool)) (map[string]T, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if down(f.dead) {
 		return nil, errDead
 	}
-	f.fileCalls = append(f.fileCalls, caseIDs)
-	if f.filesErr != nil {
-		return nil, f.filesErr
+	*calls = append(*calls, caseIDs)
+	if *fail != nil {
+		return nil, *fail
 	}
-	out := map[string][]bot.CaseFile{}
+	out := map[string]T{}
 	for _, id := range caseIDs {
-		if fs := f.files[id]; len(fs) > 0 {
-			out[id] = slices.Clone(fs)
+		if v, ok := found(id); ok {
+			out[id] = v
 		}
 	}
 	return out, nil

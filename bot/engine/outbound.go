@@ -113,6 +113,9 @@ func (e *Engine) mail(ctx context.Context, after *batch, i int, d *pending, foun
 	}
 	if !sent {
 		m := bot.Mail{To: cl.To, Cc: cl.Cc, Subject: cl.Subject, Text: cl.Text, MessageID: cl.MessageID, Key: d.eff.Key}
+		if cl.InReplyTo != "" {
+			m.InReplyTo, m.References = cl.InReplyTo, []string{cl.InReplyTo}
+		}
 		for _, f := range d.eff.Files {
 			data, err := e.attachment(ctx, d.eff, f)
 			if err != nil {

@@ -28,6 +28,7 @@ type crm struct {
 	comments []string          // bodies of the case comments created since the last take
 	logged   map[string]string // markers of comments and Message-IDs of logged mails → record ids
 	files    []file            // the files on the case, oldest first
+	received []string          // Message-IDs of the mails logged as received, oldest first
 }
 
 // file is a file on the case: one the test puts there, or one casebot attached.
@@ -125,6 +126,9 @@ func (m *crm) apply(w bot.Write) (string, error) {
 		case "EmailMessage":
 			mid, _ := w.Fields["MessageIdentifier"].(string)
 			m.logged[mid] = id
+			if in, _ := w.Fields["Incoming"].(bool); in {
+				m.received = append(m.received, mid)
+			}
 		case "ContentVersion":
 			desc, _ := w.Fields["Description"].(string) // ends with the file's marker
 			m.logged[desc] = id
@@ -186,6 +190,17 @@ func (m *crm) CaseFiles(ctx context.Context, caseIDs []string) (map[string][]bot
 	}
 	for _, f := range slices.Backward(m.files) {
 		out[m.c.ID] = append(out[m.c.ID], f.CaseFile)
+	}
+	return out, nil
+}
+
+// CaseMails returns the Message-ID of the first mail logged as received on the case.
+func (m *crm) CaseMails(ctx context.Context, caseIDs []string) (map[string]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := map[string]string{}
+	if slices.Contains(caseIDs, m.c.ID) && len(m.received) > 0 && m.received[0] != "" {
+		out[m.c.ID] = m.received[0]
 	}
 	return out, nil
 }

@@ -24,22 +24,10 @@ const caseFilesQuery = "SELECT LinkedEntityId, ContentDocument.Title, ContentDoc
 // uploaded), under its id as given: Salesforce answers with 18-character ids.
 func (m *CRM) CaseFiles(ctx context.Context, caseIDs []string) (map[string][]bot.CaseFile, error) {
 	op := fmt.Sprintf("read the files on %d case(s)", len(caseIDs))
-	asked := make(map[string][]string) // 15-character id → the ids as given
-	var literals []string
-	for _, id := range caseIDs {
-		if !ValidID(id) {
-			return nil, invalidInput(op, fmt.Sprintf("invalid record id %q", id))
-		}
-		k := id[:15]
-		if slices.Contains(asked[k], id) {
-			continue
-		}
-		if len(asked[k]) == 0 {
-			literals = append(literals, Quote(id))
-		}
-		asked[k] = append(asked[k], id)
+	asked, literals, err := askedIDs(op, caseIDs)
+	if err != nil {
+		return nil, err
 	}
-	slices.Sort(literals) // the same queries for the same question
 	out := make(map[string][]bot.CaseFile)
 	uploaded := make(map[string]time.Time) // version id → when it was uploaded
 	for _, chunk := range chunkByLength(literals, ", ", maxInList) {
@@ -87,6 +75,28 @@ func (m *CRM) CaseFiles(ctx context.Context, caseIDs []string) (map[string][]bot
 		})
 	}
 	return out, nil
+}
+
+// askedIDs checks record ids and maps each 15-character id to the ids as given (Salesforce
+// answers with 18-character ones), with the quoted ids to ask for, once each and sorted so
+// that the same question makes the same queries.
+func askedIDs(op string, ids []string) (asked map[string][]string, literals []string, err error) {
+	asked = make(map[string][]string)
+	for _, id := range ids {
+		if !ValidID(id) {
+			return nil, nil, invalidInput(op, fmt.Sprintf("invalid record id %q", id))
+		}
+		k := id[:15]
+		if slices.Contains(asked[k], id) {
+			continue
+		}
+		if len(asked[k]) == 0 {
+			literals = append(literals, Quote(id))
+		}
+		asked[k] = append(asked[k], id)
+	}
+	slices.Sort(literals)
+	return asked, literals, nil
 }
 
 // FileData reads the bytes of a ContentVersion.

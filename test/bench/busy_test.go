@@ -87,6 +87,11 @@ func (c *timedCRM) CaseFiles(ctx context.Context, caseIDs []string) (map[string]
 	return c.CRM.CaseFiles(ctx, caseIDs)
 }
 
+func (c *timedCRM) CaseMails(ctx context.Context, caseIDs []string) (map[string]string, error) {
+	defer c.time(time.Now())
+	return c.CRM.CaseMails(ctx, caseIDs)
+}
+
 func (c *timedCRM) FileData(ctx context.Context, version string) ([]byte, error) {
 	defer c.time(time.Now())
 	return c.CRM.FileData(ctx, version)
