@@ -102,9 +102,11 @@ type salesforce struct {
 	mails    []bot.Fields // EmailMessages, with ParentId
 	files    map[string][]bot.Attachment
 	logCalls int
-	// failLog makes the next LogMail calls fail with it after they were carried out: the
-	// answer is lost.
+	// lostAnswers makes the next LogMail calls fail after they were carried out: the answer
+	// is lost.
 	lostAnswers int
+	// refuse makes LogMail refuse, for good, mail whose subject contains it.
+	refuse string
 }
 
 func (s *salesforce) Cases(ctx context.Context, q bot.CaseQuery) ([]bot.Case, error) {
@@ -167,6 +169,9 @@ func (s *salesforce) LogMail(ctx context.Context, w bot.MailWrite) (string, erro
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.logCalls++
+	if subject, _ := w.Mail["Subject"].(string); s.refuse != "" && strings.Contains(subject, s.refuse) {
+		return "", &bot.Error{Op: "composite", Code: "FIELD_CUSTOM_VALIDATION_EXCEPTION", Message: "no such scenario"}
+	}
 	id := w.CaseID
 	if id == "" {
 		n := len(s.cases) + 1

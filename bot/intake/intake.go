@@ -243,7 +243,15 @@ func (in *Intake) take(ctx context.Context, m bot.InboundMessage) (string, error
 			return "", err
 		}
 	}
-	if err := in.perform(ctx, key, m, mail, &d, prev.State == bot.StateClaimed); err != nil {
+	err = in.perform(ctx, key, m, mail, &d, prev.State == bot.StateClaimed)
+	var refused *refusal
+	if errors.As(err, &refused) {
+		// Salesforce refused the mail for good (a validation rule, a value the org does not
+		// take): it goes to quarantine with the reason instead of stopping the mailbox.
+		d = decision{Outcome: quarantined, MessageID: d.MessageID, Reason: refused.Error(), Notes: d.Notes}
+		err = in.tell(ctx, key, quarantined, &d, prev.State == bot.StateClaimed, mail)
+	}
+	if err != nil {
 		return "", err
 	}
 	done := entryOf(key, bot.StateDone, d.Outcome, now)
@@ -542,11 +550,21 @@ func (in *Intake) perform(ctx context.Context, key string, m bot.InboundMessage,
 	w := bot.MailWrite{CaseID: d.CaseID, Case: d.Case, Mail: logged(m, mail, d.MessageID), Files: files(m, mail)}
 	id, err := in.opts.Salesforce.LogMail(ctx, w)
 	if err != nil {
+		if !bot.IsRetryable(err) && ctx.Err() == nil {
+			return &refusal{err}
+		}
 		return fmt.Errorf("keeping the mail on a case: %w", err)
 	}
 	d.CaseID = id
 	return in.after(ctx, key, mail, d, recovering)
 }
+
+// refusal is Salesforce's permanent refusal to keep a mail on a case: nothing was written
+// (LogMail does all or nothing).
+type refusal struct{ err error }
+
+func (r *refusal) Error() string { return "Salesforce refused to keep it on a case: " + r.err.Error() }
+func (r *refusal) Unwrap() error { return r.err }
 
 // after does what follows the mail's logging: the acknowledgement of a new case, and the
 // notice of a flagged one.
@@ -555,7 +573,16 @@ func (in *Intake) after(ctx context.Context, key string, mail bot.ParsedMail, d 
 		return in.tell(ctx, key, "flagged", d, recovering, mail)
 	}
 	if d.Outcome == opened && d.Acknowledge != "" && in.opts.Mailer != nil {
-		return in.acknowledge(ctx, key, mail, d)
+		err := in.acknowledge(ctx, key, mail, d)
+		if err == nil || bot.IsRetryable(err) || ctx.Err() != nil {
+			return err
+		}
+		// The case is open: an acknowledgement that cannot be sent (a template that fails, a
+		// refused address) is recorded as failed and logged, and the mail is done.
+		in.log.Error("the acknowledgement of a request could not be sent", "case", d.CaseID, "err", err)
+		failed := ackEntry(key+"/ack", d.CaseID, bot.StateFailed, "", in.opts.Now())
+		failed.Detail = err.Error()
+		return in.opts.Store.Record(ctx, failed)
 	}
 	return nil
 }

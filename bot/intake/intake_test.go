@@ -162,6 +162,26 @@ func TestReplies(t *testing.T) {
 	}
 }
 
+// TestRefused: Salesforce refuses a mail for good (a validation rule): it is quarantined with
+// the reason, and the mail after it is taken in; the mailbox does not stop at it.
+func TestRefused(t *testing.T) {
+	w := newWorld(t, nil)
+	w.sf.refuse = "contract"
+	w.box.deliver(request("r1"))
+	w.box.deliver(strings.ReplaceAll(strings.ReplaceAll(request("r2"), "Termination of our contract", "Termination notice"),
+		"acme.example", "globex.example"))
+	rep := w.step(t)
+	if rep.Quarantined != 1 || rep.Opened != 1 {
+		t.Fatalf("report %+v, want one quarantined and one opened", rep)
+	}
+	if w.box.count("Quarantine") != 1 || w.box.count("Processed") != 1 {
+		t.Errorf("Quarantine %d, Processed %d", w.box.count("Quarantine"), w.box.count("Processed"))
+	}
+	if len(w.out.posts) != 1 || !strings.Contains(w.out.posts[0].Text, "refused") {
+		t.Errorf("notices %v, want the refusal told", w.out.posts)
+	}
+}
+
 // failing fails every write after the first n, as a crash would leave them: nothing after.
 type failing struct {
 	memledger.Store
