@@ -6,6 +6,7 @@ import (
 	"encoding/base32"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // MessageID derives the Message-ID of a mail casebot sends from its effect key, so that the
@@ -148,6 +149,14 @@ type IntakeCRM interface {
 	// kept on the case as Files (ContentVersions). It returns the case's id.
 	LogMail(ctx context.Context, w MailWrite) (caseID string, err error)
 }
+
+// IsListSeparator reports whether r separates the values of a field that holds several (an
+// account's mail domains "acme.example; acme.co.example", a partner's addresses): ";", "," or
+// white space.
+func IsListSeparator(r rune) bool { return r == ';' || r == ',' || unicode.IsSpace(r) }
+
+// ListValues returns the values of such a field.
+func ListValues(s string) []string { return strings.FieldsFunc(s, IsListSeparator) }
 
 // AccountQuery finds accounts by a field.
 type AccountQuery struct {

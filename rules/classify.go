@@ -306,7 +306,7 @@ func sentBy(from string, senders []FieldRef, k bot.Case) bool {
 			v = k.Account.Fields[ref.Name]
 		}
 		s, _ := v.(string)
-		for _, a := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ';' || unicode.IsSpace(r) }) {
+		for _, a := range bot.ListValues(s) {
 			if strings.EqualFold(strings.Trim(a, "<>"), from) {
 				return true
 			}

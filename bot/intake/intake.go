@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -221,14 +222,14 @@ func (in *Intake) take(ctx context.Context, m bot.InboundMessage) (string, error
 			return "", fmt.Errorf("reading the claim of %s: %w", key, err)
 		}
 	case err != nil:
-		d = decision{Outcome: quarantined, Reason: "unreadable: " + err.Error(), MessageID: derivedID(key, in.opts.MessageIDDomain)}
+		d = decision{Outcome: quarantined, Reason: "unreadable: " + err.Error(), MessageID: bot.MessageID(key, in.opts.MessageIDDomain)}
 	default:
 		mail.Auth = in.opts.Authenticate(ctx, m.Raw)
 		if d, err = in.decide(ctx, mail); err != nil {
 			return "", err
 		}
 		if d.MessageID == "" {
-			d.MessageID = derivedID(key, in.opts.MessageIDDomain)
+			d.MessageID = bot.MessageID(key, in.opts.MessageIDDomain)
 		}
 	}
 	now := in.opts.Now()
@@ -279,9 +280,6 @@ func messageKey(m bot.InboundMessage) string {
 	}
 	return ledgerPlaybook + "/" + hex.EncodeToString(sum[:12])
 }
-
-// derivedID is the Message-ID a mail without one is logged under.
-func derivedID(key, domain string) string { return bot.MessageID(key, domain) }
 
 // headerMessageID reads the Message-ID header of a raw message without parsing the rest: the
 // key must not depend on how well the parser copes.
@@ -351,11 +349,8 @@ func (in *Intake) decide(ctx context.Context, mail bot.ParsedMail) (decision, er
 		return d, nil
 	}
 	d.Outcome, d.Playbook, d.Acknowledge = opened, pb.Name, c.Rule.Acknowledge
-	d.Case = bot.Fields{}
-	for k, v := range c.Rule.Case {
-		d.Case[k] = v
-	}
-	d.Case["AccountId"] = account.ID
+	d.Case = bot.Fields{"AccountId": account.ID}
+	maps.Copy(d.Case, c.Rule.Case)
 	return d, nil
 }
 
@@ -394,16 +389,14 @@ func (in *Intake) replyFields(ctx context.Context, c rules.Classification, d *de
 		if !slices.ContainsFunc(c.Replies, func(r rules.ReplyMatch) bool { return r.Playbook == pb.Name }) {
 			continue
 		}
-		q := pb.Query
-		q.IDs, q.AnyState = []string{d.CaseID}, true
-		cases, err := in.opts.CRM.Cases(ctx, q)
+		k, err := in.readCase(ctx, pb, d.CaseID)
 		if err != nil {
-			return fmt.Errorf("reading case %s: %w", d.CaseID, err)
+			return err
 		}
-		if len(cases) == 0 {
+		if k == nil {
 			continue
 		}
-		fields, notes := c.ReplyUpdate(pb.Name, cases[0])
+		fields, notes := c.ReplyUpdate(pb.Name, *k)
 		d.Notes = append(d.Notes, notes...)
 		if len(fields) > 0 {
 			d.Case, d.Playbook = fields, pb.Name
@@ -457,7 +450,7 @@ func mayAsk(a bot.Account, domain string, domains *rules.Lookup, senders []rules
 	}
 	for _, s := range senders {
 		list, _ := a.Fields[s.Name].(string)
-		for _, addr := range strings.FieldsFunc(list, func(r rune) bool { return r == ';' || r == ',' || r == ' ' }) {
+		for _, addr := range bot.ListValues(list) {
 			if (bot.Address{Address: addr}).Domain() == domain {
 				return true, ""
 			}
@@ -484,7 +477,7 @@ func (in *Intake) domainLookup() *rules.Lookup {
 // its parents.
 func holdsDomain(v any, domain string) bool {
 	list, _ := v.(string)
-	for _, d := range strings.FieldsFunc(strings.ToLower(list), func(r rune) bool { return r == ';' || r == ',' || r == ' ' }) {
+	for _, d := range bot.ListValues(strings.ToLower(list)) {
 		if domain == d || strings.HasSuffix(domain, "."+d) {
 			return true
 		}
@@ -520,6 +513,21 @@ func (in *Intake) openCase(ctx context.Context, pb *rules.Playbook, accountID st
 		return "", nil
 	}
 	return cases[0].ID, nil
+}
+
+// readCase reads case id with the fields playbook pb reads, open or closed; nil when it is not
+// one of pb's cases.
+func (in *Intake) readCase(ctx context.Context, pb *rules.Playbook, id string) (*bot.Case, error) {
+	q := pb.Query
+	q.IDs, q.AnyState = []string{id}, true
+	cases, err := in.opts.CRM.Cases(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("reading case %s: %w", id, err)
+	}
+	if len(cases) == 0 {
+		return nil, nil
+	}
+	return &cases[0], nil
 }
 
 func (in *Intake) playbook(name string) *rules.Playbook {

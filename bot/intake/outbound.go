@@ -157,14 +157,12 @@ func (in *Intake) render(ctx context.Context, key string, mail bot.ParsedMail, d
 	}
 	c := bot.Case{ID: d.CaseID, Fields: d.Case}
 	if pb := in.playbook(d.Playbook); pb != nil {
-		q := pb.Query
-		q.IDs, q.AnyState = []string{d.CaseID}, true
-		cases, err := in.opts.CRM.Cases(ctx, q)
+		k, err := in.readCase(ctx, pb, d.CaseID)
 		if err != nil {
-			return ack{}, fmt.Errorf("reading the new case %s: %w", d.CaseID, err)
+			return ack{}, err
 		}
-		if len(cases) == 1 {
-			c = cases[0]
+		if k != nil {
+			c = *k
 		}
 	}
 	subject, text, err := in.opts.Templates.RenderEmail(d.Acknowledge, templates.Data{Playbook: d.Playbook, Case: c,

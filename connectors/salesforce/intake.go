@@ -6,16 +6,11 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"unicode"
 
 	"casebot/bot"
 )
 
 var _ bot.IntakeCRM = (*CRM)(nil)
-
-// isListSeparator reports whether r separates the values of a list field, such as an account's
-// mail domains "acme.example; acme.co.example".
-func isListSeparator(r rune) bool { return r == ';' || r == ',' || unicode.IsSpace(r) }
 
 // Accounts reads the accounts whose q.Field holds one of q.Values, ordered by id, in as many
 // queries as keep each URL under Salesforce's limit. SOQL compares the values without regard
@@ -45,7 +40,7 @@ func (m *CRM) Accounts(ctx context.Context, q bot.AccountQuery) ([]bot.Account, 
 	for _, v := range q.Values {
 		k := strings.ToLower(v)
 		// A value with a separator in it is never one of a list's values.
-		if v == "" || wanted[k] || (q.List && strings.IndexFunc(v, isListSeparator) >= 0) {
+		if v == "" || wanted[k] || (q.List && strings.IndexFunc(v, bot.IsListSeparator) >= 0) {
 			continue
 		}
 		wanted[k] = true
@@ -89,7 +84,7 @@ func (m *CRM) Accounts(ctx context.Context, q bot.AccountQuery) ([]bot.Account, 
 
 // holdsOneOf reports whether one of the values of list is in wanted (lower-cased).
 func holdsOneOf(list string, wanted map[string]bool) bool {
-	for _, v := range strings.FieldsFunc(list, isListSeparator) {
+	for _, v := range bot.ListValues(list) {
 		if wanted[strings.ToLower(v)] {
 			return true
 		}
