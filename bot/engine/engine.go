@@ -71,6 +71,8 @@ type Options struct {
 	// MessageIDDomain is the right-hand side of the Message-IDs of the mail casebot sends
 	// (the domain of its From address); "casebot.localhost" when empty.
 	MessageIDDomain string
+
+	chunk int // cases a pass decides and performs together; chunkCases when 0 (tests set it)
 }
 
 // Outcome is what became of an effect in a cycle.
@@ -181,6 +183,9 @@ func New(opts Options) (*Engine, error) {
 	}
 	if opts.MessageIDDomain == "" {
 		opts.MessageIDDomain = "casebot.localhost"
+	}
+	if opts.chunk == 0 {
+		opts.chunk = chunkCases
 	}
 	return &Engine{
 		opts: opts, log: log, metrics: newMetrics(opts.Registerer),
@@ -434,27 +439,11 @@ func (e *Engine) pass(ctx context.Context, p *rules.Playbook, q bot.CaseQuery, u
 		due, records, events = append(due, r.due...), append(records, r.records...), append(events, r.events...)
 		rep.add(r.rep)
 	}
-	// The actions of steps are decided now; notices (reminders, escalations) wait for their
-	// phase, which sends them only for cases this pass changed nothing else of.
-	notices := slices.DeleteFunc(slices.Clone(due), func(d *pending) bool { return d.eff.Action != 0 })
-	due = slices.DeleteFunc(due, func(d *pending) bool { return d.eff.Action == 0 })
-	due, claims, failures, err := e.claims(ctx, due, now, rep)
-	if err != nil {
-		return nil, err
+	w := e.newWriter()
+	err = e.decideAndExecute(ctx, w, cases, due, records, events, now, failed, progressed, rep)
+	if werr := w.close(); werr != nil && err == nil {
+		err = &LedgerError{Err: fmt.Errorf("recording outcomes: %w", werr)}
 	}
-	due = append(due, notices...)
-	if err := e.record(ctx, append(records, claims...)...); err != nil {
-		return nil, &LedgerError{Err: fmt.Errorf("recording %d decision(s): %w", len(records)+len(claims), err)}
-	}
-	for _, ev := range append(events, failures...) {
-		if ev.Outcome == Skipped {
-			progressed[ev.Case.ID] = true
-		} else {
-			failed[stepRef{ev.Case.ID, ev.Step}] = true
-		}
-		e.observe(ev)
-	}
-	err = e.execute(ctx, due, now, failed, progressed, rep)
 	var out []string
 	for _, c := range cases {
 		if progressed[c.ID] {
@@ -462,6 +451,114 @@ func (e *Engine) pass(ctx context.Context, p *rules.Playbook, q bot.CaseQuery, u
 		}
 	}
 	return out, err
+}
+
+// chunkCases is how many cases a pass decides and performs together. A pass over more is cut
+// into chunks of this many, and the next chunk's effects are rendered and claimed while this
+// chunk's are performed: the ledger's work and Salesforce's answers overlap. A multiple of 200
+// (a Collections call) keeps a phase's calls full when every case has the same effects.
+const chunkCases = 2000
+
+// decided is a chunk of a pass's cases, decided and claimed: the effects to perform, and the
+// events of what was decided (skips, effects that failed to render), told once recorded.
+type decided struct {
+	ready  []*pending
+	events []Event
+	rep    Report
+	err    error
+}
+
+// decideAndExecute writes what the pass decided (skips, marks, and the claims of the effects it
+// will perform) and then performs the due effects, a chunk of cases at a time: each chunk's
+// decisions in one transaction, so that a case's are all or nothing, before any of its effects;
+// the next chunk's decided on a goroutine of their own while this chunk's are performed. due,
+// records and events are in the order of cases.
+func (e *Engine) decideAndExecute(ctx context.Context, w *writer, cases []bot.Case, due []*pending, records []bot.LedgerEntry,
+	events []Event, now time.Time, failed map[stepRef]bool, progressed map[string]bool, rep *Report) error {
+	size := e.opts.chunk
+	chunkOf := make(map[string]int, len(cases))
+	for i, c := range cases {
+		chunkOf[c.ID] = i / size
+	}
+	chunks := (len(cases) + size - 1) / size
+	dctx, stop := context.WithCancel(ctx)
+	defer stop()
+	out := make(chan decided, 1) // one chunk decided ahead
+	go func() {
+		defer close(out)
+		for k := range chunks {
+			var dueK []*pending
+			var recordsK []bot.LedgerEntry
+			var eventsK []Event
+			due, dueK = cut(due, k, func(d *pending) int { return chunkOf[d.c.ID] })
+			records, recordsK = cut(records, k, func(r bot.LedgerEntry) int { return chunkOf[r.CaseID] })
+			events, eventsK = cut(events, k, func(ev Event) int { return chunkOf[ev.Case.ID] })
+			dc := e.decide(dctx, w, dueK, recordsK, eventsK, now)
+			select {
+			case out <- dc:
+			case <-dctx.Done():
+				return
+			}
+			if dc.err != nil {
+				return
+			}
+		}
+	}()
+	var err error
+	for dc := range out {
+		rep.add(dc.rep)
+		if err = dc.err; err != nil {
+			break
+		}
+		for _, ev := range dc.events {
+			if ev.Outcome == Skipped {
+				progressed[ev.Case.ID] = true
+			} else {
+				failed[stepRef{ev.Case.ID, ev.Step}] = true
+			}
+		}
+		if err = e.execute(ctx, w, dc.ready, now, failed, progressed, rep); err != nil || e.stopping.Load() {
+			break
+		}
+	}
+	stop()
+	for range out { // the goroutine ends
+	}
+	return err
+}
+
+// cut splits the items of chunk k off the front of items, which are in the order of chunks.
+// What it cuts off has no room to grow: appending to it must not overwrite the rest.
+func cut[T any](items []T, k int, chunk func(T) int) (rest, of []T) {
+	n := 0
+	for n < len(items) && chunk(items[n]) <= k {
+		n++
+	}
+	return items[n:], items[:n:n]
+}
+
+// decide claims a chunk's due effects (rendering them) and records them with the chunk's
+// other decisions in one transaction, which it waits for. The actions of steps are claimed
+// now; notices (reminders, escalations) wait for their phase, which sends them only for cases
+// this pass changed nothing else of. A panic fails the chunk.
+func (e *Engine) decide(ctx context.Context, w *writer, due []*pending, records []bot.LedgerEntry, events []Event, now time.Time) (dc decided) {
+	defer func() {
+		if v := recover(); v != nil {
+			dc = decided{err: e.panicked("decide", v)}
+		}
+	}()
+	notices := slices.DeleteFunc(slices.Clone(due), func(d *pending) bool { return d.eff.Action != 0 })
+	due = slices.DeleteFunc(due, func(d *pending) bool { return d.eff.Action == 0 })
+	ready, claims, failures, err := e.claims(ctx, due, now, &dc.rep)
+	if err != nil {
+		return decided{err: err}
+	}
+	entries := append(records, claims...)
+	if err := w.submit(entries, append(events, failures...), nil).wait(); err != nil {
+		return decided{err: &LedgerError{Err: fmt.Errorf("recording %d decision(s): %w", len(entries), err)}}
+	}
+	dc.ready, dc.events = append(ready, notices...), append(events, failures...)
+	return dc
 }
 
 // evaluate evaluates one case and returns its due effects, what the evaluation decided
@@ -519,7 +616,7 @@ func (e *Engine) evaluate(p *rules.Playbook, c *bot.Case, l bot.Ledger, now time
 // cases with an effect done.
 //
 // The outcomes of a phase are recorded in one transaction; when that fails the cycle stops.
-func (e *Engine) execute(ctx context.Context, due []*pending, now time.Time, failedSteps map[stepRef]bool, progressed map[string]bool, rep *Report) error {
+func (e *Engine) execute(ctx context.Context, w *writer, due []*pending, now time.Time, failedSteps map[stepRef]bool, progressed map[string]bool, rep *Report) error {
 	maxAction := 0
 	for _, d := range due {
 		maxAction = max(maxAction, d.eff.Action)
@@ -535,6 +632,10 @@ func (e *Engine) execute(ctx context.Context, due []*pending, now time.Time, fai
 		if e.stopping.Load() {
 			return nil
 		}
+		w.tell()
+		if err := w.failure(); err != nil {
+			return &LedgerError{Err: fmt.Errorf("recording outcomes: %w", err)}
+		}
 		var phase []*pending
 		for _, d := range due {
 			if d.eff.Action == action && !failedSteps[stepRef{d.c.ID, d.eff.Step}] && (action != 0 || !progressed[d.c.ID]) {
@@ -548,18 +649,16 @@ func (e *Engine) execute(ctx context.Context, due []*pending, now time.Time, fai
 			if phase, claims, failures, err = e.claims(ctx, phase, now, rep); err != nil {
 				return err
 			}
-			if err := e.record(ctx, claims...); err != nil {
+			if err := w.submit(claims, failures, nil).wait(); err != nil {
 				return &LedgerError{Err: fmt.Errorf("recording %d claim(s): %w", len(claims), err)}
-			}
-			for _, ev := range failures {
-				e.observe(ev)
 			}
 		}
 		if len(phase) == 0 {
 			continue
 		}
-		outcomes := e.perform(ctx, phase, now)
+		outcomes := e.perform(ctx, w, phase, now)
 		entries := make([]bot.LedgerEntry, 0, len(phase))
+		told := make([]Event, 0, len(phase))
 		for i, d := range phase {
 			o := &outcomes[i]
 			if o.unperformed {
@@ -576,22 +675,17 @@ func (e *Engine) execute(ctx context.Context, due []*pending, now time.Time, fai
 				failedSteps[stepRef{d.c.ID, d.eff.Step}] = true
 			}
 			entries = append(entries, entry)
-		}
-		// One transaction for the phase's outcomes: a crash before it leaves their claims,
-		// which the next cycle confirms with the providers instead of performing again.
-		if err := e.record(ctx, entries...); err != nil {
-			return &LedgerError{Err: fmt.Errorf("recording %d outcome(s): %w", len(entries), err)}
-		}
-		for i, d := range phase { // told once all are recorded
-			if o := outcomes[i]; !o.unperformed {
-				outcome := Done
-				if o.err != nil {
-					outcome = Failed
-				}
-				e.observe(Event{At: now, Location: d.loc, Case: *d.c, Step: d.eff.Step, Title: d.title, Effect: d.eff,
-					Outcome: outcome, Detail: o.detail})
+			outcome := Done
+			if o.err != nil {
+				outcome = Failed
 			}
+			told = append(told, Event{At: now, Location: d.loc, Case: *d.c, Step: d.eff.Step, Title: d.title, Effect: d.eff,
+				Outcome: outcome, Detail: o.detail})
 		}
+		// One transaction for the phase's outcomes, written while the next phase runs: a crash
+		// before it leaves their claims, which the next cycle confirms with the providers
+		// instead of performing again. Their events are told once they are recorded.
+		w.submit(entries, told, nil)
 	}
 	return nil
 }
@@ -668,7 +762,7 @@ type outcome struct {
 // calls, then one more batch for what those leave on the case (logged mails, stored values).
 // Once Run is stopping (or ctx is done), the messages, mails and calls not yet begun are left
 // for the next run. A panic fails the effect it happened in, for good.
-func (e *Engine) perform(ctx context.Context, phase []*pending, now time.Time) []outcome {
+func (e *Engine) perform(ctx context.Context, w *writer, phase []*pending, now time.Time) []outcome {
 	out := make([]outcome, len(phase))
 	users, queues := e.lookups(ctx, phase, now)
 	found, findErr := e.find(ctx, phase)
@@ -712,7 +806,7 @@ func (e *Engine) perform(ctx context.Context, phase []*pending, now time.Time) [
 			case bot.KindSlack:
 				out[i] = e.post(ctx, d)
 			case bot.KindEmail:
-				out[i] = e.mail(ctx, &after, i, d, found, findErr, now)
+				out[i] = e.mail(ctx, w, &after, i, d, found, findErr, now)
 			case bot.KindHTTP:
 				out[i] = e.call(ctx, &after, i, d)
 			}

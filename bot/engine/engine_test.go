@@ -324,3 +324,18 @@ func TestParallelPassesAsOne(t *testing.T) {
 		t.Errorf("ledgers differ")
 	}
 }
+
+// What cut cuts off can be appended to without overwriting the items after it, which the
+// next chunks take.
+func TestCutLeavesTheRest(t *testing.T) {
+	items := []int{0, 0, 1, 1, 2}
+	rest, of := cut(items, 0, func(i int) int { return i })
+	of = append(of, 9)
+	if !slices.Equal(rest, []int{1, 1, 2}) || !slices.Equal(of, []int{0, 0, 9}) {
+		t.Errorf("rest %v, cut %v", rest, of)
+	}
+	rest, of = cut(rest, 1, func(i int) int { return i })
+	if !slices.Equal(rest, []int{2}) || !slices.Equal(of, []int{1, 1}) {
+		t.Errorf("rest %v, cut %v", rest, of)
+	}
+}

@@ -86,7 +86,7 @@ func formatResult(m map[string]string) string {
 // between the two is the only way the same mail (with the same Message-ID) is sent twice,
 // since mail cannot be asked whether it arrived. An earlier attempt whose mail was logged on
 // the case (found by its MessageIdentifier) is confirmed instead.
-func (e *Engine) mail(ctx context.Context, after *batch, i int, d *pending, found map[string]string, findErr error, now time.Time) outcome {
+func (e *Engine) mail(ctx context.Context, w *writer, after *batch, i int, d *pending, found map[string]string, findErr error, now time.Time) outcome {
 	if e.opts.Mailer == nil {
 		return outcome{err: &bot.Error{Op: "email " + d.eff.Key, Code: "NO_MAILER", Message: "no mailer configured"}}
 	}
@@ -129,10 +129,11 @@ func (e *Engine) mail(ctx context.Context, after *batch, i int, d *pending, foun
 			return outcome{err: fmt.Errorf("sending mail: %w", err)}
 		}
 		res := formatResult(map[string]string{"from": from, "sent": cl.MessageID})
-		if err := e.record(ctx, d.entry(bot.StateClaimed, res, now)); err != nil {
+		// Written at once, with the acceptances of the mails sent meanwhile in one transaction.
+		w.submit([]bot.LedgerEntry{d.entry(bot.StateClaimed, res, now)}, nil, func(err error) {
 			e.log.Error("the relay took a mail that the ledger could not record: a crash now sends it again",
 				"key", d.eff.Key, "message_id", cl.MessageID, "err", err)
-		}
+		})
 	}
 	fromName, fromAddress := "", from
 	if a, err := mail.ParseAddress(from); err == nil { // "casebot <casebot@example.com>"
