@@ -50,10 +50,11 @@ type Mailbox interface {
 	// Wait returns when folder may have new messages (IMAP IDLE, or at the latest after the
 	// poll interval when the server has no IDLE), or with ctx's error when ctx is done.
 	Wait(ctx context.Context, folder string) error
-	// Move moves message uid of folder (under uidValidity) to the folder to (created when
-	// missing), atomically: with MOVE or UIDPLUS, never an EXPUNGE that could remove another
-	// message. A message no longer in folder is not an error: an earlier attempt moved it.
-	Move(ctx context.Context, folder string, uidValidity, uid uint32, to string) error
+	// Move moves the messages uids of folder (under uidValidity) to the folder to (created
+	// when missing), atomically: with MOVE or UIDPLUS, never an EXPUNGE that could remove
+	// another message. Messages no longer in folder are not an error: an earlier attempt moved
+	// them. After an error, some of them may have been moved, and none is lost.
+	Move(ctx context.Context, folder string, uidValidity uint32, uids []uint32, to string) error
 	// Close logs out.
 	Close() error
 }
@@ -143,11 +144,19 @@ type IntakeCRM interface {
 	MailCases(ctx context.Context, messageIDs []string) (map[string]string, error)
 	// CaseIDs returns, by case number, the id of the case; unknown numbers are absent.
 	CaseIDs(ctx context.Context, numbers []string) (map[string]string, error)
-	// LogMail keeps a mail on a case in one call that does all or nothing: the case is
-	// opened with w.Case when w.CaseID is empty (else w.Case updates it), the mail is logged
-	// as an EmailMessage of w.Mail's fields (its ParentId set to the case), and w.Files are
-	// kept on the case as Files (ContentVersions). It returns the case's id.
-	LogMail(ctx context.Context, w MailWrite) (caseID string, err error)
+	// LogMails keeps mails on cases, each all or nothing: the case is opened with w.Case when
+	// w.CaseID is empty (else w.Case updates it), the mail is logged as an EmailMessage of
+	// w.Mail's fields (its ParentId set to the case), and w.Files are kept on the case as
+	// Files (ContentVersions). Many mails go in one call. It returns one result per write, in
+	// order: the case's id, or the error of that write alone, which wrote nothing of it when
+	// permanent (IsRetryable false); a retryable one may have been written, its answer lost.
+	LogMails(ctx context.Context, ws []MailWrite) []MailResult
+}
+
+// MailResult is what became of one MailWrite.
+type MailResult struct {
+	CaseID string
+	Err    error
 }
 
 // IsListSeparator reports whether r separates the values of a field that holds several (an
@@ -168,7 +177,7 @@ type AccountQuery struct {
 	Fields []string // the fields to read besides Id
 }
 
-// MailWrite is a mail kept on a case by LogMail.
+// MailWrite is a mail kept on a case by LogMails.
 type MailWrite struct {
 	CaseID string // the case; "" to open one
 	Case   Fields // the new case's fields, or the fields to update on CaseID (may be empty)

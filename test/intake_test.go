@@ -224,25 +224,7 @@ func TestPartnerMailIntake(t *testing.T) {
 func TestMailIntakeKilled(t *testing.T) {
 	w := startIntake(t)
 	const n = 12
-	var writes []bot.Write
-	for i := range n {
-		writes = append(writes, bot.Write{Op: bot.OpCreate, Object: "Account", Fields: bot.Fields{
-			"Name": fmt.Sprintf("Killco %d", i), "Type": "Customer - Direct", "AccountNumber": fmt.Sprintf("KC-%04d", i),
-			"Email_Domains__c": fmt.Sprintf("killco%d.example", i), "Time_Zone__c": "Europe/Berlin"}})
-	}
-	res, err := w.sf.Apply(t.Context(), writes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids := make([]string, n)
-	for i := range n {
-		ids[i] = fmt.Sprintf("<req-%d@killco%d.example>", i, i)
-	}
-	deliver := func(i int) {
-		domain := fmt.Sprintf("killco%d.example", i)
-		w.dv.Deliver(t, "INBOX", []byte(strings.ReplaceAll(string(mail(fmt.Sprintf("req-%d", i), "Termination of service",
-			"Exit reason: moving on\n", "pass")), "newco.example", domain)))
-	}
+	res, ids, deliver := w.customers(t, "killco", n)
 	// Three rounds of four requests: each time killed once it took in the first of them (the
 	// others are mid-way, or waiting), and started again.
 	for round := range 3 {
@@ -257,6 +239,40 @@ func TestMailIntakeKilled(t *testing.T) {
 		w.d = startDaemon(t, w.cfg)
 	}
 	w.folder(t, "Processed", n)
+	w.checkOnce(t, res, ids)
+	w.d.stop()
+}
+
+// customers creates n accounts named prefix and a number, each writing from a domain of its
+// own, and returns their results, the Message-IDs of their requests, and a function that
+// delivers account i's request.
+func (w *intakeWorld) customers(t *testing.T, prefix string, n int) ([]bot.WriteResult, []string, func(i int)) {
+	t.Helper()
+	var writes []bot.Write
+	for i := range n {
+		writes = append(writes, bot.Write{Op: bot.OpCreate, Object: "Account", Fields: bot.Fields{
+			"Name": fmt.Sprintf("%s %d", prefix, i), "Type": "Customer - Direct", "AccountNumber": fmt.Sprintf("%s-%04d", prefix, i),
+			"Email_Domains__c": fmt.Sprintf("%s%d.example", prefix, i), "Time_Zone__c": "Europe/Berlin"}})
+	}
+	res, err := w.sf.Apply(t.Context(), writes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]string, n)
+	for i := range n {
+		ids[i] = fmt.Sprintf("<req-%d@%s%d.example>", i, prefix, i)
+	}
+	return res, ids, func(i int) {
+		domain := fmt.Sprintf("%s%d.example", prefix, i)
+		w.dv.Deliver(t, "INBOX", []byte(strings.ReplaceAll(string(mail(fmt.Sprintf("req-%d", i), "Termination of service",
+			"Exit reason: moving on\n", "pass")), "newco.example", domain)))
+	}
+}
+
+// checkOnce checks that each account of res has one case, with its request (ids) logged on it
+// once, and that the INBOX is empty.
+func (w *intakeWorld) checkOnce(t *testing.T, res []bot.WriteResult, ids []string) {
+	t.Helper()
 	logged, err := w.sf.MailCases(t.Context(), ids)
 	if err != nil {
 		t.Fatal(err)
@@ -267,7 +283,7 @@ func TestMailIntakeKilled(t *testing.T) {
 			t.Fatal(err)
 		}
 		if len(cs) != 1 || logged[ids[i]] != cs[0].ID {
-			t.Errorf("Killco %d has %d case(s); its request is logged on %q", i, len(cs), logged[ids[i]])
+			t.Errorf("account %d has %d case(s); its request is logged on %q", i, len(cs), logged[ids[i]])
 		}
 	}
 	// Each request logged once.
@@ -293,7 +309,35 @@ func TestMailIntakeKilled(t *testing.T) {
 	if n := len(w.dv.Messages(t, "INBOX")); n != 0 {
 		t.Errorf("%d messages left in INBOX", n)
 	}
+}
+
+// TestMailIntakeBacklog: a backlog waiting when casebot starts is taken in with batched
+// Salesforce calls: 80 requests of 80 accounts are kept on cases of their own in ceil(80/75) =
+// 2 composite graph calls, and the whole backlog costs a handful of calls, not three a mail.
+func TestMailIntakeBacklog(t *testing.T) {
+	w := setupIntake(t)
+	const n = 80
+	res, ids, deliver := w.customers(t, "backlog", n)
+	for i := range n {
+		deliver(i)
+	}
+	w.sb.ResetRequests()
+	w.d = startDaemon(t, w.cfg)
+	w.folder(t, "Processed", n)
 	w.d.stop()
+	graphs, composites := 0, 0
+	for _, r := range w.sb.Requests() {
+		switch {
+		case strings.HasSuffix(r.Path, "/composite/graph"):
+			graphs++
+		case strings.HasSuffix(r.Path, "/composite"):
+			composites++
+		}
+	}
+	if graphs != 2 || composites != 0 {
+		t.Errorf("%d composite graph calls and %d composite calls, want 2 and none", graphs, composites)
+	}
+	w.checkOnce(t, res, ids)
 }
 
 // TestMailIntakeRenumbered: the mailbox renumbered (a new UIDVALIDITY) while a copy of a mail

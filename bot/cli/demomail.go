@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -152,8 +153,8 @@ func startIntake(ctx context.Context, set *setup, store bot.Store, now func() ti
 			return nil, nil, nil, err
 		}
 	}
-	desk := &mailDesk{fetched: map[uint32][]byte{}}
-	in, err := intake.New(intakeOptions(set, deskMailbox{mb, desk}, deskSalesforce{sf, desk}, store, desk, desk, now, w))
+	desk := &mailDesk{store: store, fetched: map[uint32]bot.InboundMessage{}}
+	in, err := intake.New(intakeOptions(set, deskMailbox{mb, desk}, sf, store, desk, desk, now, w))
 	if err != nil {
 		stop()
 		return nil, nil, nil, err
@@ -162,21 +163,22 @@ func startIntake(ctx context.Context, set *setup, store bot.Store, now func() ti
 }
 
 // mailDesk watches intake in the demo, to print what became of each mail: the messages it
-// fetches and where it moves them (deskMailbox), the case it keeps each on (deskSalesforce),
-// and, as its Chat and Mailer, the notices and acknowledgements it sends. Intake takes in one
-// message at a time and moves it last, so what it did since the last move is the moved
-// message's.
+// fetches and where it moves them (deskMailbox), the case each was kept on (its outcome in the
+// ledger), and, as its Chat and Mailer, the notices and acknowledgements it sends, each keyed
+// under its message's key (intake.MessageKey). Intake moves a message once its outcome is
+// recorded, so all of that is known when it is moved.
 type mailDesk struct {
-	fetched map[uint32][]byte // the raw messages of the intake folder by UID
-	current takenMail         // what intake did so far for the message it is taking in
-	taken   []takenMail       // the messages moved since the last drain
+	store   bot.Store
+	fetched map[uint32]bot.InboundMessage // the messages of the intake folder by UID
+	posts   []bot.Message                 // the notices not yet given to their moved message
+	mails   []bot.Mail                    // likewise, the acknowledgements
+	taken   []takenMail                   // the messages moved since the last drain
 }
 
 var (
-	_ bot.Chat      = (*mailDesk)(nil)
-	_ bot.Mailer    = (*mailDesk)(nil)
-	_ bot.Mailbox   = deskMailbox{}
-	_ bot.IntakeCRM = deskSalesforce{}
+	_ bot.Chat    = (*mailDesk)(nil)
+	_ bot.Mailer  = (*mailDesk)(nil)
+	_ bot.Mailbox = deskMailbox{}
 )
 
 // takenMail is what became of one message.
@@ -198,8 +200,8 @@ func (d *mailDesk) drain() []takenMail {
 
 // Post keeps a notice to print under the mail.
 func (d *mailDesk) Post(ctx context.Context, m bot.Message) (string, error) {
-	d.current.posts = append(d.current.posts, m)
-	return fmt.Sprintf("demo-mail-%d", len(d.current.posts)), nil
+	d.posts = append(d.posts, m)
+	return fmt.Sprintf("demo-mail-%d", len(d.posts)), nil
 }
 
 // Find finds nothing: the demo's intake is never interrupted.
@@ -209,8 +211,36 @@ func (d *mailDesk) Find(ctx context.Context, channel, key string, since time.Tim
 
 // Send keeps an acknowledgement to print under the mail.
 func (d *mailDesk) Send(ctx context.Context, m bot.Mail) (string, error) {
-	d.current.mails = append(d.current.mails, m)
+	d.mails = append(d.mails, m)
 	return "casebot@example.test", nil
+}
+
+// moved takes note of message uid moved to folder, with its outcome and what was sent about it.
+func (d *mailDesk) moved(ctx context.Context, uid uint32, folder string) error {
+	m := d.fetched[uid]
+	delete(d.fetched, uid)
+	key := intake.MessageKey(m)
+	ledger, err := d.store.Entries(ctx, []string{key})
+	if err != nil {
+		return err
+	}
+	outcome := ledger[key][key]
+	t := takenMail{raw: m.Raw, folder: folder, caseID: outcome.Detail, opened: outcome.Result == "opened"}
+	about := func(k string) bool { return strings.HasPrefix(k, key+"/") }
+	for _, p := range d.posts {
+		if about(p.Key) {
+			t.posts = append(t.posts, p)
+		}
+	}
+	for _, ml := range d.mails {
+		if about(ml.Key) {
+			t.mails = append(t.mails, ml)
+		}
+	}
+	d.posts = slices.DeleteFunc(d.posts, func(p bot.Message) bool { return about(p.Key) })
+	d.mails = slices.DeleteFunc(d.mails, func(ml bot.Mail) bool { return about(ml.Key) })
+	d.taken = append(d.taken, t)
+	return nil
 }
 
 // deskMailbox is the demo's mailbox, telling the desk what intake fetches and moves.
@@ -222,34 +252,19 @@ type deskMailbox struct {
 func (m deskMailbox) Fetch(ctx context.Context, folder string, after bot.MailboxPosition, max int) ([]bot.InboundMessage, uint32, error) {
 	msgs, validity, err := m.Mailbox.Fetch(ctx, folder, after, max)
 	for _, msg := range msgs {
-		m.d.fetched[msg.UID] = msg.Raw
+		m.d.fetched[msg.UID] = msg
 	}
 	return msgs, validity, err
 }
 
-func (m deskMailbox) Move(ctx context.Context, folder string, uidValidity, uid uint32, to string) error {
-	if err := m.Mailbox.Move(ctx, folder, uidValidity, uid, to); err != nil {
+func (m deskMailbox) Move(ctx context.Context, folder string, uidValidity uint32, uids []uint32, to string) error {
+	if err := m.Mailbox.Move(ctx, folder, uidValidity, uids, to); err != nil {
 		return err
 	}
-	t := m.d.current
-	t.raw, t.folder = m.d.fetched[uid], to
-	delete(m.d.fetched, uid)
-	m.d.taken = append(m.d.taken, t)
-	m.d.current = takenMail{}
-	return nil
-}
-
-// deskSalesforce is Salesforce to intake, telling the desk which case a mail was kept on.
-type deskSalesforce struct {
-	bot.IntakeCRM
-	d *mailDesk
-}
-
-func (s deskSalesforce) LogMail(ctx context.Context, w bot.MailWrite) (string, error) {
-	id, err := s.IntakeCRM.LogMail(ctx, w)
-	// The inbound mail is logged first; an acknowledgement after it goes to the same case.
-	if err == nil && s.d.current.caseID == "" {
-		s.d.current.caseID, s.d.current.opened = id, w.CaseID == ""
+	for _, uid := range uids {
+		if err := m.d.moved(ctx, uid, to); err != nil {
+			return err
+		}
 	}
-	return id, err
+	return nil
 }

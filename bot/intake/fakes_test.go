@@ -25,6 +25,7 @@ type mailbox struct {
 	validity uint32
 	next     uint32
 	folders  map[string][]bot.InboundMessage
+	moves    int // Move calls
 }
 
 func newMailbox() *mailbox {
@@ -70,18 +71,21 @@ func (b *mailbox) Wait(ctx context.Context, folder string) error {
 	return ctx.Err()
 }
 
-func (b *mailbox) Move(ctx context.Context, folder string, validity, uid uint32, to string) error {
+func (b *mailbox) Move(ctx context.Context, folder string, validity uint32, uids []uint32, to string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.moves++
 	if validity != b.validity {
 		return &bot.Error{Op: "move", Code: "RENUMBERED", Retryable: true}
 	}
-	i := slices.IndexFunc(b.folders[folder], func(m bot.InboundMessage) bool { return m.UID == uid })
-	if i < 0 {
-		return nil
+	for _, uid := range uids {
+		i := slices.IndexFunc(b.folders[folder], func(m bot.InboundMessage) bool { return m.UID == uid })
+		if i < 0 {
+			continue
+		}
+		b.folders[to] = append(b.folders[to], b.folders[folder][i])
+		b.folders[folder] = slices.Delete(b.folders[folder], i, i+1)
 	}
-	b.folders[to] = append(b.folders[to], b.folders[folder][i])
-	b.folders[folder] = slices.Delete(b.folders[folder], i, i+1)
 	return nil
 }
 
@@ -101,23 +105,29 @@ type salesforce struct {
 	cases    []*bot.Case
 	mails    []bot.Fields // EmailMessages, with ParentId
 	files    map[string][]bot.Attachment
-	logCalls int
-	// lostAnswers makes the next LogMail calls fail after they were carried out: the answer
+	logCalls int // LogMails calls
+	logged   int // mails LogMails was given
+	reads    int // calls of the other methods
+	// lostAnswers makes the next LogMails calls fail after they were carried out: the answer
 	// is lost.
 	lostAnswers int
-	// refuse makes LogMail refuse, for good, mail whose subject contains it.
+	// refuse makes LogMails refuse, for good, mail whose subject contains it.
 	refuse string
+	// lock makes LogMails fail the mail of this MessageIdentifier once, retryably, without
+	// keeping it (a locked record).
+	lock string
 }
 
 func (s *salesforce) Cases(ctx context.Context, q bot.CaseQuery) ([]bot.Case, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.reads++
 	var out []bot.Case
 	for _, c := range s.cases {
 		switch {
 		case len(q.IDs) > 0 && !slices.Contains(q.IDs, c.ID):
 		case !q.AnyState && c.Fields["Status"] == "Closed":
-		case strings.Contains(q.Where, "AccountId = '") && !strings.Contains(q.Where, "AccountId = '"+fmt.Sprint(c.Fields["AccountId"])+"'"):
+		case strings.Contains(q.Where, "AccountId IN (") && !strings.Contains(q.Where, "'"+fmt.Sprint(c.Fields["AccountId"])+"'"):
 		default:
 			out = append(out, *c)
 		}
@@ -128,6 +138,7 @@ func (s *salesforce) Cases(ctx context.Context, q bot.CaseQuery) ([]bot.Case, er
 func (s *salesforce) Accounts(ctx context.Context, q bot.AccountQuery) ([]bot.Account, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.reads++
 	var out []bot.Account
 	for _, a := range s.accounts {
 		v := strings.ToLower(fmt.Sprint(a.Fields[q.Field]))
@@ -144,6 +155,7 @@ func (s *salesforce) Accounts(ctx context.Context, q bot.AccountQuery) ([]bot.Ac
 func (s *salesforce) MailCases(ctx context.Context, ids []string) (map[string]string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.reads++
 	out := map[string]string{}
 	for _, m := range s.mails {
 		if id, _ := m["MessageIdentifier"].(string); slices.Contains(ids, id) {
@@ -156,6 +168,7 @@ func (s *salesforce) MailCases(ctx context.Context, ids []string) (map[string]st
 func (s *salesforce) CaseIDs(ctx context.Context, numbers []string) (map[string]string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.reads++
 	out := map[string]string{}
 	for _, c := range s.cases {
 		if n, _ := c.Fields["CaseNumber"].(string); slices.Contains(numbers, n) {
@@ -165,13 +178,36 @@ func (s *salesforce) CaseIDs(ctx context.Context, numbers []string) (map[string]
 	return out, nil
 }
 
-func (s *salesforce) LogMail(ctx context.Context, w bot.MailWrite) (string, error) {
+func (s *salesforce) LogMails(ctx context.Context, ws []bot.MailWrite) []bot.MailResult {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.logCalls++
-	if subject, _ := w.Mail["Subject"].(string); s.refuse != "" && strings.Contains(subject, s.refuse) {
-		return "", &bot.Error{Op: "composite", Code: "FIELD_CUSTOM_VALIDATION_EXCEPTION", Message: "no such scenario"}
+	s.logged += len(ws)
+	out := make([]bot.MailResult, len(ws))
+	lost := s.lostAnswers > 0
+	if lost {
+		s.lostAnswers--
 	}
+	for i, w := range ws {
+		if subject, _ := w.Mail["Subject"].(string); s.refuse != "" && strings.Contains(subject, s.refuse) {
+			out[i].Err = &bot.Error{Op: "graph", Code: "FIELD_CUSTOM_VALIDATION_EXCEPTION", Message: "no such scenario"}
+			continue
+		}
+		if s.lock != "" && w.Mail["MessageIdentifier"] == s.lock {
+			s.lock = ""
+			out[i].Err = &bot.Error{Op: "graph", Code: "UNABLE_TO_LOCK_ROW", Retryable: true}
+			continue
+		}
+		out[i].CaseID = s.logMail(w)
+		if lost {
+			out[i] = bot.MailResult{Err: &bot.Error{Op: "graph", Code: "TIMEOUT", Retryable: true}}
+		}
+	}
+	return out
+}
+
+// logMail keeps one mail, and returns its case.
+func (s *salesforce) logMail(w bot.MailWrite) string {
 	id := w.CaseID
 	if id == "" {
 		n := len(s.cases) + 1
@@ -199,11 +235,7 @@ func (s *salesforce) LogMail(ctx context.Context, w bot.MailWrite) (string, erro
 		s.files = map[string][]bot.Attachment{}
 	}
 	s.files[id] = append(s.files[id], w.Files...)
-	if s.lostAnswers > 0 {
-		s.lostAnswers--
-		return "", &bot.Error{Op: "composite", Code: "TIMEOUT", Retryable: true}
-	}
-	return id, nil
+	return id
 }
 
 // outbox records mails and Slack posts.

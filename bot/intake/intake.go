@@ -4,7 +4,8 @@
 // Management told. Every mail is taken in once, across crashes and restarts: what was decided
 // is in the ledger before anything is written, and a crash before the outcome is recorded is
 // repaired by asking Salesforce for the logged mail (by its Message-ID) instead of logging it
-// again.
+// again. The messages a step reads are taken in together, their reads and writes of Salesforce,
+// the ledger and the mailbox batched (see Intake.round), so that a backlog costs a few calls.
 package intake
 
 import (
@@ -15,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -45,7 +45,7 @@ type Options struct {
 	Authenticate func(ctx context.Context, raw []byte) bot.MailAuth
 	// MessageIDDomain is the right-hand side of the acknowledgements' Message-IDs.
 	MessageIDDomain string
-	// Batch is how many messages one Step takes at most; 100 when 0.
+	// Batch is how many messages one Step takes at most, together; 100 when 0.
 	Batch  int
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -116,9 +116,11 @@ func (in *Intake) Run(ctx context.Context) error {
 }
 
 // Step takes in the messages that arrived since the last: each is opened as a case, kept on
-// the case it answers, or quarantined, then moved out of the mailbox. A retryable failure
-// (Salesforce or the mailbox out of reach) stops the step at that message, which the next
-// step takes again.
+// the case it answers, or quarantined, then moved out of the mailbox. It takes the messages it
+// fetched in rounds (one, unless a message depends on an earlier one's writes), each in phases
+// whose reads and writes are batched (see round). A retryable failure (Salesforce or the
+// mailbox out of reach) stops the step at the message it met, which the next step takes
+// again; the mailbox position advances only over messages done and moved.
 func (in *Intake) Step(ctx context.Context) (Report, error) {
 	var rep Report
 	folder := in.opts.Rules.Mailbox
@@ -134,28 +136,316 @@ func (in *Intake) Step(ctx context.Context) (Report, error) {
 		// Renumbered: every message is read again, and the ledger knows those taken in.
 		pos = bot.MailboxPosition{UIDValidity: validity}
 	}
-	for _, m := range msgs {
-		rep.Read++
-		outcome, err := in.take(ctx, m)
+	advanced := false
+	for len(msgs) > 0 && err == nil {
+		var n int
+		n, err = in.round(ctx, msgs, &rep)
+		if n > 0 {
+			pos.UID, advanced = max(pos.UID, msgs[n-1].UID), true
+		}
 		if err != nil {
-			return rep, fmt.Errorf("taking in message %d of %s: %w", m.UID, folder, err)
+			err = fmt.Errorf("taking in message %d of %s: %w", msgs[min(n, len(msgs)-1)].UID, folder, err)
 		}
-		switch outcome {
-		case opened:
-			rep.Opened++
-		case kept:
-			rep.Kept++
-		case quarantined:
-			rep.Quarantined++
-		case known:
-			rep.Known++
-		}
-		pos.UID = max(pos.UID, m.UID)
-		if err := in.opts.Store.SetPosition(ctx, folder, pos); err != nil {
-			return rep, err
+		msgs = msgs[n:]
+	}
+	if advanced {
+		if perr := in.opts.Store.SetPosition(ctx, folder, pos); perr != nil && err == nil {
+			err = perr
 		}
 	}
-	return rep, nil
+	return rep, err
+}
+
+// message is a message of a round, and what becomes of it.
+type message struct {
+	bot.InboundMessage
+	key  string
+	prev bot.LedgerEntry // its entry when the round began
+	mail bot.ParsedMail
+	// class is the mail classified, when it is decided in this round: read, and neither
+	// decided before nor taken in.
+	class *rules.Classification
+	d     decision
+}
+
+// recovering says that an earlier attempt claimed the message and may have done some of it.
+func (x *message) recovering() bool { return x.prev.State == bot.StateClaimed }
+
+// round is one pass over msgs, or over the first of them up to one whose decision depends on
+// the writes for an earlier one, which the next round takes. Its phases:
+//
+//  1. the ledger entries of all the messages in one read; each message parsed, authenticated
+//     and decided, with Salesforce's answers for all of them read at once (lookups);
+//  2. the new decisions claimed in one ledger write;
+//  3. the mails a claim left unfinished looked up by Message-ID in one query, and every mail
+//     still to keep on a case kept in one LogMails;
+//  4. the notices, and the acknowledgements (claimed together, each sent and its acceptance
+//     recorded at once, logged on their cases together);
+//  5. the outcomes recorded in one ledger write;
+//  6. the messages moved, one command a folder.
+//
+// A failure that may pass stops the round at the message it met: those before it are done and
+// moved, it and those after it are left to the next step. A permanent refusal of one mail by
+// Salesforce quarantines that mail alone. It returns how many of msgs, the first ones, it took
+// in.
+func (in *Intake) round(ctx context.Context, msgs []bot.InboundMessage, rep *Report) (int, error) {
+	b, ledger, payloads, err := in.decideAll(ctx, msgs)
+	if err != nil {
+		return 0, err
+	}
+	now := in.opts.Now()
+	var claims []bot.LedgerEntry
+	for _, x := range b.ms {
+		if x.recovering() || x.prev.State == bot.StateDone {
+			continue
+		}
+		payload, err := json.Marshal(x.d)
+		if err != nil {
+			return 0, err
+		}
+		claim := entryOf(x.key, bot.StateClaimed, "", now)
+		claim.Payload, claim.Claimed = string(payload), now
+		claims = append(claims, claim)
+	}
+	if len(claims) > 0 {
+		if err := in.opts.Store.Record(ctx, claims...); err != nil {
+			return 0, err
+		}
+	}
+	in.keep(ctx, b)
+	in.notify(ctx, b)
+	outcomes := in.acknowledge(ctx, b, ledger, payloads)
+	done := b.ms[:b.stop]
+	for _, x := range done {
+		if x.prev.State == bot.StateDone {
+			continue
+		}
+		e := entryOf(x.key, bot.StateDone, x.d.Outcome, now)
+		e.Detail = x.d.CaseID
+		outcomes = append(outcomes, e)
+	}
+	if len(outcomes) > 0 {
+		if err := in.opts.Store.Record(ctx, outcomes...); err != nil {
+			return 0, err
+		}
+	}
+	for _, x := range done {
+		rep.Read++
+		switch {
+		case x.prev.State == bot.StateDone:
+			rep.Known++
+			continue
+		case x.d.Outcome == opened:
+			rep.Opened++
+		case x.d.Outcome == kept:
+			rep.Kept++
+		default:
+			rep.Quarantined++
+		}
+		in.log.Info("mail taken in", "outcome", x.d.Outcome, "message_id", bot.Printable(x.d.MessageID), "case", x.d.CaseID,
+			"reason", x.d.Reason)
+	}
+	n, err := in.move(ctx, done)
+	if err != nil {
+		return n, err
+	}
+	return n, b.err
+}
+
+// batch is the messages of a round, and where a failure stopped it.
+type batch struct {
+	ms   []*message
+	stop int   // the messages from ms[stop] on are left to the next step
+	err  error // why
+}
+
+// fail stops b at message i for err, unless it stopped at an earlier one.
+func (b *batch) fail(i int, err error) {
+	if i < b.stop {
+		b.stop, b.err = i, err
+	}
+}
+
+// decideAll reads the ledger entries of msgs and their acknowledgements, and the payloads of
+// those claimed, and decides the messages not decided before, up to the first that depends on
+// an earlier one's writes.
+func (in *Intake) decideAll(ctx context.Context, msgs []bot.InboundMessage) (*batch, map[string]bot.Ledger, map[string]string, error) {
+	keys := make([]string, 0, 2*len(msgs))
+	for _, m := range msgs {
+		key := MessageKey(m)
+		keys = append(keys, key, key+"/ack")
+	}
+	ledger, err := in.opts.Store.Entries(ctx, keys)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var claimed []string
+	for _, k := range keys {
+		if ledger[k][k].State == bot.StateClaimed {
+			claimed = append(claimed, k)
+		}
+	}
+	payloads := map[string]string{}
+	if len(claimed) > 0 {
+		if payloads, err = in.opts.Store.Payloads(ctx, claimed); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	var ms []*message
+	for i, m := range msgs {
+		x := &message{InboundMessage: m, key: keys[2*i]}
+		if slices.ContainsFunc(ms, func(e *message) bool { return e.key == x.key }) {
+			break // the same mail again: the next round finds it taken in
+		}
+		x.prev = ledger[x.key][x.key]
+		ms = append(ms, x)
+		if x.prev.State == bot.StateDone {
+			// Taken in before the crash or the renumbering: only the move may be left.
+			x.d = decision{Outcome: x.prev.Result}
+			continue
+		}
+		var err error
+		if m.Raw != nil {
+			x.mail, err = in.opts.Parse(m.Raw)
+		} else {
+			err = fmt.Errorf("the message is %d bytes, more than intake reads", m.Size)
+		}
+		switch {
+		case x.recovering():
+			if err := json.Unmarshal([]byte(payloads[x.key]), &x.d); err != nil {
+				return nil, nil, nil, fmt.Errorf("reading the claim of %s: %w", x.key, err)
+			}
+		case err != nil:
+			x.d = decision{Outcome: quarantined, Reason: "unreadable: " + err.Error(), MessageID: bot.MessageID(x.key, in.opts.MessageIDDomain)}
+		default:
+			x.mail.Auth = in.opts.Authenticate(ctx, m.Raw)
+			c := in.opts.Rules.Classify(x.mail)
+			x.class = &c
+		}
+	}
+	look := in.newLookups()
+	if err := look.prefetch(ctx, ms); err != nil {
+		return nil, nil, nil, err
+	}
+	for i, x := range ms {
+		if x.class == nil {
+			continue
+		}
+		if x.d, err = in.decide(ctx, look, x.mail, *x.class); err != nil {
+			return nil, nil, nil, err
+		}
+		if x.d.MessageID == "" {
+			x.d.MessageID = bot.MessageID(x.key, in.opts.MessageIDDomain)
+		}
+		if in.dependsOnEarlier(ms[:i], x) {
+			ms = ms[:i]
+			break
+		}
+	}
+	return &batch{ms: ms, stop: len(ms)}, ledger, payloads, nil
+}
+
+// keep keeps the mails of b that are not quarantined on their cases, all in one LogMails. A
+// mail that an interrupted attempt may have kept is looked for first, by its Message-ID. A mail
+// Salesforce refuses for good (a validation rule, a value the org does not take) goes to
+// quarantine with the reason instead of stopping the mailbox.
+func (in *Intake) keep(ctx context.Context, b *batch) {
+	var lost []string
+	for _, x := range b.ms {
+		if x.recovering() && x.d.Outcome != quarantined {
+			lost = append(lost, x.d.MessageID)
+		}
+	}
+	found := map[string]string{}
+	if len(lost) > 0 {
+		var err error
+		if found, err = in.opts.Salesforce.MailCases(ctx, lost); err != nil {
+			b.fail(0, fmt.Errorf("looking for the mails an interrupted attempt logged: %w", err))
+			return
+		}
+	}
+	var ws []bot.MailWrite
+	var writers []int
+	for i, x := range b.ms {
+		if x.prev.State == bot.StateDone || x.d.Outcome == quarantined {
+			continue
+		}
+		if id := found[x.d.MessageID]; id != "" && x.recovering() {
+			x.d.CaseID = id
+			continue
+		}
+		ws = append(ws, bot.MailWrite{CaseID: x.d.CaseID, Case: x.d.Case, Mail: logged(x.mail, x.d.MessageID), Files: files(x.InboundMessage, x.mail)})
+		writers = append(writers, i)
+	}
+	if len(ws) == 0 {
+		return
+	}
+	for j, r := range in.opts.Salesforce.LogMails(ctx, ws) {
+		x := b.ms[writers[j]]
+		switch {
+		case r.Err == nil:
+			x.d.CaseID = r.CaseID
+		case !bot.IsRetryable(r.Err) && ctx.Err() == nil:
+			refused := &refusal{r.Err}
+			x.d = decision{Outcome: quarantined, MessageID: x.d.MessageID, Reason: refused.Error(), Notes: x.d.Notes}
+		default:
+			b.fail(writers[j], fmt.Errorf("keeping the mail on a case: %w", r.Err))
+		}
+	}
+}
+
+// notify tells Order Management about the mails of b quarantined, and those kept on an open
+// case and flagged.
+func (in *Intake) notify(ctx context.Context, b *batch) {
+	for i, x := range b.ms[:b.stop] {
+		what := ""
+		switch {
+		case x.prev.State == bot.StateDone:
+		case x.d.Outcome == quarantined:
+			what = quarantined
+		case x.d.Outcome == kept && x.d.Reason != "":
+			what = "flagged"
+		}
+		if what == "" {
+			continue
+		}
+		if err := in.tell(ctx, x.key, what, &x.d, x.recovering(), x.mail); err != nil {
+			b.fail(i, err)
+			return
+		}
+	}
+}
+
+// move moves ms to the folders of their outcomes, with one command a folder, and returns how
+// many of them, the first ones, were moved.
+func (in *Intake) move(ctx context.Context, ms []*message) (int, error) {
+	if len(ms) == 0 {
+		return 0, nil
+	}
+	folderOf := func(x *message) string {
+		if x.d.Outcome == quarantined {
+			return in.opts.Rules.Quarantine
+		}
+		return in.opts.Rules.Processed
+	}
+	var folders []string
+	uids := map[string][]uint32{}
+	for _, x := range ms {
+		to := folderOf(x)
+		if uids[to] == nil {
+			folders = append(folders, to)
+		}
+		uids[to] = append(uids[to], x.UID)
+	}
+	moved := map[string]bool{}
+	for _, to := range folders {
+		if err := in.opts.Mailbox.Move(ctx, ms[0].Mailbox, ms[0].UIDValidity, uids[to], to); err != nil {
+			n := slices.IndexFunc(ms, func(x *message) bool { return !moved[folderOf(x)] })
+			return n, fmt.Errorf("moving %d message(s) to %s: %w", len(uids[to]), to, err)
+		}
+		moved[to] = true
+	}
+	return len(ms), nil
 }
 
 // What became of a message.
@@ -163,7 +453,6 @@ const (
 	opened      = "opened"
 	kept        = "kept"
 	quarantined = "quarantined"
-	known       = "known" // taken in before: only moved
 )
 
 // decision is what intake decided for a message, kept in the ledger as its claim's payload
@@ -193,81 +482,10 @@ func entryOf(key string, state bot.EntryState, result string, now time.Time) bot
 // engine leaves them alone.
 const ledgerPlaybook = "intake"
 
-// take takes in one message and returns what became of it.
-func (in *Intake) take(ctx context.Context, m bot.InboundMessage) (string, error) {
-	key := messageKey(m)
-	ledger, err := in.opts.Store.Entries(ctx, []string{key})
-	if err != nil {
-		return "", err
-	}
-	prev := ledger[key][key]
-	if prev.State == bot.StateDone {
-		// Taken in before the crash or the renumbering: only the move may be left.
-		return known, in.move(ctx, m, decision{Outcome: prev.Result})
-	}
-	var d decision
-	var mail bot.ParsedMail
-	if m.Raw != nil {
-		mail, err = in.opts.Parse(m.Raw)
-	} else {
-		err = fmt.Errorf("the message is %d bytes, more than intake reads", m.Size)
-	}
-	switch {
-	case prev.State == bot.StateClaimed:
-		payloads, err := in.opts.Store.Payloads(ctx, []string{key})
-		if err != nil {
-			return "", err
-		}
-		if err := json.Unmarshal([]byte(payloads[key]), &d); err != nil {
-			return "", fmt.Errorf("reading the claim of %s: %w", key, err)
-		}
-	case err != nil:
-		d = decision{Outcome: quarantined, Reason: "unreadable: " + err.Error(), MessageID: bot.MessageID(key, in.opts.MessageIDDomain)}
-	default:
-		mail.Auth = in.opts.Authenticate(ctx, m.Raw)
-		if d, err = in.decide(ctx, mail); err != nil {
-			return "", err
-		}
-		if d.MessageID == "" {
-			d.MessageID = bot.MessageID(key, in.opts.MessageIDDomain)
-		}
-	}
-	now := in.opts.Now()
-	if prev.State != bot.StateClaimed {
-		payload, err := json.Marshal(d)
-		if err != nil {
-			return "", err
-		}
-		claim := entryOf(key, bot.StateClaimed, "", now)
-		claim.Payload, claim.Claimed = string(payload), now
-		if err := in.opts.Store.Record(ctx, claim); err != nil {
-			return "", err
-		}
-	}
-	err = in.perform(ctx, key, m, mail, &d, prev.State == bot.StateClaimed)
-	var refused *refusal
-	if errors.As(err, &refused) {
-		// Salesforce refused the mail for good (a validation rule, a value the org does not
-		// take): it goes to quarantine with the reason instead of stopping the mailbox.
-		d = decision{Outcome: quarantined, MessageID: d.MessageID, Reason: refused.Error(), Notes: d.Notes}
-		err = in.tell(ctx, key, quarantined, &d, prev.State == bot.StateClaimed, mail)
-	}
-	if err != nil {
-		return "", err
-	}
-	done := entryOf(key, bot.StateDone, d.Outcome, now)
-	done.Detail = d.CaseID
-	if err := in.opts.Store.Record(ctx, done); err != nil {
-		return "", err
-	}
-	in.log.Info("mail taken in", "outcome", d.Outcome, "message_id", bot.Printable(d.MessageID), "case", d.CaseID,
-		"reason", d.Reason)
-	return d.Outcome, in.move(ctx, m, d)
-}
-
-// messageKey is the ledger key of a message: from its Message-ID, so that the same mail read
-// again (renumbered, or delivered twice) is the same; from its bytes when it has none.
-func messageKey(m bot.InboundMessage) string {
+// MessageKey is the ledger key of a message: from its Message-ID, so that the same mail read
+// again (renumbered, or delivered twice) is the same; from its bytes when it has none. The keys
+// of the notices and the acknowledgement about the message begin with it and "/".
+func MessageKey(m bot.InboundMessage) string {
 	id := headerMessageID(m.Raw)
 	var sum [32]byte
 	switch {
@@ -297,306 +515,15 @@ func headerMessageID(raw []byte) string {
 	return ""
 }
 
-// decide decides what to do with a parsed mail: keep it on the case it answers, open a case
-// for the request it is, join the account's open case, or quarantine it.
-func (in *Intake) decide(ctx context.Context, mail bot.ParsedMail) (decision, error) {
-	c := in.opts.Rules.Classify(mail)
-	d := decision{MessageID: mail.MessageID, Notes: c.Notes}
-	if c.IsReply() {
-		caseID, err := in.answered(ctx, c)
-		if err != nil {
-			return d, err
-		}
-		if caseID != "" {
-			d.Outcome, d.CaseID = kept, caseID
-			if err := in.replyFields(ctx, c, &d); err != nil {
-				return d, err
-			}
-			return d, nil
-		}
-	}
-	if c.Rule == nil {
-		d.Outcome, d.Reason = quarantined, c.Quarantine
-		return d, nil
-	}
-	pb := in.playbook(c.Rule.Playbook)
-	if pb == nil {
-		d.Outcome, d.Reason = quarantined, "rule "+c.Rule.Rule+" names playbook "+c.Rule.Playbook+", which is not loaded"
-		return d, nil
-	}
-	account, why, err := in.account(ctx, c, mail)
-	if err != nil {
-		return d, err
-	}
-	if account == nil {
-		d.Outcome, d.Reason = quarantined, why
-		return d, nil
-	}
-	if !c.Authenticated {
-		d.Outcome = quarantined
-		d.Reason = fmt.Sprintf("the sender's domain %s is not authenticated (no aligned DKIM signature, no trusted dmarc=pass)",
-			bot.Printable(mail.From.Domain()))
-		return d, nil
-	}
-	open, err := in.openCase(ctx, pb, account.ID)
-	if err != nil {
-		return d, err
-	}
-	if open != "" {
-		// A second request for the same account: kept on the open case, and flagged.
-		d.Outcome, d.CaseID, d.Playbook = kept, open, pb.Name
-		d.Reason = "a second termination request for an account whose termination case is open"
-		return d, nil
-	}
-	d.Outcome, d.Playbook, d.Acknowledge = opened, pb.Name, c.Rule.Acknowledge
-	d.Case = bot.Fields{"AccountId": account.ID}
-	maps.Copy(d.Case, c.Rule.Case)
-	return d, nil
-}
-
-// answered finds the case a reply answers: by the case number in its subject, then by the
-// mails it answers that are logged on a case.
-func (in *Intake) answered(ctx context.Context, c rules.Classification) (string, error) {
-	if len(c.CaseNumbers) > 0 {
-		ids, err := in.opts.Salesforce.CaseIDs(ctx, c.CaseNumbers)
-		if err != nil {
-			return "", fmt.Errorf("finding the cases the subject names: %w", err)
-		}
-		for _, n := range c.CaseNumbers {
-			if id := ids[n]; id != "" {
-				return id, nil
-			}
-		}
-	}
-	if len(c.MessageIDs) > 0 {
-		cases, err := in.opts.Salesforce.MailCases(ctx, c.MessageIDs)
-		if err != nil {
-			return "", fmt.Errorf("finding the mails it answers: %w", err)
-		}
-		for _, id := range c.MessageIDs {
-			if cs := cases[id]; cs != "" {
-				return cs, nil
-			}
-		}
-	}
-	return "", nil
-}
-
-// replyFields adds to d what the reply rules of the case's playbook set, when the sender is
-// one they accept.
-func (in *Intake) replyFields(ctx context.Context, c rules.Classification, d *decision) error {
-	for _, pb := range in.opts.Playbooks {
-		if !slices.ContainsFunc(c.Replies, func(r rules.ReplyMatch) bool { return r.Playbook == pb.Name }) {
-			continue
-		}
-		k, err := in.readCase(ctx, pb, d.CaseID)
-		if err != nil {
-			return err
-		}
-		if k == nil {
-			continue
-		}
-		fields, notes := c.ReplyUpdate(pb.Name, *k)
-		d.Notes = append(d.Notes, notes...)
-		if len(fields) > 0 {
-			d.Case, d.Playbook = fields, pb.Name
-			return nil
-		}
-	}
-	return nil
-}
-
-// account finds the account of a request: the first of the rule's lookups that finds exactly
-// one. The sender's domain must be one of the account's, or, when the rule names senders (the
-// account's partner), the domain of an address they hold, whichever lookup found it: a mail
-// that names another company's account number is no request of that company. nil and why
-// when there is none.
-func (in *Intake) account(ctx context.Context, c rules.Classification, mail bot.ParsedMail) (*bot.Account, string, error) {
-	domains := in.domainLookup()
-	var fields []string
-	if domains != nil {
-		fields = append(fields, domains.Field.Name)
-	}
-	for _, s := range c.Rule.Senders {
-		fields = append(fields, s.Name)
-	}
-	for _, key := range c.Rule.Accounts {
-		found, err := in.opts.Salesforce.Accounts(ctx, key.Query(fields))
-		if err != nil {
-			return nil, "", fmt.Errorf("finding the account by %s: %w", key.Lookup, err)
-		}
-		if len(found) != 1 {
-			continue
-		}
-		a := found[0]
-		if ok, whose := mayAsk(a, mail.From.Domain(), domains, c.Rule.Senders); !ok {
-			return nil, fmt.Sprintf("the sender's domain %s is not %s of account %s", bot.Printable(mail.From.Domain()), whose, a.ID), nil
-		}
-		return &a, "", nil
-	}
-	return nil, "no account found for the request (by " + lookupNames(c.Rule.Accounts) + ")", nil
-}
-
-// mayAsk reports whether a sender of domain may ask for account a: the domain is one of the
-// account's (domains, when the rules have that lookup) or of the addresses in its senders
-// fields. whose says what it had to be.
-func mayAsk(a bot.Account, domain string, domains *rules.Lookup, senders []rules.FieldRef) (ok bool, whose string) {
-	var names []string
-	if domains != nil {
-		if holdsDomain(a.Fields[domains.Field.Name], domain) {
-			return true, ""
-		}
-		names = append(names, "one of "+domains.Field.String())
-	}
-	for _, s := range senders {
-		list, _ := a.Fields[s.Name].(string)
-		for _, addr := range bot.ListValues(list) {
-			if (bot.Address{Address: addr}).Domain() == domain {
-				return true, ""
-			}
-		}
-		names = append(names, "that of "+s.String())
-	}
-	if len(names) == 0 {
-		return true, "" // the rules find accounts by no domain: nothing to compare
-	}
-	return false, strings.Join(names, " or ")
-}
-
-// domainLookup is the intake rules' lookup by the sender's domain; nil when there is none.
-func (in *Intake) domainLookup() *rules.Lookup {
-	for _, l := range in.opts.Rules.Lookups {
-		if l.Pattern == nil {
-			return l
-		}
-	}
-	return nil
-}
-
-// holdsDomain reports whether a list of mail domains ("a.com; b.com") holds domain or one of
-// its parents.
-func holdsDomain(v any, domain string) bool {
-	list, _ := v.(string)
-	for _, d := range bot.ListValues(strings.ToLower(list)) {
-		if domain == d || strings.HasSuffix(domain, "."+d) {
-			return true
-		}
-	}
-	return false
-}
-
-func lookupNames(keys []rules.AccountKey) string {
-	if len(keys) == 0 {
-		return "nothing in the mail"
-	}
-	names := make([]string, len(keys))
-	for i, k := range keys {
-		names[i] = k.Lookup
-	}
-	return strings.Join(names, ", ")
-}
-
-// openCase returns an open case of playbook pb for the account; "" when there is none.
-func (in *Intake) openCase(ctx context.Context, pb *rules.Playbook, accountID string) (string, error) {
-	if !bot.IsRecordID(accountID, "001") {
-		return "", fmt.Errorf("account id %q is not one", accountID)
-	}
-	q := bot.CaseQuery{Object: pb.Query.Object, Where: "AccountId = '" + accountID + "'"}
-	if pb.Query.Where != "" {
-		q.Where = "(" + pb.Query.Where + ") AND " + q.Where
-	}
-	cases, err := in.opts.CRM.Cases(ctx, q)
-	if err != nil {
-		return "", fmt.Errorf("reading the open cases of account %s: %w", accountID, err)
-	}
-	if len(cases) == 0 {
-		return "", nil
-	}
-	return cases[0].ID, nil
-}
-
-// readCase reads case id with the fields playbook pb reads, open or closed; nil when it is not
-// one of pb's cases.
-func (in *Intake) readCase(ctx context.Context, pb *rules.Playbook, id string) (*bot.Case, error) {
-	q := pb.Query
-	q.IDs, q.AnyState = []string{id}, true
-	cases, err := in.opts.CRM.Cases(ctx, q)
-	if err != nil {
-		return nil, fmt.Errorf("reading case %s: %w", id, err)
-	}
-	if len(cases) == 0 {
-		return nil, nil
-	}
-	return &cases[0], nil
-}
-
-func (in *Intake) playbook(name string) *rules.Playbook {
-	for _, pb := range in.opts.Playbooks {
-		if pb.Name == name {
-			return pb
-		}
-	}
-	return nil
-}
-
-// perform does what d decided: the mail kept on its case (found there first when recovering
-// from a crash), the acknowledgement sent, the quarantine told.
-func (in *Intake) perform(ctx context.Context, key string, m bot.InboundMessage, mail bot.ParsedMail, d *decision, recovering bool) error {
-	if d.Outcome == quarantined {
-		return in.tell(ctx, key, quarantined, d, recovering, mail)
-	}
-	if recovering {
-		cases, err := in.opts.Salesforce.MailCases(ctx, []string{d.MessageID})
-		if err != nil {
-			return fmt.Errorf("looking for a mail an interrupted attempt logged: %w", err)
-		}
-		if id := cases[d.MessageID]; id != "" {
-			d.CaseID = id
-			return in.after(ctx, key, mail, d, recovering)
-		}
-	}
-	w := bot.MailWrite{CaseID: d.CaseID, Case: d.Case, Mail: logged(m, mail, d.MessageID), Files: files(m, mail)}
-	id, err := in.opts.Salesforce.LogMail(ctx, w)
-	if err != nil {
-		if !bot.IsRetryable(err) && ctx.Err() == nil {
-			return &refusal{err}
-		}
-		return fmt.Errorf("keeping the mail on a case: %w", err)
-	}
-	d.CaseID = id
-	return in.after(ctx, key, mail, d, recovering)
-}
-
 // refusal is Salesforce's permanent refusal to keep a mail on a case: nothing was written
-// (LogMail does all or nothing).
+// (LogMails does each mail all or nothing).
 type refusal struct{ err error }
 
 func (r *refusal) Error() string { return "Salesforce refused to keep it on a case: " + r.err.Error() }
 func (r *refusal) Unwrap() error { return r.err }
 
-// after does what follows the mail's logging: the acknowledgement of a new case, and the
-// notice of a flagged one.
-func (in *Intake) after(ctx context.Context, key string, mail bot.ParsedMail, d *decision, recovering bool) error {
-	if d.Outcome == kept && d.Reason != "" {
-		return in.tell(ctx, key, "flagged", d, recovering, mail)
-	}
-	if d.Outcome == opened && d.Acknowledge != "" && in.opts.Mailer != nil {
-		err := in.acknowledge(ctx, key, mail, d)
-		if err == nil || bot.IsRetryable(err) || ctx.Err() != nil {
-			return err
-		}
-		// The case is open: an acknowledgement that cannot be sent (a template that fails, a
-		// refused address) is recorded as failed and logged, and the mail is done.
-		in.log.Error("the acknowledgement of a request could not be sent", "case", d.CaseID, "err", err)
-		failed := ackEntry(key+"/ack", d.CaseID, bot.StateFailed, "", in.opts.Now())
-		failed.Detail = err.Error()
-		return in.opts.Store.Record(ctx, failed)
-	}
-	return nil
-}
-
-// maxFiles is how many of a mail's attachments are kept on the case beside the .eml (a
-// composite call takes 25 subrequests; the .eml holds them all anyway).
+// maxFiles is how many of a mail's attachments are kept on the case beside the .eml (a mail's
+// graph takes 25 nodes; the .eml holds them all anyway).
 const maxFiles = 20
 
 // files are what a mail leaves on its case: the message itself, then its attachments.
@@ -625,7 +552,7 @@ func files(m bot.InboundMessage, mail bot.ParsedMail) []bot.Attachment {
 }
 
 // logged are the fields of the EmailMessage that keeps an inbound mail on its case.
-func logged(m bot.InboundMessage, mail bot.ParsedMail, messageID string) bot.Fields {
+func logged(mail bot.ParsedMail, messageID string) bot.Fields {
 	f := bot.Fields{
 		"FromAddress": mail.From.Address, "FromName": mail.From.Name, "ToAddress": addresses(mail.To),
 		"CcAddress": addresses(mail.Cc), "Subject": bot.Truncate(mail.Subject, 3000, "…"),
@@ -647,16 +574,4 @@ func addresses(as []bot.Address) string {
 		out[i] = a.Address
 	}
 	return strings.Join(out, "; ")
-}
-
-// move moves the message to the folder of its outcome.
-func (in *Intake) move(ctx context.Context, m bot.InboundMessage, d decision) error {
-	to := in.opts.Rules.Processed
-	if d.Outcome == quarantined {
-		to = in.opts.Rules.Quarantine
-	}
-	if err := in.opts.Mailbox.Move(ctx, m.Mailbox, m.UIDValidity, m.UID, to); err != nil {
-		return fmt.Errorf("moving message %d to %s: %w", m.UID, to, err)
-	}
-	return nil
 }

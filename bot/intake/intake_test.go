@@ -68,6 +68,16 @@ func TestDuplicateRequest(t *testing.T) {
 	if w.box.count("INBOX") != 0 {
 		t.Errorf("%d messages left in INBOX", w.box.count("INBOX"))
 	}
+
+	// Two copies of a new mail in one step: the second waits for the first to be taken in.
+	w.box.deliver(request("r2"))
+	w.box.deliver(request("r2"))
+	if rep := w.step(t); rep.Known != 1 || rep.Kept != 1 || rep.Read != 2 {
+		t.Errorf("report %+v, want the second request kept and its copy known", rep)
+	}
+	if n := w.incoming()["<r2@acme.example>"]; n != 1 || len(w.out.posts) != 1 {
+		t.Errorf("the request logged %d times, %d notices; want once and once", n, len(w.out.posts))
+	}
 }
 
 // TestQuarantine: an unknown sender, an unsigned mail from a customer's domain, a mail naming
@@ -208,31 +218,12 @@ func (s *failing) SetPosition(ctx context.Context, mailbox string, p bot.Mailbox
 // opens one case, logs the request once and sends one acknowledgement (or, when the stop falls
 // between the relay's acceptance and its record, the same one twice: the mail window).
 func TestCrashAtEveryWrite(t *testing.T) {
-	for n := int32(0); ; n++ {
-		store := &failing{}
-		store.n.Store(n)
-		w := newWorld(t, store)
-		w.box.deliver(request("r1"))
-		_, err := w.in.Step(t.Context())
-		if err == nil {
-			if n == 0 {
-				t.Fatal("no write at all")
-			}
-			return // every write done: all stops were tried
-		}
-		store.n.Store(1 << 30)
-		w.step(t)
+	crashAtEveryWrite(t, func(w *world) { w.box.deliver(request("r1")) }, func(w *world, n int32) {
 		if len(w.sf.cases) != 1 {
 			t.Errorf("stop after %d writes: %d cases, want 1", n, len(w.sf.cases))
 		}
-		requests := 0
-		for _, m := range w.sf.mails {
-			if m["Incoming"] == true {
-				requests++
-			}
-		}
-		if requests != 1 {
-			t.Errorf("stop after %d writes: the request logged %d times", n, requests)
+		if requests := len(w.incoming()); requests != 1 || w.incoming()["<r1@acme.example>"] != 1 {
+			t.Errorf("stop after %d writes: the request logged %v", n, w.incoming())
 		}
 		if len(w.out.mails) == 0 || len(w.out.mails) > 2 || len(w.out.mails) == 2 && w.out.mails[0].MessageID != w.out.mails[1].MessageID {
 			t.Errorf("stop after %d writes: acknowledgements %v", n, w.out.mails)
@@ -240,6 +231,30 @@ func TestCrashAtEveryWrite(t *testing.T) {
 		if w.box.count("INBOX") != 0 {
 			t.Errorf("stop after %d writes: the mail is still in INBOX", n)
 		}
+	})
+}
+
+// crashAtEveryWrite stops intake after n ledger writes of a step, for n from 0 until a step
+// makes all its writes, over the mail deliver delivers (and what it takes in first), runs it
+// again, and checks the world with check.
+func crashAtEveryWrite(t *testing.T, deliver func(w *world), check func(w *world, n int32)) {
+	t.Helper()
+	for n := int32(0); ; n++ {
+		store := &failing{}
+		store.n.Store(1 << 30)
+		w := newWorld(t, store)
+		deliver(w)
+		store.writes.Store(0)
+		store.n.Store(n)
+		if _, err := w.in.Step(t.Context()); err == nil {
+			if n == 0 {
+				t.Fatal("no write at all")
+			}
+			return // every write done: all stops were tried
+		}
+		store.n.Store(1 << 30)
+		w.step(t)
+		check(w, n)
 	}
 }
 

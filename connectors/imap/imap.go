@@ -325,13 +325,22 @@ func (c *Client) Wait(ctx context.Context, folder string) error {
 	return err
 }
 
-// Move moves message uid of folder to the folder to, creating it when missing, with MOVE, or
-// COPY, STORE \Deleted and UID EXPUNGE of that UID alone (UIDPLUS). A server with neither is
-// refused: a plain EXPUNGE would also remove the messages someone else marked \Deleted.
-func (c *Client) Move(ctx context.Context, folder string, uidValidity, uid uint32, to string) error {
-	op := fmt.Sprintf("move message %d of %s to %s", uid, folder, to)
+// Move moves the messages uids of folder to the folder to, creating it when missing, with one
+// MOVE of them all, or COPY, STORE \Deleted and UID EXPUNGE of those UIDs alone (UIDPLUS). A
+// server with neither is refused: a plain EXPUNGE would also remove the messages someone else
+// marked \Deleted.
+func (c *Client) Move(ctx context.Context, folder string, uidValidity uint32, uids []uint32, to string) error {
+	if len(uids) == 0 {
+		return nil
+	}
+	want := make([]goimap.UID, len(uids))
+	for i, u := range uids {
+		want[i] = goimap.UID(u)
+	}
+	set := goimap.UIDSetNum(want...)
+	op := fmt.Sprintf("move messages %s of %s to %s", set, folder, to)
 	if to == folder {
-		return &bot.Error{Op: op, Code: "same_folder", Message: "the message is in that folder already"}
+		return &bot.Error{Op: op, Code: "same_folder", Message: "the messages are in that folder already"}
 	}
 	cn, validity, err := c.open(ctx, op, folder)
 	if err != nil {
@@ -346,8 +355,7 @@ func (c *Client) Move(ctx context.Context, folder string, uidValidity, uid uint3
 			"the mailbox was renumbered (UIDVALIDITY %d, not %d): fetch its messages again", validity, uidValidity)}
 	}
 
-	set := goimap.UIDSetNum(goimap.UID(uid))
-	attempt := func() error {
+	attempt := func(set goimap.UIDSet) error {
 		if move {
 			_, err := cn.c.Move(set, to).Wait()
 			return err
@@ -364,14 +372,19 @@ func (c *Client) Move(ctx context.Context, folder string, uidValidity, uid uint3
 		return cn.c.UIDExpunge(set).Close()
 	}
 	return c.do(ctx, op, func() error {
-		// A message no longer in folder was moved by an earlier attempt. Asked first, as
-		// servers answer a MOVE or COPY of nothing differently, some with a COPYUID of empty
-		// sets that go-imap cannot read.
+		// Only the messages still in folder: the others were moved by an earlier attempt.
+		// Asked first, as servers answer a MOVE or COPY of nothing differently, some with a
+		// COPYUID of empty sets that go-imap cannot read.
 		data, err := cn.c.UIDSearch(&goimap.SearchCriteria{UID: []goimap.UIDSet{set}}, nil).Wait()
-		if err != nil || !slices.Contains(data.AllUIDs(), goimap.UID(uid)) {
+		if err != nil {
 			return err
 		}
-		err = attempt()
+		left := slices.DeleteFunc(data.AllUIDs(), func(u goimap.UID) bool { return !slices.Contains(want, u) })
+		if len(left) == 0 {
+			return nil
+		}
+		there := goimap.UIDSetNum(left...)
+		err = attempt(there)
 		if code(err) != goimap.ResponseCodeTryCreate {
 			return err
 		}
@@ -380,7 +393,7 @@ func (c *Client) Move(ctx context.Context, folder string, uidValidity, uid uint3
 		}
 		// Subscribed, so that the people who review the folder see it in their mail client.
 		_ = cn.c.Subscribe(to).Wait()
-		return attempt()
+		return attempt(there)
 	})
 }
 

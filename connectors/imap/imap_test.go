@@ -249,24 +249,28 @@ func TestWaitPolls(t *testing.T) {
 func TestMove(t *testing.T) {
 	t.Parallel()
 	s, c := dovecotClient(t)
-	deliver(t, s, 3)
+	deliver(t, s, 5)
 	_, v := fetch(t, c, "INBOX", bot.MailboxPosition{}, 10)
 	// Someone deleted message 1 without expunging it: moving others must leave it.
 	s.Doveadm(t, "flags", "add", "-u", s.User(), `\Deleted`, "mailbox", "INBOX", "uid", "1")
 
 	ctx := t.Context()
-	if err := c.Move(ctx, "INBOX", v, 2, "Processed"); err != nil {
+	if err := c.Move(ctx, "INBOX", v, []uint32{2, 4, 5}, "Processed"); err != nil {
 		t.Fatalf("Move to a missing folder: %v", err)
 	}
-	if err := c.Move(ctx, "INBOX", v, 2, "Processed"); err != nil {
-		t.Errorf("Move of a message moved already: %v", err)
+	if err := c.Move(ctx, "INBOX", v, []uint32{2, 4, 5}, "Processed"); err != nil {
+		t.Errorf("Move of messages moved already: %v", err)
 	}
-	if err := c.Move(ctx, "INBOX", v, 3, "Quarantine"); err != nil {
+	// Some moved already, some not: those left are moved.
+	if err := c.Move(ctx, "INBOX", v, []uint32{2, 3}, "Quarantine"); err != nil {
 		t.Fatalf("Move to Quarantine: %v", err)
+	}
+	if err := c.Move(ctx, "INBOX", v, nil, "Quarantine"); err != nil {
+		t.Errorf("Move of nothing: %v", err)
 	}
 	for folder, want := range map[string][]string{
 		"INBOX":      {"<m1@customer.test>"},
-		"Processed":  {"<m2@customer.test>"},
+		"Processed":  {"<m2@customer.test>", "<m4@customer.test>", "<m5@customer.test>"},
 		"Quarantine": {"<m3@customer.test>"},
 	} {
 		if got := messageIDs(t, s, folder); !slices.Equal(got, want) {
@@ -278,17 +282,17 @@ func TestMove(t *testing.T) {
 	}
 
 	// UIDs under another UIDVALIDITY name other messages: refuse, to be fetched again.
-	s.Deliver(t, "INBOX", mail("m4"))
+	s.Deliver(t, "INBOX", mail("m6"))
 	renumbered := s.Renumber(t, "INBOX")
-	err := c.Move(ctx, "INBOX", v, 4, "Processed")
+	err := c.Move(ctx, "INBOX", v, []uint32{6}, "Processed")
 	var e *bot.Error
 	if !errors.As(err, &e) || !e.Retryable || !strings.Contains(e.Message, "renumbered") {
 		t.Errorf("Move under an old UIDVALIDITY: %v, want a retryable error saying the mailbox was renumbered", err)
 	}
 	if got := messageIDs(t, s, "INBOX"); len(got) != 2 {
-		t.Errorf("INBOX holds %v after the refused Move, want m1 and m4", got)
+		t.Errorf("INBOX holds %v after the refused Move, want m1 and m6", got)
 	}
-	if err := c.Move(ctx, "INBOX", renumbered, 4, "Processed"); err != nil {
+	if err := c.Move(ctx, "INBOX", renumbered, []uint32{6}, "Processed"); err != nil {
 		t.Errorf("Move under the new UIDVALIDITY: %v", err)
 	}
 }
@@ -300,19 +304,21 @@ func TestMoveUIDPlus(t *testing.T) {
 	srv := startMem(t, goimap.CapSet{goimap.CapIMAP4rev1: {}, goimap.CapUIDPlus: {}})
 	srv.append(t, "INBOX", mail("m1"), goimap.FlagDeleted) // deleted by someone, not expunged
 	srv.append(t, "INBOX", mail("m2"))
+	srv.append(t, "INBOX", mail("m3"))
+	srv.append(t, "INBOX", mail("m4"))
 	c := client(t, srv.options(Options{}))
 	_, v := fetch(t, c, "INBOX", bot.MailboxPosition{}, 10)
 
-	for range 2 { // the second time, the message is gone already
-		if err := c.Move(t.Context(), "INBOX", v, 2, "Processed"); err != nil {
+	for range 2 { // the second time, the messages are gone already
+		if err := c.Move(t.Context(), "INBOX", v, []uint32{2, 4}, "Processed"); err != nil {
 			t.Fatalf("Move: %v", err)
 		}
 	}
-	if got := srv.messageIDs(t, "INBOX"); !slices.Equal(got, []string{"m1"}) {
-		t.Errorf("INBOX holds %v, want [m1]: the other \\Deleted message must stay", got)
+	if got := srv.messageIDs(t, "INBOX"); !slices.Equal(got, []string{"m1", "m3"}) {
+		t.Errorf("INBOX holds %v, want [m1 m3]: the other \\Deleted message must stay", got)
 	}
-	if got := srv.messageIDs(t, "Processed"); !slices.Equal(got, []string{"m2"}) {
-		t.Errorf("Processed holds %v, want [m2]", got)
+	if got := srv.messageIDs(t, "Processed"); !slices.Equal(got, []string{"m2", "m4"}) {
+		t.Errorf("Processed holds %v, want [m2 m4]", got)
 	}
 }
 
@@ -323,7 +329,7 @@ func TestMoveRefusedWithoutMoveOrUIDPlus(t *testing.T) {
 	c := client(t, srv.options(Options{}))
 	_, v := fetch(t, c, "INBOX", bot.MailboxPosition{}, 10)
 
-	err := c.Move(t.Context(), "INBOX", v, 1, "Processed")
+	err := c.Move(t.Context(), "INBOX", v, []uint32{1}, "Processed")
 	var e *bot.Error
 	if !errors.As(err, &e) || e.Retryable || e.Code != "unsupported" {
 		t.Errorf("Move: %v, want a permanent error", err)

@@ -2,7 +2,8 @@
 //
 // The client speaks the REST API over net/http: OAuth2 login (password, client credentials, JWT
 // bearer or refresh token grant), query with nextRecordsUrl paging, sObject
-// get/create/update/delete/upsert, sObject Collections, composite and limits. Errors are classified here, at the edge: every error a call returns
+// get/create/update/delete/upsert, sObject Collections, composite, composite graph and limits.
+// Errors are classified here, at the edge: every error a call returns
 // wraps a *bot.Error that says whether a later attempt may succeed, and Salesforce's own errors
 // are also reachable as *APIError.
 package salesforce

@@ -54,23 +54,14 @@ type compositeSub struct {
 // response's Err, and the error is for the call as a whole.
 func (c *Client) Composite(ctx context.Context, allOrNone bool, reqs []CompositeRequest) ([]CompositeResponse, error) {
 	op := fmt.Sprintf("composite of %d subrequests", len(reqs))
-	subs, err := c.compositeSubs(reqs)
+	subs, err := c.compositeSubs(reqs, maxComposite)
 	if err != nil {
 		return nil, invalidInput(op, err.Error())
 	}
-	create := false
-	for _, s := range subs {
-		create = create || s.Method == http.MethodPost
-	}
 	var out struct {
-		CompositeResponse []struct {
-			Body           json.RawMessage   `json:"body"`
-			HTTPHeaders    map[string]string `json:"httpHeaders"`
-			HTTPStatusCode int               `json:"httpStatusCode"`
-			ReferenceID    string            `json:"referenceId"`
-		} `json:"compositeResponse"`
+		CompositeResponse []compositeResult `json:"compositeResponse"`
 	}
-	r := call{op: op, method: http.MethodPost, path: c.prefix + "/composite", create: create,
+	r := call{op: op, method: http.MethodPost, path: c.prefix + "/composite", create: creates(subs),
 		body: map[string]any{"allOrNone": allOrNone, "compositeRequest": subs}}
 	if _, err := c.do(ctx, r, &out); err != nil {
 		return nil, err
@@ -83,23 +74,48 @@ func (c *Client) Composite(ctx context.Context, allOrNone bool, reqs []Composite
 		if cr.ReferenceID != reqs[i].ReferenceID {
 			return nil, fmt.Errorf("%s: response %d is for %q, want %q", op, i, cr.ReferenceID, reqs[i].ReferenceID)
 		}
-		resps[i] = CompositeResponse{ReferenceID: cr.ReferenceID, Status: cr.HTTPStatusCode, Headers: cr.HTTPHeaders, Body: cr.Body}
-		if cr.HTTPStatusCode < 200 || cr.HTTPStatusCode > 299 {
-			header := http.Header{}
-			for k, v := range cr.HTTPHeaders {
-				header.Set(k, v)
-			}
-			subOp := subs[i].Method + " " + subs[i].URL + " (" + cr.ReferenceID + ")"
-			resps[i].Err = newHTTPError(subOp, &response{status: cr.HTTPStatusCode, header: header, body: cr.Body}, c.opts.Now())
-		}
+		resps[i] = c.compositeResponse(subs[i], cr)
 	}
 	return resps, nil
 }
 
-// compositeSubs checks reqs and returns them as sent.
-func (c *Client) compositeSubs(reqs []CompositeRequest) ([]compositeSub, error) {
-	if len(reqs) == 0 || len(reqs) > maxComposite {
-		return nil, fmt.Errorf("%d subrequests: want 1 to %d", len(reqs), maxComposite)
+// compositeResult is Salesforce's answer to a subrequest on the wire.
+type compositeResult struct {
+	Body           json.RawMessage   `json:"body"`
+	HTTPHeaders    map[string]string `json:"httpHeaders"`
+	HTTPStatusCode int               `json:"httpStatusCode"`
+	ReferenceID    string            `json:"referenceId"`
+}
+
+// compositeResponse reads the answer cr to the subrequest sub.
+func (c *Client) compositeResponse(sub compositeSub, cr compositeResult) CompositeResponse {
+	resp := CompositeResponse{ReferenceID: cr.ReferenceID, Status: cr.HTTPStatusCode, Headers: cr.HTTPHeaders, Body: cr.Body}
+	if cr.HTTPStatusCode < 200 || cr.HTTPStatusCode > 299 {
+		header := http.Header{}
+		for k, v := range cr.HTTPHeaders {
+			header.Set(k, v)
+		}
+		subOp := sub.Method + " " + sub.URL + " (" + cr.ReferenceID + ")"
+		resp.Err = newHTTPError(subOp, &response{status: cr.HTTPStatusCode, header: header, body: cr.Body}, c.opts.Now())
+	}
+	return resp
+}
+
+// creates reports whether subrequests create records: such a call is retried only on answers
+// that mean "not done".
+func creates(subs []compositeSub) bool {
+	for _, s := range subs {
+		if s.Method == http.MethodPost {
+			return true
+		}
+	}
+	return false
+}
+
+// compositeSubs checks reqs, at most limit of them, and returns them as sent.
+func (c *Client) compositeSubs(reqs []CompositeRequest, limit int) ([]compositeSub, error) {
+	if len(reqs) == 0 || len(reqs) > limit {
+		return nil, fmt.Errorf("%d subrequests: want 1 to %d", len(reqs), limit)
 	}
 	subs := make([]compositeSub, len(reqs))
 	seen := map[string]bool{}

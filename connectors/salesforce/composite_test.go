@@ -1,7 +1,6 @@
 package salesforce
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -18,17 +17,7 @@ func TestComposite(t *testing.T) {
 		{"body":[{"errorCode":"REQUIRED_FIELD_MISSING","message":"Required fields are missing: [Subject]","fields":["Subject"]}],"httpHeaders":{},"httpStatusCode":400,"referenceId":"NewTask"},
 		{"body":null,"httpHeaders":{},"httpStatusCode":204,"referenceId":"Touch"}]}`
 	var got map[string]any
-	org := newOrg(t, func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost || r.URL.Path != "/services/data/v62.0/composite" {
-			sfErrors(w, http.StatusNotFound, "NOT_FOUND", "The requested resource does not exist")
-			return
-		}
-		if err := json.NewDecoder(r.Body).Decode(&got); err != nil {
-			sfErrors(w, http.StatusBadRequest, "JSON_PARSER_ERROR", err.Error())
-			return
-		}
-		writeJSON(w, http.StatusOK, json.RawMessage(answer))
-	})
+	org := newOrg(t, postAnswer("/services/data/v62.0/composite", &got, answer))
 	env := newEnv(t, org, nil)
 	resps, err := env.client.Composite(t.Context(), false, []CompositeRequest{
 		{Method: "post", URL: "/sobjects/Account", ReferenceID: "NewAccount", Body: map[string]any{"Name": "Acme"}},

@@ -237,6 +237,22 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
+// postAnswer answers a POST to path with answer, decoding its body into got; anything else is
+// NOT_FOUND.
+func postAnswer(path string, got *map[string]any, answer string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || r.URL.Path != path {
+			sfErrors(w, http.StatusNotFound, "NOT_FOUND", "The requested resource does not exist")
+			return
+		}
+		if err := json.NewDecoder(r.Body).Decode(got); err != nil {
+			sfErrors(w, http.StatusBadRequest, "JSON_PARSER_ERROR", err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, json.RawMessage(answer))
+	}
+}
+
 // sfErrors answers with Salesforce's error body.
 func sfErrors(w http.ResponseWriter, status int, code, msg string, fields ...string) {
 	if fields == nil {

@@ -23,6 +23,16 @@ func inbound(messageID string) bot.Fields {
 	}
 }
 
+// logMail keeps one mail with LogMails.
+func logMail(t *testing.T, crm *salesforce.CRM, w bot.MailWrite) (string, error) {
+	t.Helper()
+	res := crm.LogMails(t.Context(), []bot.MailWrite{w})
+	if len(res) != 1 {
+		t.Fatalf("LogMails returned %d results for one mail", len(res))
+	}
+	return res[0].CaseID, res[0].Err
+}
+
 // checkRecord checks that the record has the fields as given.
 func (o *sbOrg) checkRecord(t *testing.T, object, id string, want bot.Fields) {
 	t.Helper()
@@ -55,12 +65,12 @@ func TestLogMailOpensCase(t *testing.T) {
 		Files: []bot.Attachment{{Name: "notice.pdf", ContentType: "application/pdf", Data: notice}, {Name: "devices.v2.csv", Data: devices}},
 	}
 	o.reset()
-	caseID, err := o.crm.LogMail(t.Context(), w)
+	caseID, err := logMail(t, o.crm, w)
 	if err != nil {
-		t.Fatalf("LogMail: %v", err)
+		t.Fatalf("LogMails: %v", err)
 	}
 	if !bot.IsRecordID(caseID, "500") || len(caseID) != 18 {
-		t.Fatalf("LogMail returned %q, want an 18-character case id", caseID)
+		t.Fatalf("LogMails returned %q, want an 18-character case id", caseID)
 	}
 	if _, n := o.counts(); n != 1 {
 		t.Errorf("%d calls, want 1", n)
@@ -105,19 +115,19 @@ func TestLogMailOnCase(t *testing.T) {
 	o := startSandbox(t, nil)
 	id := o.create(t, "Case", bot.Fields{"Subject": "Terminate Lotus", "Status": "New"})[0]
 	o.reset()
-	got, err := o.crm.LogMail(t.Context(), bot.MailWrite{CaseID: id, Case: bot.Fields{"Status": "Working"}, Mail: inbound("<end-2@lotus.example>")})
+	got, err := logMail(t, o.crm, bot.MailWrite{CaseID: id, Case: bot.Fields{"Status": "Working"}, Mail: inbound("<end-2@lotus.example>")})
 	if err != nil || got != id {
-		t.Fatalf("LogMail = %q, %v; want %s", got, err, id)
+		t.Fatalf("LogMails = %q, %v; want %s", got, err, id)
 	}
 	if _, n := o.counts(); n != 1 {
 		t.Errorf("%d calls, want 1", n)
 	}
 	o.checkRecord(t, "Case", id, bot.Fields{"Status": "Working", "Subject": "Terminate Lotus"})
 
-	got, err = o.crm.LogMail(t.Context(), bot.MailWrite{CaseID: id[:15], Mail: inbound("<end-3@lotus.example>"),
+	got, err = logMail(t, o.crm, bot.MailWrite{CaseID: id[:15], Mail: inbound("<end-3@lotus.example>"),
 		Files: []bot.Attachment{{Name: "signed.pdf", Data: []byte("signed")}}})
 	if err != nil || got != id[:15] {
-		t.Fatalf("LogMail = %q, %v; want %s", got, err, id[:15])
+		t.Fatalf("LogMails = %q, %v; want %s", got, err, id[:15])
 	}
 	if mails := o.ids(t, "SELECT Id FROM EmailMessage WHERE ParentId = "+salesforce.Quote(id)); len(mails) != 2 {
 		t.Errorf("%d mails on the case, want 2", len(mails))
@@ -143,9 +153,9 @@ func TestLogMailTitles(t *testing.T) {
 	for name := range names {
 		files = append(files, bot.Attachment{Name: name, Data: []byte(name)})
 	}
-	id, err := o.crm.LogMail(t.Context(), bot.MailWrite{Mail: inbound("<titles@lotus.example>"), Files: files})
+	id, err := logMail(t, o.crm, bot.MailWrite{Mail: inbound("<titles@lotus.example>"), Files: files})
 	if err != nil {
-		t.Fatalf("LogMail: %v", err)
+		t.Fatalf("LogMails: %v", err)
 	}
 	got, err := o.crm.CaseFiles(t.Context(), []string{id})
 	if err != nil || len(got[id]) != len(names) {
@@ -185,7 +195,7 @@ func (o *sbOrg) ids(t *testing.T, soql string) []string {
 	return ids
 }
 
-// written counts the records LogMail writes.
+// written counts the records LogMails writes.
 func (o *sbOrg) written(t *testing.T) [4]int {
 	t.Helper()
 	var n [4]int
@@ -205,14 +215,14 @@ func TestLogMailAllOrNothing(t *testing.T) {
 		w        bot.MailWrite
 		wantPart string
 	}{
-		{"a new case's bad field", false, bot.MailWrite{Case: bot.Fields{"Subject": "x", "Nope__c": 1}, Mail: inbound("<a@x>")}, "(NewCase)"},
+		{"a new case's bad field", false, bot.MailWrite{Case: bot.Fields{"Subject": "x", "Nope__c": 1}, Mail: inbound("<a@x>")}, "(NewCase1)"},
 		{"a bad mail after a new case", false, bot.MailWrite{Case: bot.Fields{"Subject": "x"},
-			Mail: bot.Fields{"Status": "9", "MessageIdentifier": "<b@x>"}}, "(Mail)"},
+			Mail: bot.Fields{"Status": "9", "MessageIdentifier": "<b@x>"}}, "(Mail1)"},
 		{"a bad file last", false, bot.MailWrite{Case: bot.Fields{"Subject": "x"}, Mail: inbound("<c@x>"),
-			Files: []bot.Attachment{{Name: "ok.txt", Data: []byte("ok")}, {Name: long, Data: []byte("x")}}}, "(File2)"},
-		{"a bad update", true, bot.MailWrite{Case: bot.Fields{"Status": "Nope"}, Mail: inbound("<d@x>")}, "(UpdateCase)"},
+			Files: []bot.Attachment{{Name: "ok.txt", Data: []byte("ok")}, {Name: long, Data: []byte("x")}}}, "(File1_2)"},
+		{"a bad update", true, bot.MailWrite{Case: bot.Fields{"Status": "Nope"}, Mail: inbound("<d@x>")}, "(UpdateCase1)"},
 		{"a bad mail after an update", true, bot.MailWrite{Case: bot.Fields{"Status": "Working"}, Mail: bot.Fields{"Nope__c": true},
-			Files: []bot.Attachment{{Name: "ok.txt", Data: []byte("ok")}}}, "(Mail)"},
+			Files: []bot.Attachment{{Name: "ok.txt", Data: []byte("ok")}}}, "(Mail1)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -222,10 +232,10 @@ func TestLogMailAllOrNothing(t *testing.T) {
 				tt.w.CaseID = id
 			}
 			before := o.written(t)
-			_, err := o.crm.LogMail(t.Context(), tt.w)
+			_, err := logMail(t, o.crm, tt.w)
 			var ae *salesforce.APIError
 			if !errors.As(err, &ae) || bot.IsRetryable(err) || ae.Code == "PROCESSING_HALTED" || !strings.Contains(ae.Op, tt.wantPart) {
-				t.Errorf("LogMail: %v, want a permanent error of %s", err, tt.wantPart)
+				t.Errorf("LogMails: %v, want a permanent error of %s", err, tt.wantPart)
 			}
 			if after := o.written(t); after != before {
 				t.Errorf("cases, mails, versions and files: %v before, %v after; want no change", before, after)
@@ -251,19 +261,19 @@ func TestLogMailRefuses(t *testing.T) {
 		w    bot.MailWrite
 		want string
 	}{
-		{"24 files on a new case", bot.MailWrite{Mail: inbound("<a@x>"), Files: files(24, 1)}, "24 files: one call that keeps a mail all or nothing takes at most 23"},
+		{"24 files on a new case", bot.MailWrite{Mail: inbound("<a@x>"), Files: files(24, 1)}, "24 files: a mail is kept all or nothing with at most 23"},
 		{"24 files on a case updated", bot.MailWrite{CaseID: caseID, Case: bot.Fields{"Status": "Working"}, Mail: inbound("<a@x>"), Files: files(24, 1)}, "at most 23"},
 		{"25 files on a case", bot.MailWrite{CaseID: caseID, Mail: inbound("<a@x>"), Files: files(25, 1)}, "at most 24"},
 		{"too many bytes", bot.MailWrite{Mail: inbound("<a@x>"), Files: files(2, 14_100_000)}, "take 37600000 bytes base64-encoded: one call takes at most 37500000"},
 		{"a file without a name", bot.MailWrite{Mail: inbound("<a@x>"), Files: []bot.Attachment{{Data: []byte("x")}}}, "file 1 has no name"},
 		{"not a case", bot.MailWrite{CaseID: "001000000000001AAA", Mail: inbound("<a@x>")}, `invalid case id "001000000000001AAA"`},
-		{"a mail naming its case", bot.MailWrite{Mail: bot.Fields{"parentid": caseID}}, "LogMail sets it"},
+		{"a mail naming its case", bot.MailWrite{Mail: bot.Fields{"parentid": caseID}}, "LogMails sets it"},
 	}
 	o := startSandbox(t, nil)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := o.crm.LogMail(t.Context(), tt.w)
-			checkRefused(t, "LogMail", err, tt.want)
+			_, err := logMail(t, o.crm, tt.w)
+			checkRefused(t, "LogMails", err, tt.want)
 		})
 	}
 	if n := len(o.sb.Requests()); n != 0 {
@@ -271,9 +281,9 @@ func TestLogMailRefuses(t *testing.T) {
 	}
 
 	// The most files that fit are taken.
-	caseID23, err := o.crm.LogMail(t.Context(), bot.MailWrite{Mail: inbound("<a@x>"), Files: files(23, 3)})
+	caseID23, err := logMail(t, o.crm, bot.MailWrite{Mail: inbound("<a@x>"), Files: files(23, 3)})
 	if err != nil {
-		t.Fatalf("LogMail with 23 files: %v", err)
+		t.Fatalf("LogMails with 23 files: %v", err)
 	}
 	if got, err := o.crm.CaseFiles(t.Context(), []string{caseID23}); err != nil || len(got[caseID23]) != 23 {
 		t.Errorf("%d files on the case, %v; want 23", len(got[caseID23]), err)
@@ -301,24 +311,164 @@ func TestLogMailFaults(t *testing.T) {
 			before := o.written(t)
 			o.reset()
 			o.sb.Inject(tt.fault, tt.n)
-			id, err := o.crm.LogMail(t.Context(), w)
+			id, err := logMail(t, o.crm, w)
 			if _, n := o.counts(); n != tt.wantCalls {
 				t.Errorf("%d calls, want %d", n, tt.wantCalls)
 			}
 			after := o.written(t)
 			if tt.wantCode == "" {
 				if err != nil || !salesforce.ValidID(id) || after[0] != before[0]+1 || after[1] != before[1]+1 || after[2] != before[2]+1 {
-					t.Errorf("LogMail = %q, %v with %v written after %v; want the case, mail and file once", id, err, after, before)
+					t.Errorf("LogMails = %q, %v with %v written after %v; want the case, mail and file once", id, err, after, before)
 				}
 				return
 			}
 			var be *bot.Error
 			if !errors.As(err, &be) || be.Code != tt.wantCode || !bot.IsRetryable(err) {
-				t.Errorf("LogMail: %v, want a retryable %s", err, tt.wantCode)
+				t.Errorf("LogMails: %v, want a retryable %s", err, tt.wantCode)
 			}
 			if after != before {
 				t.Errorf("%v written after %v, want nothing", after, before)
 			}
 		})
+	}
+}
+
+// newCases are n mails that each open a case, with files files of size bytes each.
+func newCases(prefix string, n, files, size int) []bot.MailWrite {
+	ws := make([]bot.MailWrite, n)
+	for i := range ws {
+		ws[i] = bot.MailWrite{Case: bot.Fields{"Subject": fmt.Sprintf("%s %d", prefix, i)}, Mail: inbound(fmt.Sprintf("<%s-%d@lotus.example>", prefix, i))}
+		for j := range files {
+			ws[i].Files = append(ws[i].Files, bot.Attachment{Name: fmt.Sprintf("f%d.txt", j), Data: make([]byte, size)})
+		}
+	}
+	return ws
+}
+
+// checkLogged checks that each mail of ws is logged once on a case of its own: that of its
+// result.
+func (o *sbOrg) checkLogged(t *testing.T, ws []bot.MailWrite, res []bot.MailResult) {
+	t.Helper()
+	ids := make([]string, len(ws))
+	for i, w := range ws {
+		ids[i] = w.Mail["MessageIdentifier"].(string)
+	}
+	logged, err := o.crm.MailCases(t.Context(), ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]bool{}
+	for i, id := range ids {
+		if res[i].Err != nil || logged[id] == "" || logged[id] != res[i].CaseID {
+			t.Errorf("mail %d: %+v, logged on %q", i, res[i], logged[id])
+		}
+		cases[logged[id]] = true
+	}
+	if len(cases) != len(ws) {
+		t.Errorf("%d mails on %d cases", len(ws), len(cases))
+	}
+}
+
+// TestLogMailsBacklog: a backlog goes in as few calls as the limits allow: 75 graphs a call,
+// 500 nodes a call, 37.5 MB of base64 a call.
+func TestLogMailsBacklog(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		ws        []bot.MailWrite
+		wantCalls int
+	}{
+		{"160 mails of 3 nodes", newCases("graphs", 160, 1, 10), 3},   // 75 + 75 + 10
+		{"100 mails of 12 nodes", newCases("nodes", 100, 10, 10), 3},  // 41 + 41 + 18
+		{"3 mails of 17 MB base64", newCases("bytes", 3, 1, 13e6), 2}, // 2 + 1
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			o := startSandbox(t, nil)
+			o.reset()
+			res := o.crm.LogMails(t.Context(), tt.ws)
+			if _, n := o.counts(); n != tt.wantCalls {
+				t.Errorf("%d calls, want %d", n, tt.wantCalls)
+			}
+			o.checkLogged(t, tt.ws, res)
+		})
+	}
+}
+
+// TestLogMailsRefusalInBatch: a mail Salesforce refuses, and one refused before any call, fail
+// alone: the mails around them are kept, in one call, and nothing of the refused ones is.
+func TestLogMailsRefusalInBatch(t *testing.T) {
+	o := startSandbox(t, nil)
+	ws := newCases("refusal", 5, 1, 10)
+	ws[1].Case["Status"] = "Nope"                  // not a value of the picklist
+	ws[3].Files = newCases("x", 1, 24, 1)[0].Files // more than a mail takes
+	before := o.written(t)
+	o.reset()
+	res := o.crm.LogMails(t.Context(), ws)
+	if _, n := o.counts(); n != 1 {
+		t.Errorf("%d calls, want 1", n)
+	}
+	var ae *salesforce.APIError
+	if err := res[1].Err; !errors.As(err, &ae) || bot.IsRetryable(err) || ae.Code == "PROCESSING_HALTED" || !strings.Contains(ae.Op, "(NewCase2)") {
+		t.Errorf("mail 1: %v, want Salesforce's permanent refusal of its case", err)
+	}
+	checkRefused(t, "mail 3", res[3].Err, "24 files")
+	kept := []bot.MailWrite{ws[0], ws[2], ws[4]}
+	o.checkLogged(t, kept, []bot.MailResult{res[0], res[2], res[4]})
+	if after := o.written(t); after[0]-before[0] != 3 || after[1]-before[1] != 3 || after[2]-before[2] != 3 {
+		t.Errorf("cases, mails, versions and files: %v before, %v after; want 3 of each more", before, after)
+	}
+}
+
+// TestLogMailsHalted: after 14 failed graphs Salesforce halts the rest of the call; those are
+// sent again, so that each mail ends with its own answer.
+func TestLogMailsHalted(t *testing.T) {
+	o := startSandbox(t, nil)
+	ws := newCases("halted", 25, 0, 0)
+	for i := range 20 {
+		ws[i].Mail["Status"] = "9" // not a status of an EmailMessage
+	}
+	o.reset()
+	res := o.crm.LogMails(t.Context(), ws)
+	if _, n := o.counts(); n != 2 {
+		t.Errorf("%d calls, want 2: the halted graphs again", n)
+	}
+	for i := range 20 {
+		var ae *salesforce.APIError
+		if err := res[i].Err; !errors.As(err, &ae) || ae.Code == "PROCESSING_HALTED" || bot.IsRetryable(err) {
+			t.Errorf("mail %d: %v, want its own permanent error", i, err)
+		}
+	}
+	o.checkLogged(t, ws[20:], res[20:])
+}
+
+// TestLogMailsFaults: a locked record fails the graph that met it, retryably, and the others
+// are kept; an outage that outlasts the retries fails every mail, retryably, after one call
+// and its retries, not one per call.
+func TestLogMailsFaults(t *testing.T) {
+	o := startSandbox(t, nil)
+	ws := newCases("lock", 3, 1, 10)
+	o.reset()
+	o.sb.Inject(sandbox.FaultLockRow, 1)
+	res := o.crm.LogMails(t.Context(), ws)
+	var be *bot.Error
+	if !errors.As(res[0].Err, &be) || be.Code != "UNABLE_TO_LOCK_ROW" || !bot.IsRetryable(res[0].Err) {
+		t.Errorf("mail 0: %v, want a retryable UNABLE_TO_LOCK_ROW", res[0].Err)
+	}
+	o.checkLogged(t, ws[1:], res[1:])
+
+	ws = newCases("outage", 100, 0, 0)
+	before := o.written(t)
+	o.reset()
+	o.sb.Inject(sandbox.FaultUnavailable, 4)
+	res = o.crm.LogMails(t.Context(), ws)
+	if _, n := o.counts(); n != 4 { // the first attempt and its three retries
+		t.Errorf("%d calls, want 4", n)
+	}
+	for i, r := range res {
+		if !errors.As(r.Err, &be) || be.Code != "SERVER_UNAVAILABLE" || !bot.IsRetryable(r.Err) {
+			t.Errorf("mail %d: %v, want a retryable SERVER_UNAVAILABLE", i, r.Err)
+		}
+	}
+	if after := o.written(t); after != before {
+		t.Errorf("%v written after %v, want nothing", after, before)
 	}
 }

@@ -345,12 +345,14 @@ type openedHook struct {
 	opened chan time.Time
 }
 
-func (h openedHook) LogMail(ctx context.Context, w bot.MailWrite) (string, error) {
-	id, err := h.IntakeCRM.LogMail(ctx, w)
-	if err == nil && w.CaseID == "" {
-		h.opened <- time.Now()
+func (h openedHook) LogMails(ctx context.Context, ws []bot.MailWrite) []bot.MailResult {
+	res := h.IntakeCRM.LogMails(ctx, ws)
+	for i, r := range res {
+		if r.Err == nil && ws[i].CaseID == "" {
+			h.opened <- time.Now()
+		}
 	}
-	return id, err
+	return res
 }
 
 // watchedMailbox times intake's IMAP commands (outside IDLE), tells when a message was moved
@@ -369,13 +371,15 @@ func (m *watchedMailbox) Fetch(ctx context.Context, folder string, after bot.Mai
 	return m.Mailbox.Fetch(ctx, folder, after, limit)
 }
 
-func (m *watchedMailbox) Move(ctx context.Context, folder string, uidValidity, uid uint32, to string) error {
+func (m *watchedMailbox) Move(ctx context.Context, folder string, uidValidity uint32, uids []uint32, to string) error {
 	start := time.Now()
-	err := m.Mailbox.Move(ctx, folder, uidValidity, uid, to)
+	err := m.Mailbox.Move(ctx, folder, uidValidity, uids, to)
 	end := time.Now()
 	m.moving += end.Sub(start)
 	if err == nil {
-		m.moved <- moved{fetched: m.fetched, at: end}
+		for range uids {
+			m.moved <- moved{fetched: m.fetched, at: end}
+		}
 	}
 	return err
 }

@@ -92,20 +92,33 @@ func (s *Server) composite(w http.ResponseWriter, r *http.Request, c call) {
 		return
 	}
 
+	results, _, commitErr := s.transaction(r.Context(), c, req.CompositeRequest, req.AllOrNone)
+	if commitErr != nil {
+		writeError(w, commitErr)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"compositeResponse": results})
+}
+
+// transaction runs subrequests in order as one transaction, whose writes are journaled as one
+// line. With allOrNone, the first failure stops the rest and rolls back every write, and the
+// others answer PROCESSING_HALTED. It returns the responses, whether all succeeded, and the
+// error of a commit that failed (and was rolled back). Call with the gate held alone.
+func (s *Server) transaction(ctx context.Context, c call, reqs []subrequest, allOrNone bool) ([]subresponse, bool, *apiError) {
 	s.mu.Lock()
 	snap := s.store.snapshot()
 	var batch []soql.Record
 	s.batch = &batch
 	s.mu.Unlock()
 
-	results := make([]subresponse, len(req.CompositeRequest))
+	results := make([]subresponse, len(reqs))
 	bodies := map[string]any{} // referenceId → decoded body of a subrequest that succeeded
 	failed := -1
-	for i, sr := range req.CompositeRequest {
-		if req.AllOrNone && failed >= 0 {
+	for i, sr := range reqs {
+		if allOrNone && failed >= 0 {
 			break
 		}
-		res, ok := s.runSubrequest(r.Context(), c, sr, bodies, req.AllOrNone)
+		res, ok := s.runSubrequest(ctx, c, sr, bodies, allOrNone)
 		res.ReferenceID = sr.ReferenceID
 		results[i] = res
 		if !ok && failed < 0 {
@@ -113,7 +126,7 @@ func (s *Server) composite(w http.ResponseWriter, r *http.Request, c call) {
 		}
 	}
 
-	rollback := req.AllOrNone && failed >= 0
+	rollback := allOrNone && failed >= 0
 	s.mu.Lock()
 	s.batch = nil
 	var commitErr *apiError
@@ -128,60 +141,72 @@ func (s *Server) composite(w http.ResponseWriter, r *http.Request, c call) {
 		}
 	}
 	s.mu.Unlock()
-	if commitErr != nil {
-		writeError(w, commitErr)
-		return
-	}
 	if rollback {
-		halted, _ := json.Marshal([]restError{{ErrorCode: "PROCESSING_HALTED",
-			Message: "The transaction was rolled back since another operation in the same transaction failed."}})
-		for i, sr := range req.CompositeRequest {
+		for i, sr := range reqs {
 			if i != failed {
-				results[i] = subresponse{Body: halted, HTTPHeaders: map[string]string{},
-					HTTPStatusCode: http.StatusBadRequest, ReferenceID: sr.ReferenceID}
+				results[i] = haltedResponse(sr.ReferenceID, "The transaction was rolled back since another operation in the same transaction failed.")
 			}
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"compositeResponse": results})
+	return results, failed < 0, commitErr
+}
+
+// haltedResponse is the answer of a subrequest rolled back or never run because of another.
+func haltedResponse(referenceID, why string) subresponse {
+	body, _ := json.Marshal([]restError{{ErrorCode: "PROCESSING_HALTED", Message: why}})
+	return subresponse{Body: body, HTTPHeaders: map[string]string{}, HTTPStatusCode: http.StatusBadRequest, ReferenceID: referenceID}
 }
 
 // checkComposite refuses a malformed composite before any subrequest runs, as Salesforce does.
 func checkComposite(reqs []subrequest) *apiError {
-	invalid := func(format string, args ...any) *apiError {
-		return newError(http.StatusBadRequest, "INVALID_INPUT", format, args...)
-	}
 	switch {
 	case len(reqs) == 0:
-		return invalid("The composite request must contain at least one subrequest (compositeRequest)")
+		return errInvalid("The composite request must contain at least one subrequest (compositeRequest)")
 	case len(reqs) > maxSubrequests:
-		return invalid("Composite request may only have up to %d subrequests: it has %d", maxSubrequests, len(reqs))
+		return errInvalid("Composite request may only have up to %d subrequests: it has %d", maxSubrequests, len(reqs))
 	}
-	seen := map[string]bool{}
+	if err := checkSubrequests(reqs); err != nil {
+		return err
+	}
 	heavy := 0
 	for _, sr := range reqs {
-		switch {
-		case !referenceIDPattern.MatchString(sr.ReferenceID):
-			return invalid("Provided referenceId ('%s') must start with a letter or a number, and it can contain only letters, numbers and underscores ('_').", sr.ReferenceID)
-		case seen[sr.ReferenceID]:
-			return invalid("Duplicate referenceId provided in the request: %s", sr.ReferenceID)
-		case !slices.Contains([]string{"GET", "POST", "PUT", "PATCH", "DELETE"}, sr.Method):
-			return invalid("Invalid HTTP method '%s' for subrequest %s", sr.Method, sr.ReferenceID)
-		case !subVersionPath.MatchString(sr.URL):
-			return invalid("The url of subrequest %s must start with /services/data/vXX.X/: %s", sr.ReferenceID, sr.URL)
-		}
-		seen[sr.ReferenceID] = true
-		for name := range sr.HTTPHeaders {
-			switch http.CanonicalHeaderKey(name) {
-			case "Accept", "Authorization", "Content-Type":
-				return invalid("The %s header of subrequest %s is inherited from the composite request and cannot be set", name, sr.ReferenceID)
-			}
-		}
 		if resource := resourceOf(sr.URL); resource == "query" || resource == "queryAll" || resource == "composite" {
 			heavy++
 		}
 	}
 	if heavy > maxHeavyRequests {
-		return invalid("Composite request may only have up to %d query or sObject Collections subrequests: it has %d", maxHeavyRequests, heavy)
+		return errInvalid("Composite request may only have up to %d query or sObject Collections subrequests: it has %d", maxHeavyRequests, heavy)
+	}
+	return nil
+}
+
+// errInvalid is the error of a request malformed as a whole.
+func errInvalid(format string, args ...any) *apiError {
+	return newError(http.StatusBadRequest, "INVALID_INPUT", format, args...)
+}
+
+// checkSubrequests refuses subrequests whose reference ids, methods, URLs or headers no
+// composite takes.
+func checkSubrequests(reqs []subrequest) *apiError {
+	seen := map[string]bool{}
+	for _, sr := range reqs {
+		switch {
+		case !referenceIDPattern.MatchString(sr.ReferenceID):
+			return errInvalid("Provided referenceId ('%s') must start with a letter or a number, and it can contain only letters, numbers and underscores ('_').", sr.ReferenceID)
+		case seen[sr.ReferenceID]:
+			return errInvalid("Duplicate referenceId provided in the request: %s", sr.ReferenceID)
+		case !slices.Contains([]string{"GET", "POST", "PUT", "PATCH", "DELETE"}, sr.Method):
+			return errInvalid("Invalid HTTP method '%s' for subrequest %s", sr.Method, sr.ReferenceID)
+		case !subVersionPath.MatchString(sr.URL):
+			return errInvalid("The url of subrequest %s must start with /services/data/vXX.X/: %s", sr.ReferenceID, sr.URL)
+		}
+		seen[sr.ReferenceID] = true
+		for name := range sr.HTTPHeaders {
+			switch http.CanonicalHeaderKey(name) {
+			case "Accept", "Authorization", "Content-Type":
+				return errInvalid("The %s header of subrequest %s is inherited from the composite request and cannot be set", name, sr.ReferenceID)
+			}
+		}
 	}
 	return nil
 }

@@ -4,7 +4,7 @@
 // It speaks Salesforce's wire as documented, so that real clients (jsforce, the sf CLI) work
 // against it unchanged: the OAuth token endpoint (password, client credentials, refresh token
 // and JWT bearer grants), SOQL query with paging, sObject CRUD and upsert, sObject Collections,
-// composite requests, files (ContentVersion with its document and links), describe and
+// composite requests and composite graphs, files (ContentVersion with its document and links), describe and
 // limits, 18-character ids with checksums, field types and picklists enforced with
 // Salesforce's error codes, and the daily API allowance. Faults (503s, request limits, row
 // locks, expired sessions, latency) can be given to data calls on demand; see Faults. It
@@ -340,6 +340,7 @@ func (s *Server) routes() http.Handler {
 		}
 	}
 	mux.Handle("/services/data/{version}/composite", s.dataCall(s.composite, true))
+	mux.Handle("/services/data/{version}/composite/graph", s.dataCall(s.compositeGraph, true))
 	notFound := func(w http.ResponseWriter, _ *http.Request) { writeError(w, errNotFound()) }
 	mux.HandleFunc("/", notFound)
 	s.sub.HandleFunc("/", notFound)
