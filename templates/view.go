@@ -24,7 +24,7 @@ type style struct {
 }
 
 var (
-	slackStyle = style{text: mrkdwn.Replace, link: func(url, label string) string {
+	slackStyle = style{text: bot.EscapeMrkdwn, link: func(url, label string) string {
 		// "|" would end the URL of a Slack link early.
 		return "<" + strings.ReplaceAll(url, "|", "%7C") + "|" + label + ">"
 	}}
@@ -32,13 +32,9 @@ var (
 	subjectStyle = style{text: oneLine, link: func(_, label string) string { return label }}
 )
 
-// mrkdwn escapes the three characters Slack treats as control sequences ("<!channel>",
-// "<@U123>", "<url|label>") and nothing else, as Slack asks.
-var mrkdwn = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
-
 // SlackText is untrusted text (a mail's sender or subject) made safe in a Slack message: no
 // mention, no link, on one line.
-func SlackText(s string) string { return mrkdwn.Replace(oneLine(s)) }
+func SlackText(s string) string { return bot.EscapeMrkdwn(oneLine(s)) }
 
 // plainText keeps a value's lines and tabs and drops every other control character, and the
 // invisible characters that reorder text (a file name "gpj.exe" shown as "exe.jpg"). Line

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,13 +15,58 @@ import (
 var epoch = time.Unix(1700000000, 0)
 
 // sim starts slacksim with its clock standing at epoch and a #legal the bot is in, and returns
-// it with a Chat that talks to it.
-func sim(t *testing.T) (*slacksim.Server, bot.Chat) {
+// it with a Client that talks to it, paced by a fake clock.
+func sim(t *testing.T) (*slacksim.Server, *Client) {
+	t.Helper()
+	s, c, _ := simClock(t)
+	return s, c
+}
+
+// simClock is sim, returning the Client's clock too.
+func simClock(t *testing.T) (*slacksim.Server, *Client, *clock) {
 	t.Helper()
 	s := slacksim.New(slacksim.Options{Token: token, Now: func() time.Time { return epoch }})
 	t.Cleanup(s.Close)
 	s.AddChannel("legal", true)
-	return s, New(Options{Token: token, APIURL: s.URL()})
+	clk := &clock{now: epoch}
+	return s, client(s, clk), clk
+}
+
+// client returns a Client of s paced by clk.
+func client(s *slacksim.Server, clk *clock) *Client {
+	return NewClient(Options{Token: token, APIURL: s.URL(), Now: clk.Now, After: clk.After})
+}
+
+// clock is a fake clock for the pacer: After moves it on at once, and records how long.
+type clock struct {
+	mu    sync.Mutex
+	now   time.Time
+	waits []time.Duration
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	c.waits = append(c.waits, d)
+	ch := make(chan time.Time, 1)
+	ch <- c.now
+	return ch
+}
+
+// Waits returns the waits so far, and forgets them.
+func (c *clock) Waits() []time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	w := c.waits
+	c.waits = nil
+	return w
 }
 
 // wantError fails t unless err is a *bot.Error that reads want and is retryable (after
@@ -30,27 +76,6 @@ func wantError(t *testing.T, err error, want string, retryable bool, retryAfter 
 	var e *bot.Error
 	if !errors.As(err, &e) || err.Error() != want || e.Retryable != retryable || e.RetryAfter != retryAfter {
 		t.Errorf("error %v (%T), want %q retryable %v after %v", err, err, want, retryable, retryAfter)
-	}
-}
-
-func TestPostRateLimited(t *testing.T) {
-	s, chat := sim(t)
-	s.Inject(slacksim.Fault{Method: "chat.postMessage", Kind: slacksim.RateLimit, Next: 1, RetryAfter: 7 * time.Second})
-	s.Inject(slacksim.Fault{Method: "chat.postMessage", Kind: slacksim.RateLimit, Next: 1})
-	m := bot.Message{Channel: "#legal", Text: "termination notice", Key: "termination-sop/attrition/3/500A"}
-
-	_, err := chat.Post(t.Context(), m)
-	wantError(t, err, "post to #legal: ratelimited: rate limited by Slack", true, 7*time.Second)
-	_, err = chat.Post(t.Context(), m)
-	wantError(t, err, "post to #legal: http_429: 429 Too Many Requests", true, 0)
-	ts, err := chat.Post(t.Context(), m)
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	msgs := s.Messages("#legal")
-	if len(msgs) != 1 || msgs[0].TS != ts || msgs[0].Key != m.Key {
-		t.Errorf("stored %+v, want the one message, posted by the third attempt as %s", msgs, ts)
 	}
 }
 
@@ -155,7 +180,7 @@ func TestFindErrors(t *testing.T) {
 	_, err = wrong.Find(t.Context(), "#legal", key, epoch)
 	wantError(t, err, "look for k/s/1/c in #legal: list channels: invalid_auth: the Slack token is not valid", false, 0)
 	_, err = wrong.Post(t.Context(), bot.Message{Channel: "#legal", Text: "x", Key: key})
-	wantError(t, err, "post to #legal: invalid_auth: the Slack token is not valid", false, 0)
+	wantError(t, err, "post to #legal: list channels: invalid_auth: the Slack token is not valid", false, 0)
 	if err != nil && strings.Contains(err.Error(), "xoxb-wrong") {
 		t.Errorf("error shows the token: %v", err)
 	}

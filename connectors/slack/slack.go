@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,34 +29,49 @@ type Options struct {
 	Out        io.Writer    // where the terminal printer writes; nil means standard output
 	Logger     *slog.Logger // nil discards
 	HTTPClient *http.Client // nil means http.DefaultClient
+
+	// MaxWait is the longest wait for a rate limit that a post or an update takes before
+	// trying again; a longer one is returned as a retryable error with its RetryAfter. Zero
+	// means 10 seconds.
+	MaxWait time.Duration
+	// Now and After are the clock that paces posts, as time.Now and time.After; nil means
+	// the real one.
+	Now   func() time.Time
+	After func(time.Duration) <-chan time.Time
 }
 
-// New returns a Chat that posts with the Web API when opts has a token, and prints to
+// New returns a Threads that posts with the Web API when opts has a token, and prints to
 // opts.Out otherwise.
-func New(opts Options) bot.Chat {
-	logger := opts.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
+func New(opts Options) bot.Threads {
 	if opts.Token == "" {
 		out := opts.Out
 		if out == nil {
 			out = os.Stdout
 		}
-		return &Terminal{out: out}
+		return NewTerminal(out)
 	}
-	var options []slack.Option
+	return NewClient(opts)
+}
+
+// NewClient returns a Client that posts with opts.Token.
+func NewClient(opts Options) *Client {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	c := &Client{token: opts.Token, logger: logger, pace: newPacer(opts.Now, opts.After), maxWait: opts.MaxWait}
+	if c.maxWait == 0 {
+		c.maxWait = defaultMaxWait
+	}
 	if opts.APIURL != "" {
-		u := opts.APIURL
-		if !strings.HasSuffix(u, "/") {
-			u += "/" // slack-go appends method names to it
+		c.apiURL = opts.APIURL
+		if !strings.HasSuffix(c.apiURL, "/") {
+			c.apiURL += "/" // slack-go appends method names to it
 		}
-		options = append(options, slack.OptionAPIURL(u))
 	}
-	if opts.HTTPClient != nil {
-		options = append(options, slack.OptionHTTPClient(opts.HTTPClient))
-	}
-	return &Client{api: slack.New(opts.Token, options...), logger: logger}
+	c.httpClient = opts.HTTPClient
+	c.api = slack.New(opts.Token, c.options()...)
+	return c
 }
 
 // MetadataEventType is the event type of the metadata every casebot message carries, with
@@ -64,30 +80,59 @@ const MetadataEventType = "casebot_effect"
 
 // Client posts through Slack's Web API.
 type Client struct {
-	api    *slack.Client
-	logger *slog.Logger
+	api        *slack.Client
+	token      string // kept to build the Socket Mode client beside api; never logged
+	apiURL     string
+	httpClient *http.Client
+	logger     *slog.Logger
+	pace       *pacer
+	maxWait    time.Duration
 
 	mu       sync.Mutex
 	channels map[string]string // channel name → id, from the last conversations.list
 }
 
-var _ bot.Chat = (*Client)(nil)
+var _ bot.Threads = (*Client)(nil)
+
+// options are the slack-go options every client of this one's Slack shares.
+func (c *Client) options(more ...slack.Option) []slack.Option {
+	var options []slack.Option
+	if c.apiURL != "" {
+		options = append(options, slack.OptionAPIURL(c.apiURL))
+	}
+	if c.httpClient != nil {
+		options = append(options, slack.OptionHTTPClient(c.httpClient))
+	}
+	return append(options, more...)
+}
 
 // Post posts m.Text, which is mrkdwn with its untrusted parts already escaped, to m.Channel
 // and returns the message's ts. It never asks Slack to parse the text (link_names, parse=full),
 // which would turn escaped names back into mentions.
 func (c *Client) Post(ctx context.Context, m bot.Message) (string, error) {
-	_, ts, err := c.api.PostMessageContext(ctx, m.Channel,
-		slack.MsgOptionText(m.Text, false),
-		slack.MsgOptionMetadata(slack.SlackMetadata{
-			EventType:    MetadataEventType,
-			EventPayload: map[string]any{"key": m.Key},
-		}),
-	)
+	return c.post(ctx, "post to "+m.Channel, m.Channel, slack.MsgOptionText(m.Text, false), effectMetadata(m.Key))
+}
+
+// effectMetadata is the metadata of a message an effect posts.
+func effectMetadata(key string) slack.MsgOption {
+	return slack.MsgOptionMetadata(slack.SlackMetadata{EventType: MetadataEventType, EventPayload: map[string]any{"key": key}})
+}
+
+// post posts a message to channel in its turn, and returns its ts.
+func (c *Client) post(ctx context.Context, op, channel string, opts ...slack.MsgOption) (string, error) {
+	id, err := c.channelID(ctx, op, channel)
 	if err != nil {
-		return "", classify(ctx, "post to "+m.Channel, err)
+		return "", err
 	}
-	c.logger.DebugContext(ctx, "posted to slack", "channel", m.Channel, "key", m.Key, "ts", ts)
+	var ts string
+	err = c.write(ctx, op, id, func() (err error) {
+		_, ts, err = c.api.PostMessageContext(ctx, id, opts...)
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	c.logger.DebugContext(ctx, "posted to slack", "op", op, "ts", ts)
 	return ts, nil
 }
 
@@ -95,24 +140,30 @@ func (c *Client) Post(ctx context.Context, m bot.Message) (string, error) {
 // conversations.history with metadata. It reads from a little before since, as since is on
 // casebot's clock and ts on Slack's.
 func (c *Client) Find(ctx context.Context, channel, key string, since time.Time) (string, error) {
-	op := "look for " + key + " in " + channel
+	return c.findInHistory(ctx, "look for "+key+" in "+channel, channel, since, func(m slack.Message) bool {
+		return m.Metadata.EventType == MetadataEventType && m.Metadata.EventPayload["key"] == key
+	})
+}
+
+// findInHistory returns the ts of the newest message of channel, posted since since, that
+// match accepts; "" when none does.
+func (c *Client) findInHistory(ctx context.Context, op, channel string, since time.Time, match func(slack.Message) bool) (string, error) {
 	id, err := c.channelID(ctx, op, channel)
 	if err != nil {
 		return "", err
 	}
 	params := &slack.GetConversationHistoryParameters{ChannelID: id, Limit: historyPage, IncludeAllMetadata: true}
 	if !since.IsZero() {
-		from := since.Add(-clockSkew).UnixMicro()
-		params.Oldest = fmt.Sprintf("%d.%06d", from/1e6, from%1e6)
+		params.Oldest = formatTS(since.Add(-clockSkew))
 	}
 	for {
 		h, err := c.api.GetConversationHistoryContext(ctx, params)
 		if err != nil {
 			return "", classify(ctx, op, err)
 		}
-		for _, m := range h.Messages {
-			if m.Metadata.EventType == MetadataEventType && m.Metadata.EventPayload["key"] == key {
-				c.logger.DebugContext(ctx, "found in slack", "channel", channel, "key", key, "ts", m.Timestamp)
+		for _, m := range h.Messages { // newest first
+			if match(m) {
+				c.logger.DebugContext(ctx, "found in slack", "op", op, "ts", m.Timestamp)
 				return m.Timestamp, nil
 			}
 		}
@@ -121,6 +172,12 @@ func (c *Client) Find(ctx context.Context, channel, key string, since time.Time)
 		}
 		params.Cursor = h.ResponseMetaData.NextCursor
 	}
+}
+
+// formatTS writes t as a Slack ts, to the microsecond.
+func formatTS(t time.Time) string {
+	us := t.UnixMicro()
+	return fmt.Sprintf("%d.%06d", us/1e6, us%1e6)
 }
 
 const (
@@ -184,6 +241,33 @@ func isChannelID(s string) bool {
 	return true
 }
 
+// scopes are the bot token's scopes casebot's Slack needs, by what needs them: each Web API
+// method it calls and the slash command. config/slack-manifest.yaml asks for exactly these; a
+// test checks that, and that every method called is here.
+var scopes = map[string][]string{
+	"chat.postMessage":      {"chat:write"},
+	"chat.update":           {"chat:write"},
+	"chat.postEphemeral":    {"chat:write"},
+	"conversations.history": {"channels:history", "groups:history"}, // public and private channels
+	"conversations.replies": {"channels:history", "groups:history"},
+	"conversations.list":    {"channels:read", "groups:read"},
+	"/casebot":              {"commands"},
+}
+
+// appTokenScope is the app-level token's scope (apps.connections.open for Socket Mode). An
+// app-level token is made in the app's settings; a manifest cannot ask for it.
+const appTokenScope = "connections:write"
+
+// botScopes returns every scope in scopes, sorted, once.
+func botScopes() []string {
+	var all []string
+	for _, s := range scopes {
+		all = append(all, s...)
+	}
+	slices.Sort(all)
+	return slices.Compact(all)
+}
+
 // hint explains the Web API errors an operator can fix. The message names the channel,
 // never the token.
 func hint(e slack.SlackErrorResponse) string {
@@ -202,7 +286,7 @@ func hint(e slack.SlackErrorResponse) string {
 		if e.Needed != "" {
 			return "the Slack app lacks the " + e.Needed + " scope"
 		}
-		return "the Slack app lacks a scope (chat:write, channels:read, groups:read, channels:history, groups:history)"
+		return "the Slack app lacks a scope (" + strings.Join(botScopes(), ", ") + ")"
 	case "channel_not_found":
 		return "the channel does not exist, or the bot cannot see it"
 	case "not_in_channel":
@@ -250,49 +334,4 @@ func classify(ctx context.Context, op string, err error) error {
 		// A response that was not the JSON Slack sends, such as a proxy's error page.
 		return &bot.Error{Op: op, Code: "bad_response", Message: err.Error(), Retryable: true}
 	}
-}
-
-// Terminal prints messages for a person watching the terminal, one block per message.
-type Terminal struct {
-	mu  sync.Mutex
-	out io.Writer
-	n   int
-}
-
-var _ bot.Chat = (*Terminal)(nil)
-
-// terminalText undoes the mrkdwn escaping, for reading.
-var terminalText = strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&")
-
-// Post writes m as "slack #legal │ first line", with later lines aligned under the first,
-// and returns "terminal-N".
-func (t *Terminal) Post(ctx context.Context, m bot.Message) (string, error) {
-	if err := ctx.Err(); err != nil {
-		return "", fmt.Errorf("print to %s: %w", m.Channel, err)
-	}
-	prefix := "slack " + m.Channel + " │ "
-	indent := strings.Repeat(" ", len("slack "+m.Channel+" ")) + "│ "
-	var b strings.Builder
-	for i, line := range strings.Split(terminalText.Replace(m.Text), "\n") {
-		if i == 0 {
-			b.WriteString(prefix)
-		} else {
-			b.WriteString(indent)
-		}
-		b.WriteString(bot.Printable(line))
-		b.WriteByte('\n')
-	}
-
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if _, err := io.WriteString(t.out, b.String()); err != nil {
-		return "", fmt.Errorf("print to %s: %w", m.Channel, err)
-	}
-	t.n++
-	return "terminal-" + strconv.Itoa(t.n), nil
-}
-
-// Find returns "": a terminal cannot be asked what it printed.
-func (t *Terminal) Find(context.Context, string, string, time.Time) (string, error) {
-	return "", nil
 }

@@ -56,7 +56,7 @@ func TestPost(t *testing.T) {
 	chat := New(Options{Token: token, APIURL: strings.TrimSuffix(s.GetAPIURL(), "/")})
 
 	msgs := []bot.Message{
-		{Channel: "#legal", Text: "*Case 00001026* for Acme &lt;!channel&gt;", Key: "termination-sop/attrition/3/500A"},
+		{Channel: "C0LEGAL001", Text: "*Case 00001026* for Acme &lt;!channel&gt;", Key: "termination-sop/attrition/3/500A"},
 		{Channel: "C0FINANCE01", Text: "line one\nline two", Key: "termination-sop/attrition/3/500B"},
 	}
 	var tss []string
@@ -113,7 +113,7 @@ func TestPostErrors(t *testing.T) {
 		},
 		{
 			name: "429 without Retry-After", status: 429,
-			want: "post to #legal: http_429: 429 Too Many Requests", retryable: true,
+			want: "post to #legal: http_429: 429 Too Many Requests", retryable: true, retryAfter: time.Second,
 		},
 		{
 			name: "outage", status: 503,
@@ -137,7 +137,7 @@ func TestPostErrors(t *testing.T) {
 		},
 		{
 			name: "rate limited in the body", body: `{"ok":false,"error":"ratelimited"}`,
-			want: "post to #legal: ratelimited", retryable: true,
+			want: "post to #legal: ratelimited", retryable: true, retryAfter: time.Second,
 		},
 		{
 			name: "missing scope", body: `{"ok":false,"error":"missing_scope","needed":"chat:write","provided":"channels:read"}`,
@@ -163,7 +163,11 @@ func TestPostErrors(t *testing.T) {
 				fmt.Fprint(w, tc.body)
 			}))
 			chat := New(Options{Token: token, APIURL: s.GetAPIURL()})
-			_, err := chat.Post(t.Context(), bot.Message{Channel: "#legal", Text: "hi", Key: "k/s/1/c"})
+			chat.(*Client).channels = map[string]string{"legal": "C0LEGAL001"} // slacktest lists no channels
+			// Shorter than any wait, so a rate limit is handed back rather than waited out.
+			ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+			defer cancel()
+			_, err := chat.Post(ctx, bot.Message{Channel: "#legal", Text: "hi", Key: "k/s/1/c"})
 			var e *bot.Error
 			if !errors.As(err, &e) {
 				t.Fatalf("error %v (%T), want a *bot.Error", err, err)
@@ -182,7 +186,7 @@ func TestPostUnreachable(t *testing.T) {
 	s := server(t, &recorder{})
 	s.Stop() // nothing listens there any more
 	chat := New(Options{Token: token, APIURL: s.GetAPIURL()})
-	_, err := chat.Post(t.Context(), bot.Message{Channel: "#legal", Text: "hi"})
+	_, err := chat.Post(t.Context(), bot.Message{Channel: "C0LEGAL001", Text: "hi"})
 	var e *bot.Error
 	if !errors.As(err, &e) || e.Code != "network" || !e.Retryable {
 		t.Fatalf("error %v, want a retryable network *bot.Error", err)
@@ -197,7 +201,7 @@ func TestPostCanceled(t *testing.T) {
 	chat := New(Options{Token: token, APIURL: s.GetAPIURL()})
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	_, err := chat.Post(ctx, bot.Message{Channel: "#legal", Text: "hi"})
+	_, err := chat.Post(ctx, bot.Message{Channel: "C0LEGAL001", Text: "hi"})
 	if !errors.Is(err, context.Canceled) || bot.IsRetryable(err) {
 		t.Fatalf("error %v, want context.Canceled and not retryable", err)
 	}
@@ -226,4 +230,44 @@ slack #finance │ colour �[31mred�[0m
 	if out.String() != want {
 		t.Errorf("printed\n%s\nwant\n%s", out.String(), want)
 	}
+}
+
+func TestTerminalThread(t *testing.T) {
+	var out strings.Builder
+	term := New(Options{Out: &out})
+	ctx := t.Context()
+	c := checklist()
+	root, err := term.PostRoot(ctx, "#legal", c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := term.Reply(ctx, root, bot.Message{Channel: "#legal", Text: ":white_check_mark: *Final termination notice* sent to Acme &amp; Co\nNext: purge", Key: "k1"}); err != nil {
+		t.Fatal(err)
+	}
+	c.Items[1].State, c.Items[1].At = bot.ItemDone, time.Date(2026, 11, 19, 9, 5, 0, 0, newYork)
+	c.Items[3].State, c.Items[3].Detail = bot.ItemDone, ""
+	c.Buttons = c.Buttons[:3]
+	if err := term.Update(ctx, "#legal", root, c); err != nil {
+		t.Fatal(err)
+	}
+	if err := term.Update(ctx, "#legal", root, c); err != nil { // nothing changed: nothing printed
+		t.Fatal(err)
+	}
+	if _, err := term.Reply(ctx, "terminal-99", bot.Message{Channel: "#finance", Text: "a thread this terminal did not print", Key: "k2"}); err != nil {
+		t.Fatal(err)
+	}
+	hostile := hostileChecklist("<!channel> \x1b[31m\nred")
+	hostile.Items = hostile.Items[:2]
+	if _, err := term.PostRoot(ctx, "#finance", hostile); err != nil {
+		t.Fatal(err)
+	}
+	for _, find := range []func() (string, error){
+		func() (string, error) { return term.FindThread(ctx, "#legal", c.CaseID, time.Time{}) },
+		func() (string, error) { return term.FindReply(ctx, "#legal", root, "k1") },
+	} {
+		if ts, err := find(); ts != "" || err != nil {
+			t.Errorf("a terminal found %q, %v; want nothing: it cannot be asked", ts, err)
+		}
+	}
+	golden(t, "terminal.golden", []byte(out.String()))
 }

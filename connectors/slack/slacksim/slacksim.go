@@ -3,9 +3,12 @@
 // answers lost after the message was stored), so that casebot's Slack client and the engine's
 // recovery can be tested over real HTTP with slack-go.
 //
-// It serves auth.test, chat.postMessage, chat.update, conversations.history and
-// conversations.list, for the channels created with AddChannel. Like Slack, chat.postMessage
-// takes a channel id or name ("#legal" or "legal"); the other methods take only ids.
+// It serves auth.test, chat.postMessage, chat.update, chat.delete, chat.postEphemeral,
+// conversations.history, conversations.replies and conversations.list, for the channels
+// created with AddChannel. Like Slack, chat.postMessage takes a channel id or name ("#legal"
+// or "legal"); the other methods take only ids. It serves Socket Mode too (see socket.go):
+// apps.connections.open and a websocket on the same server, carrying the button presses and
+// slash commands a test makes with Press and Slash.
 package slacksim
 
 import (
@@ -26,9 +29,16 @@ import (
 
 // Options configure New.
 type Options struct {
-	Token string           // the only token accepted; "" accepts any non-empty token
+	Token string           // the only bot token accepted; "" accepts any non-empty one
 	Now   func() time.Time // Slack's clock, which ts values follow; nil means time.Now
 	Seed  uint64           // seeds the faults that fire with a probability
+
+	// AppToken is the only app-level token (xapp-…) apps.connections.open accepts; "" accepts
+	// any token starting with xapp-.
+	AppToken string
+	// AckTimeout is how long an envelope waits for its acknowledgement before it is delivered
+	// again; 0 means Slack's 3 seconds.
+	AckTimeout time.Duration
 }
 
 // Message is a message as the server keeps it.
@@ -40,6 +50,19 @@ type Message struct {
 	EventType string // the metadata's event_type, "" when the message has none
 	Key       string // the metadata's event_payload "key", "" when it has none
 	Edits     int    // how many times chat.update changed it
+	Blocks    string // the Block Kit blocks, as the JSON posted; "" when none
+	// Deleted marks a message chat.delete removed while it had replies: like Slack, the
+	// channel keeps it as a tombstone, without its text, blocks or metadata.
+	Deleted bool
+}
+
+// Ephemeral is a message chat.postEphemeral showed to one user.
+type Ephemeral struct {
+	Channel  string // the channel's id
+	User     string // the user's id
+	ThreadTS string
+	Text     string
+	Blocks   string
 }
 
 // Kind is what a Fault does to a call.
@@ -52,6 +75,9 @@ const (
 	Lose500
 	// LoseConnection does what the call asks, then closes the connection without an answer.
 	LoseConnection
+	// Refuse answers Slack's {"ok": false, "error": Fault.Error} without doing anything, as
+	// Slack does with "ratelimited" for some limits.
+	Refuse
 )
 
 // Fault makes calls of a method fail. The next Next calls get it; after those, each call gets
@@ -62,12 +88,13 @@ type Fault struct {
 	Next       int
 	Rate       float64
 	RetryAfter time.Duration // RateLimit: sent as Retry-After in whole seconds; 0 sends none
+	Error      string        // Refuse: the error code
 }
 
 // Stats counts calls by Web API method.
 type Stats struct {
 	Calls       map[string]int // every call received, failed or not
-	RateLimited map[string]int // answered 429 by a fault
+	RateLimited map[string]int // stopped by a fault (RateLimit, Refuse)
 	Lost        map[string]int // done, with the answer lost by a fault
 }
 
@@ -84,6 +111,10 @@ type Server struct {
 	lastTS   int64      // in microseconds, so that every ts is new
 	faults   []*Fault
 	stats    Stats
+	eph      []Ephemeral
+
+	sock sockets // Socket Mode
+	host string  // the host the last call came to, for websocket URLs
 }
 
 type channel struct {
@@ -94,8 +125,9 @@ type channel struct {
 
 type message struct {
 	Message
-	micro   int64          // TS in microseconds, for comparisons
-	payload map[string]any // the metadata's event_payload
+	micro      int64          // TS in microseconds, for comparisons
+	payload    map[string]any // the metadata's event_payload
+	editClosed bool           // chat.update answers edit_window_closed
 }
 
 // The bot the token belongs to, as auth.test and messages name it.
@@ -116,6 +148,7 @@ func New(opts Options) *Server {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.sock = newSockets(opts)
 	s.http = httptest.NewServer(s)
 	return s
 }
@@ -124,7 +157,12 @@ func New(opts Options) *Server {
 func (s *Server) URL() string { return s.http.URL + "/api/" }
 
 // Close shuts the server down, waiting for the calls in progress.
-func (s *Server) Close() { s.http.Close() }
+func (s *Server) Close() {
+	s.mu.Lock()
+	s.sock.close()
+	s.mu.Unlock()
+	s.http.Close()
+}
 
 // AddChannel creates a public channel named name ("legal" or "#legal"), with the bot in it
 // when member, and returns its id. For an existing name it only sets whether the bot is in it.
@@ -172,6 +210,30 @@ func (s *Server) Messages(channel string) []Message {
 	return out
 }
 
+// Ephemerals returns the ephemeral messages shown so far, in order.
+func (s *Server) Ephemerals() []Ephemeral {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.eph)
+}
+
+// CloseEditWindow makes chat.update of the message ts in channel (an id or name) answer
+// edit_window_closed, as Slack does for messages older than a workspace allows editing.
+func (s *Server) CloseEditWindow(channel, ts string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch := s.lookup(channel, true)
+	if ch == nil {
+		return fmt.Errorf("no channel %s", channel)
+	}
+	m := s.find(ch.id, ts)
+	if m == nil {
+		return fmt.Errorf("no message %s in %s", ts, channel)
+	}
+	m.editClosed = true
+	return nil
+}
+
 // All returns the messages of every channel, oldest first.
 func (s *Server) All() []Message {
 	s.mu.Lock()
@@ -199,13 +261,21 @@ var methods = map[string]func(*Server, url.Values) answer{
 	"auth.test":             (*Server).authTest,
 	"chat.postMessage":      (*Server).postMessage,
 	"chat.update":           (*Server).update,
+	"chat.delete":           (*Server).delete,
+	"chat.postEphemeral":    (*Server).postEphemeral,
 	"conversations.history": (*Server).history,
+	"conversations.replies": (*Server).replies,
 	"conversations.list":    (*Server).list,
+	"apps.connections.open": (*Server).openConnection,
 }
 
 // ServeHTTP answers Web API calls under /api/. The server is a handler too, so that a test can
 // also put it behind a listener of its own (to count or cut requests), besides URL's.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == linkPath {
+		s.serveSocket(w, r)
+		return
+	}
 	method, ok := strings.CutPrefix(r.URL.Path, "/api/")
 	if !ok {
 		http.NotFound(w, r)
@@ -217,6 +287,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	s.mu.Lock()
+	s.host = r.Host
 	body, fault := s.call(method, r)
 	s.mu.Unlock()
 
@@ -230,6 +301,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
 		}
 		http.Error(w, "ratelimited", http.StatusTooManyRequests)
+	case fault.Kind == Refuse:
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		_ = json.NewEncoder(w).Encode(fail(fault.Error)) // an error means the client has gone
 	case fault.Kind == Lose500:
 		http.Error(w, "<html>500 Internal Server Error</html>", http.StatusInternalServerError)
 	default:
@@ -245,7 +319,7 @@ func (s *Server) call(method string, r *http.Request) (answer, *Fault) {
 		s.stats.RateLimited[method]++
 		return nil, f
 	}
-	body := s.authorize(r)
+	body := s.authorize(method, r)
 	if body == nil {
 		if handle, ok := methods[method]; ok {
 			body = handle(s, r.Form)
@@ -260,11 +334,11 @@ func (s *Server) call(method string, r *http.Request) (answer, *Fault) {
 	return body, nil
 }
 
-// fire returns the first fault for method that fires on this call: a RateLimit when limit,
-// one that loses the answer otherwise. It returns a copy, which ServeHTTP reads without s.mu.
+// fire returns the first fault for method that fires on this call: one that stops the call
+// (RateLimit, Refuse) when limit, one that loses the answer otherwise. It returns a copy, which ServeHTTP reads without s.mu.
 func (s *Server) fire(method string, limit bool) *Fault {
 	for _, f := range s.faults {
-		if (f.Method != "" && f.Method != method) || (f.Kind == RateLimit) != limit {
+		if (f.Method != "" && f.Method != method) || (f.Kind == RateLimit || f.Kind == Refuse) != limit {
 			continue
 		}
 		if f.Next > 0 || f.Rate > 0 && s.rand.Float64() < f.Rate {
@@ -277,16 +351,22 @@ func (s *Server) fire(method string, limit bool) *Fault {
 }
 
 // authorize returns Slack's answer to a call without a valid token, nil for a valid one.
-// slack-go sends the token in the form; other clients send it as a bearer token.
-func (s *Server) authorize(r *http.Request) answer {
+// slack-go sends the token in the form; other clients send it as a bearer token. Only
+// apps.connections.open takes an app-level token, and it takes only that.
+func (s *Server) authorize(method string, r *http.Request) answer {
 	token := r.Form.Get("token")
 	if bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
 		token = bearer
 	}
+	app := strings.HasPrefix(token, "xapp-")
 	switch {
 	case token == "":
 		return fail("not_authed")
-	case s.token != "" && token != s.token:
+	case app != (method == "apps.connections.open"):
+		return fail("not_allowed_token_type")
+	case app && s.sock.token != "" && token != s.sock.token:
+		return fail("invalid_auth")
+	case !app && s.token != "" && token != s.token:
 		return fail("invalid_auth")
 	}
 	return nil
@@ -306,16 +386,89 @@ func (s *Server) postMessage(form url.Values) answer {
 	if m.Text == "" && form.Get("blocks") == "" && form.Get("attachments") == "" {
 		return fail("no_text")
 	}
+	if refusal := m.setBlocks(form); refusal != nil {
+		return refusal
+	}
 	if refusal := m.setMetadata(form.Get("metadata")); refusal != nil {
 		return refusal
 	}
+	m.micro = s.nextTS()
+	m.TS = formatTS(m.micro)
+	s.msgs = append(s.msgs, m)
+	return answer{"ok": true, "channel": ch.id, "ts": m.TS, "message": m.wire(true)}
+}
+
+// nextTS returns a new time in microseconds for a ts: now on Slack's clock, or just after
+// the last one, so that every ts is new.
+func (s *Server) nextTS() int64 {
 	now := s.now().UnixMicro()
 	if now <= s.lastTS {
 		now = s.lastTS + 1
 	}
-	s.lastTS, m.micro, m.TS = now, now, formatTS(now)
-	s.msgs = append(s.msgs, m)
-	return answer{"ok": true, "channel": ch.id, "ts": m.TS, "message": m.wire(true)}
+	s.lastTS = now
+	return now
+}
+
+// setBlocks keeps the blocks form carries, refusing what is not a JSON array.
+func (m *message) setBlocks(form url.Values) answer {
+	raw := form.Get("blocks")
+	if raw == "" {
+		return nil
+	}
+	var blocks []json.RawMessage
+	if err := json.Unmarshal([]byte(raw), &blocks); err != nil {
+		return fail("invalid_blocks_format")
+	}
+	m.Blocks = raw
+	return nil
+}
+
+func (s *Server) postEphemeral(form url.Values) answer {
+	ch, refusal := s.channelFor(form, false)
+	if refusal != nil {
+		return refusal
+	}
+	e := Ephemeral{Channel: ch.id, User: form.Get("user"), ThreadTS: form.Get("thread_ts"), Text: form.Get("text"), Blocks: form.Get("blocks")}
+	switch {
+	case e.User == "":
+		return fail("user_not_found")
+	case e.Text == "" && e.Blocks == "":
+		return fail("no_text")
+	}
+	s.eph = append(s.eph, e)
+	return answer{"ok": true, "message_ts": formatTS(s.nextTS())}
+}
+
+func (s *Server) delete(form url.Values) answer {
+	ch, refusal := s.channelFor(form, false)
+	if refusal != nil {
+		return refusal
+	}
+	m := s.find(ch.id, form.Get("ts"))
+	if m == nil || m.Deleted {
+		return fail("message_not_found")
+	}
+	if s.hasReplies(m) {
+		m.Message = Message{Channel: m.Channel, TS: m.TS, ThreadTS: m.ThreadTS, Deleted: true, Edits: m.Edits}
+		m.payload = nil
+	} else {
+		s.msgs = slices.DeleteFunc(s.msgs, func(o *message) bool { return o == m })
+	}
+	return answer{"ok": true, "channel": ch.id, "ts": m.TS}
+}
+
+// find returns the message ts of the channel with id channel, nil when there is none.
+func (s *Server) find(channel, ts string) *message {
+	i := slices.IndexFunc(s.msgs, func(m *message) bool { return m.Channel == channel && m.TS == ts })
+	if i < 0 {
+		return nil
+	}
+	return s.msgs[i]
+}
+
+// hasReplies reports whether m is the root of a thread with replies.
+func (s *Server) hasReplies(m *message) bool {
+	return slices.ContainsFunc(s.msgs, func(o *message) bool { return o.Channel == m.Channel && o.ThreadTS == m.TS && o != m })
 }
 
 func (s *Server) update(form url.Values) answer {
@@ -323,11 +476,18 @@ func (s *Server) update(form url.Values) answer {
 	if refusal != nil {
 		return refusal
 	}
-	i := slices.IndexFunc(s.msgs, func(m *message) bool { return m.Channel == ch.id && m.TS == form.Get("ts") })
-	if i < 0 {
+	m := s.find(ch.id, form.Get("ts"))
+	switch {
+	case m == nil:
 		return fail("message_not_found")
+	case m.Deleted:
+		return fail("cant_update_message")
+	case m.editClosed:
+		return fail("edit_window_closed")
 	}
-	m := s.msgs[i]
+	if refusal := m.setBlocks(form); refusal != nil {
+		return refusal
+	}
 	if refusal := m.setMetadata(form.Get("metadata")); refusal != nil {
 		return refusal
 	}
@@ -343,29 +503,17 @@ func (s *Server) history(form url.Values) answer {
 	if refusal != nil {
 		return refusal
 	}
-	oldest, err := parseTS(form.Get("oldest"), 0)
-	if err != nil {
-		return fail("invalid_ts_oldest")
-	}
-	latest, err := parseTS(form.Get("latest"), 1<<62)
-	if err != nil {
-		return fail("invalid_ts_latest")
-	}
-	if !flag(form, "inclusive") {
-		oldest, latest = oldest+1, latest-1
+	oldest, latest, limit, refusal := bounds(form)
+	if refusal != nil {
+		return refusal
 	}
 	if c := form.Get("cursor"); c != "" {
 		// The cursor names the newest message of the page.
-		ts, ok := decodeCursor("next_ts:", c)
-		next, err := parseTS(ts, 0)
-		if !ok || err != nil {
+		next, ok := cursorTS(c)
+		if !ok {
 			return fail("invalid_cursor")
 		}
 		latest = min(latest, next)
-	}
-	limit, ok := limitOf(form, 100, 999)
-	if !ok {
-		return fail("invalid_limit")
 	}
 
 	var found []*message // newest first, as Slack lists them
@@ -375,14 +523,79 @@ func (s *Server) history(form url.Values) answer {
 			found = append(found, m)
 		}
 	}
+	return s.messages(form, found, limit, answer{"pin_count": 0})
+}
+
+func (s *Server) replies(form url.Values) answer {
+	ch, refusal := s.channelFor(form, false)
+	if refusal != nil {
+		return refusal
+	}
+	root := s.find(ch.id, form.Get("ts"))
+	if root == nil {
+		return fail("thread_not_found")
+	}
+	oldest, latest, limit, refusal := bounds(form)
+	if refusal != nil {
+		return refusal
+	}
+	var found []*message // the root, then its replies oldest first
+	if c := form.Get("cursor"); c != "" {
+		// The cursor names the oldest reply of the page; the root opens the first page only.
+		next, ok := cursorTS(c)
+		if !ok {
+			return fail("invalid_cursor")
+		}
+		oldest = max(oldest, next)
+	} else {
+		found = append(found, root)
+	}
+	for _, m := range s.msgs {
+		if m.Channel == ch.id && m.ThreadTS == root.TS && m != root && oldest <= m.micro && m.micro <= latest {
+			found = append(found, m)
+		}
+	}
+	return s.messages(form, found, limit, nil)
+}
+
+// bounds reads the oldest, latest (both in microseconds, made inclusive) and limit of a
+// history call, or Slack's refusal.
+func bounds(form url.Values) (oldest, latest int64, limit int, refusal answer) {
+	oldest, err := parseTS(form.Get("oldest"), 0)
+	if err != nil {
+		return 0, 0, 0, fail("invalid_ts_oldest")
+	}
+	latest, err = parseTS(form.Get("latest"), 1<<62)
+	if err != nil {
+		return 0, 0, 0, fail("invalid_ts_latest")
+	}
+	if !flag(form, "inclusive") {
+		oldest, latest = oldest+1, latest-1
+	}
+	limit, ok := limitOf(form, 100, 999)
+	if !ok {
+		return 0, 0, 0, fail("invalid_limit")
+	}
+	return oldest, latest, limit, nil
+}
+
+func cursorTS(cursor string) (int64, bool) {
+	ts, ok := decodeCursor("next_ts:", cursor)
+	micro, err := parseTS(ts, 0)
+	return micro, ok && err == nil
+}
+
+// messages answers a page of found, with more's fields, and the cursor of the next page.
+func (s *Server) messages(form url.Values, found []*message, limit int, more answer) answer {
 	found, next := page(found, limit, "next_ts:", func(m *message) string { return m.TS })
 	withMetadata := flag(form, "include_all_metadata")
 	wire := make([]answer, len(found))
 	for i, m := range found {
 		wire[i] = m.wire(withMetadata)
 	}
-	return answer{"ok": true, "messages": wire, "has_more": next != "", "pin_count": 0,
-		"response_metadata": answer{"next_cursor": next}}
+	a := answer{"ok": true, "messages": wire, "has_more": next != "", "response_metadata": answer{"next_cursor": next}}
+	maps.Copy(a, more)
+	return a
 }
 
 func (s *Server) list(form url.Values) answer {
@@ -469,9 +682,17 @@ func (m *message) setMetadata(raw string) answer {
 // wire returns m as Slack's JSON shows it; conversations.history shows metadata only when
 // asked to.
 func (m *message) wire(withMetadata bool) answer {
-	w := answer{"type": "message", "user": userID, "bot_id": botID, "text": m.Text, "ts": m.TS}
+	w := answer{"type": "message", "ts": m.TS}
 	if m.ThreadTS != "" {
 		w["thread_ts"] = m.ThreadTS
+	}
+	if m.Deleted {
+		w["subtype"], w["user"], w["text"] = "tombstone", "USLACKBOT", "This message was deleted."
+		return w
+	}
+	w["user"], w["bot_id"], w["text"] = userID, botID, m.Text
+	if m.Blocks != "" {
+		w["blocks"] = json.RawMessage(m.Blocks)
 	}
 	if withMetadata && m.EventType != "" {
 		w["metadata"] = answer{"event_type": m.EventType, "event_payload": m.payload}

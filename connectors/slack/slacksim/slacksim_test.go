@@ -1,6 +1,7 @@
 package slacksim_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -192,11 +193,7 @@ func TestRefusals(t *testing.T) {
 	legal := s.AddChannel("legal", true)
 	s.AddChannel("outside", false)
 	ctx := t.Context()
-	for _, tc := range []struct {
-		name string
-		call func() error
-		want string
-	}{
+	wantRefusals(t, []refusal{
 		{"post to an unknown channel", func() error {
 			_, _, err := api.PostMessageContext(ctx, "#nowhere", slack.MsgOptionText("x", false))
 			return err
@@ -229,10 +226,22 @@ func TestRefusals(t *testing.T) {
 			_, err := api.GetConversationInfoContext(ctx, &slack.GetConversationInfoInput{ChannelID: legal})
 			return err
 		}, "unknown_method"},
-	} {
+	})
+}
+
+// refusal is a call that Slack refuses with the error want.
+type refusal struct {
+	name string
+	call func() error
+	want string
+}
+
+func wantRefusals(t *testing.T, rs []refusal) {
+	t.Helper()
+	for _, r := range rs {
 		var api slack.SlackErrorResponse
-		if err := tc.call(); !errors.As(err, &api) || api.Err != tc.want {
-			t.Errorf("%s: error %v, want %s", tc.name, err, tc.want)
+		if err := r.call(); !errors.As(err, &api) || api.Err != r.want {
+			t.Errorf("%s: error %v, want %s", r.name, err, r.want)
 		}
 	}
 }
@@ -393,5 +402,133 @@ func TestBehindAnotherListener(t *testing.T) {
 	post(t, slack.New("xoxb-any", slack.OptionAPIURL(front.URL+"/api/")), "#legal", "through the front", "k")
 	if msgs := s.Messages(ch); len(msgs) != 1 || msgs[0].Text != "through the front" {
 		t.Errorf("stored %+v", msgs)
+	}
+}
+
+func TestRepliesAndDeletes(t *testing.T) {
+	s, api := start(t, slacksim.Options{})
+	ch := s.AddChannel("legal", true)
+	ctx := t.Context()
+	blocks := slack.MsgOptionBlocks(slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, "*checklist*", false, false), nil, nil))
+	root := post(t, api, ch, "root", "r", blocks)
+	var replies []string
+	for i := range 5 {
+		replies = append(replies, post(t, api, ch, fmt.Sprint("reply ", i), fmt.Sprint("k", i), slack.MsgOptionTS(root)))
+	}
+	lonely := post(t, api, ch, "no replies", "l")
+
+	if got := s.Messages(ch)[0].Blocks; got != `[{"type":"section","text":{"type":"mrkdwn","text":"*checklist*"}}]` {
+		t.Errorf("blocks stored %s", got)
+	}
+	// conversations.replies: the root, then its replies oldest first, in pages.
+	var got []string
+	p := slack.GetConversationRepliesParameters{ChannelID: ch, Timestamp: root, Limit: 2, IncludeAllMetadata: true}
+	for pages := 1; ; pages++ {
+		msgs, _, next, err := api.GetConversationRepliesContext(ctx, &p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range msgs {
+			got = append(got, m.Timestamp+" "+fmt.Sprint(m.Metadata.EventPayload["key"]))
+		}
+		if next == "" {
+			if pages != 3 {
+				t.Errorf("%d pages of 2, want 3", pages)
+			}
+			break
+		}
+		p.Cursor = next
+	}
+	want := []string{root + " r"}
+	for i, r := range replies {
+		want = append(want, fmt.Sprint(r, " k", i))
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("replies %q, want %q", got, want)
+	}
+
+	// Deleted with replies, a root stays as a tombstone; without, it is gone.
+	for _, ts := range []string{root, lonely} {
+		if _, _, err := api.DeleteMessageContext(ctx, ch, ts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := history(t, api, slack.GetConversationHistoryParameters{ChannelID: ch, IncludeAllMetadata: true})
+	if len(h.Messages) != 1 || h.Messages[0].SubType != "tombstone" || h.Messages[0].Text != "This message was deleted." || h.Messages[0].Metadata.EventType != "" {
+		t.Errorf("history after the deletes %+v, want only the tombstone, without metadata", h.Messages)
+	}
+	if msgs, _, _, err := api.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{ChannelID: ch, Timestamp: root}); err != nil || len(msgs) != 6 {
+		t.Errorf("replies under the tombstone: %d, %v; want the tombstone and 5", len(msgs), err)
+	}
+
+	kept := post(t, api, ch, "kept", "k")
+	if err := s.CloseEditWindow("#legal", kept); err != nil {
+		t.Fatal(err)
+	}
+	wantRefusals(t, []refusal{
+		{"update past the edit window", func() error {
+			_, _, _, err := api.UpdateMessageContext(ctx, ch, kept, slack.MsgOptionText("x", false))
+			return err
+		}, "edit_window_closed"},
+		{"update of a tombstone", func() error {
+			_, _, _, err := api.UpdateMessageContext(ctx, ch, root, slack.MsgOptionText("x", false))
+			return err
+		}, "cant_update_message"},
+		{"update of a deleted message", func() error {
+			_, _, _, err := api.UpdateMessageContext(ctx, ch, lonely, slack.MsgOptionText("x", false))
+			return err
+		}, "message_not_found"},
+		{"delete twice", func() error {
+			_, _, err := api.DeleteMessageContext(ctx, ch, lonely)
+			return err
+		}, "message_not_found"},
+		{"replies of a deleted message", func() error {
+			_, _, _, err := api.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{ChannelID: ch, Timestamp: lonely})
+			return err
+		}, "thread_not_found"},
+		{"blocks that are not a list", func() error {
+			resp, err := http.PostForm(s.URL()+"chat.postMessage", url.Values{"token": {"xoxb-any"}, "channel": {ch}, "blocks": {`{"type":"section"}`}})
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			var answer slack.SlackResponse
+			if err := json.NewDecoder(resp.Body).Decode(&answer); err != nil {
+				return err
+			}
+			return answer.Err()
+		}, "invalid_blocks_format"},
+		{"ephemeral without a user", func() error {
+			_, err := api.PostEphemeralContext(ctx, ch, "", slack.MsgOptionText("x", false))
+			return err
+		}, "user_not_found"},
+	})
+	if err := s.CloseEditWindow("#legal", lonely); err == nil {
+		t.Error("CloseEditWindow of a deleted message: no error")
+	}
+}
+
+func TestEphemeralAndRefuse(t *testing.T) {
+	s, api := start(t, slacksim.Options{})
+	ch := s.AddChannel("legal", true)
+	root := post(t, api, ch, "root", "r")
+	if _, err := api.PostEphemeralContext(t.Context(), ch, "U1", slack.MsgOptionText("only you", false), slack.MsgOptionTS(root)); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Ephemerals(); len(got) != 1 || got[0] != (slacksim.Ephemeral{Channel: ch, User: "U1", ThreadTS: root, Text: "only you"}) {
+		t.Errorf("ephemerals %+v", got)
+	}
+	if n := len(s.Messages(ch)); n != 1 {
+		t.Errorf("%d messages, want the ephemeral kept apart", n)
+	}
+
+	s.Inject(slacksim.Fault{Method: "chat.postMessage", Kind: slacksim.Refuse, Error: "ratelimited", Next: 1})
+	_, _, err := api.PostMessageContext(t.Context(), ch, slack.MsgOptionText("x", false))
+	var refused slack.SlackErrorResponse
+	if !errors.As(err, &refused) || refused.Err != "ratelimited" {
+		t.Errorf("error %v, want ratelimited", err)
+	}
+	if n := len(s.Messages(ch)); n != 1 {
+		t.Errorf("%d messages, want the refused one not stored", n)
 	}
 }
