@@ -56,7 +56,7 @@ var wiring = cli.Wiring{
 		return sqlite.OpenReadOnly(ctx, cfg.Path)
 	},
 	Chat: func(cfg config.Slack, out io.Writer, log *slog.Logger) bot.Chat {
-		return slack.New(slack.Options{Token: cfg.Token.Value(), APIURL: cfg.APIURL, Out: out, Logger: log})
+		return slack.New(slack.Options{Token: cfg.Token.Value(), APIURL: cfg.APIURL, Pace: time.Duration(cfg.Pace), Out: out, Logger: log})
 	},
 	Mailer: func(cfg config.SMTP, out io.Writer, log *slog.Logger) (bot.Mailer, error) {
 		return smtp.New(smtp.Options{Host: cfg.Host, Port: cfg.Port, TLS: string(cfg.TLS),
@@ -75,6 +75,13 @@ var wiring = cli.Wiring{
 	},
 	DemoMailbox: func(ctx context.Context, log *slog.Logger) (cli.DemoMailbox, error) {
 		return imap.StartMemory(ctx, log)
+	},
+	Listen: func(chat bot.Chat, appToken string, h bot.ChatHandler) cli.Listener {
+		c, ok := chat.(*slack.Client)
+		if !ok {
+			return nil
+		}
+		return c.Listener(appToken, h)
 	},
 	ParseMail: func(raw []byte) (bot.ParsedMail, error) { return message.Parse(raw, message.Options{}) },
 	AuthenticateMail: func(cfg config.IMAP) func(ctx context.Context, raw []byte) bot.MailAuth {

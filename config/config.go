@@ -106,11 +106,37 @@ type Endpoint struct {
 type Slack struct {
 	Token     Secret `yaml:"token"` // bot token, xoxb-…
 	TokenFile string `yaml:"token_file"`
-	APIURL    string `yaml:"api_url"` // for tests; empty means Slack's own
+	// AppToken is the app-level token (xapp-…, scope connections:write) with which run
+	// receives presses of the checklists' buttons and /casebot commands over Socket Mode.
+	AppToken     Secret `yaml:"app_token"`
+	AppTokenFile string `yaml:"app_token_file"`
+	APIURL       string `yaml:"api_url"` // for tests; empty means Slack's own
+	// Pace is the time between two messages (or edits) to one channel: Slack's one a second
+	// when not set; a simulator that does not limit may take "-1s" (none).
+	Pace Duration `yaml:"pace"`
 	// Print prints messages to the terminal instead of posting them: for trying casebot
 	// against the sandbox. Without a token and without print, run and once refuse to start
 	// when a playbook posts to Slack.
 	Print bool `yaml:"print"`
+	// Digest is the summary each channel gets on a schedule. Left out, run posts none;
+	// casebot digest shows one with the defaults.
+	Digest Digest `yaml:"digest"`
+	// Approvers say who may press which button, by playbook and action.
+	Approvers Approvers `yaml:"approvers"`
+	// approversAt is where the approvers are written, for CheckApprovers; nil without any.
+	approversAt *index
+}
+
+// Digest is a channel's summary of its playbooks' open cases: what comes due in the coming
+// business days, what waits on whom, what failed for good.
+type Digest struct {
+	// Schedule is when run posts the digests, a robfig/cron spec read in Zone
+	// ("0 8 * * 1-5"). Required when the digest is configured.
+	Schedule string `yaml:"schedule"`
+	Days     int    `yaml:"days"`  // business days ahead, today included when it is one
+	Lines    int    `yaml:"lines"` // cases listed per day and per section; the rest are counted
+	// Zone is the readers' zone: where their days begin and end, and the zone of Schedule.
+	Zone string `yaml:"zone"`
 }
 
 // Mail is the inbound mailbox and the outbound relay. A server without a host is not used.
@@ -195,6 +221,7 @@ func Default() *Config {
 		},
 		Store:    Store{Driver: "sqlite", Path: "casebot.db"},
 		Schedule: "@every 1m",
+		Slack:    Slack{Digest: Digest{Days: 3, Lines: 10, Zone: "UTC"}},
 		Mail: Mail{
 			IMAP: IMAP{Server: Server{TLS: TLSImplicit}},
 			SMTP: SMTP{Server: Server{TLS: TLSStartTLS}},
@@ -287,6 +314,7 @@ func (c *Config) secrets() (fields []secretField, done func()) {
 		{"salesforce.private_key", &c.Salesforce.PrivateKey, &c.Salesforce.PrivateKeyFile},
 		{"salesforce.refresh_token", &c.Salesforce.RefreshToken, &c.Salesforce.RefreshTokenFile},
 		{"slack.token", &c.Slack.Token, &c.Slack.TokenFile},
+		{"slack.app_token", &c.Slack.AppToken, &c.Slack.AppTokenFile},
 		{"mail.imap.password", &c.Mail.IMAP.Password, &c.Mail.IMAP.PasswordFile},
 		{"mail.smtp.password", &c.Mail.SMTP.Password, &c.Mail.SMTP.PasswordFile},
 	}

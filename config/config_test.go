@@ -98,6 +98,12 @@ func TestParseGood(t *testing.T) {
 			want: []any{"imap.example.com:993", "mx.example.com", "127.0.0.1:2525"},
 		},
 		{
+			name:  "digest",
+			yaml:  minimal + "slack:\n  digest: {schedule: '0 8 * * 1-5', zone: Europe/Berlin, days: 5}\n",
+			check: func(c *Config) any { return c.Slack.Digest },
+			want:  Digest{Schedule: "0 8 * * 1-5", Days: 5, Lines: 10, Zone: "Europe/Berlin"},
+		},
+		{
 			name:  "starttls submission port",
 			yaml:  minimal + "mail:\n  smtp: {host: smtp.example.com, from: bot@example.com}\n",
 			check: func(c *Config) any { return c.Mail.SMTP.Addr() },
@@ -233,6 +239,19 @@ c.yaml:7:3: mail.imap.password: required`,
 			name: "slack api url",
 			yaml: minimal + "slack: {api_url: 'localhost:8080'}\n",
 			want: `c.yaml:6:18: slack.api_url: want an http or https URL, not "localhost:8080"`,
+		},
+		{
+			name: "digest",
+			yaml: minimal + "slack:\n  digest:\n    schedule: '0 25 * * *'\n    days: 0\n    lines: -1\n    zone: Mars/Olympus\n",
+			want: `c.yaml:8:15: slack.digest.schedule: invalid schedule "0 25 * * *": end of range (25) above maximum (23): 25
+c.yaml:9:11: slack.digest.days: want 1 to 30 business days, not 0
+c.yaml:10:12: slack.digest.lines: want 1 or more, not -1
+c.yaml:11:11: slack.digest.zone: want a time zone name such as Europe/Berlin, not "Mars/Olympus"`,
+		},
+		{
+			name: "digest without a schedule",
+			yaml: minimal + "slack:\n  digest: {days: 2}\n",
+			want: `c.yaml:7:3: slack.digest.schedule: required`,
 		},
 		{
 			name: "two documents",

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"casebot/bot"
 
@@ -63,6 +64,9 @@ func (c *Config) validate(x *index) []*Error {
 			v.errorf("slack.api_url", "want an http or https URL, not %q", c.Slack.APIURL)
 		}
 	}
+
+	c.Slack.Digest.validate(v)
+	c.Slack.validatePresses(v)
 
 	c.Mail.IMAP.Server.validate(v, "mail.imap")
 	if c.Mail.IMAP.Host != "" {
@@ -146,6 +150,23 @@ func (s *Salesforce) validate(v *validator) {
 	}
 	if s.Timeout <= 0 {
 		v.errorf("salesforce.timeout", "must be more than 0, not %s", s.Timeout)
+	}
+}
+
+func (d Digest) validate(v *validator) {
+	if _, given := v.x.lookup("slack.digest"); given && v.required("slack.digest.schedule", d.Schedule) {
+		if _, err := cron.ParseStandard(d.Schedule); err != nil {
+			v.errorf("slack.digest.schedule", "invalid schedule %q: %v", d.Schedule, err)
+		}
+	}
+	if d.Days < 1 || d.Days > 30 {
+		v.errorf("slack.digest.days", "want 1 to 30 business days, not %d", d.Days)
+	}
+	if d.Lines < 1 {
+		v.errorf("slack.digest.lines", "want 1 or more, not %d", d.Lines)
+	}
+	if _, err := time.LoadLocation(d.Zone); err != nil || d.Zone == "" || d.Zone == "Local" {
+		v.errorf("slack.digest.zone", "want a time zone name such as Europe/Berlin, not %q", d.Zone)
 	}
 }
 

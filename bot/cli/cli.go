@@ -73,6 +73,10 @@ type Wiring struct {
 	// DemoMailbox starts the demo's inbound mailbox: an IMAP server in the process, empty,
 	// read over loopback. Its Close stops the server too.
 	DemoMailbox func(ctx context.Context, log *slog.Logger) (DemoMailbox, error)
+	// Listen receives presses and /casebot commands from Slack over Socket Mode with the
+	// app-level token appToken, answering through chat (what Chat built); nil when chat
+	// cannot (a terminal).
+	Listen func(chat bot.Chat, appToken string, h bot.ChatHandler) Listener
 }
 
 // DemoMailbox is the demo's inbound mailbox, into which the demo delivers its sample mail.
@@ -101,6 +105,7 @@ Commands:
   plan       show what will happen to each open case, when and why (reads only)
   why        explain why a step of a case ran, did not run, or will run when it will
   retry      run again what failed for good on a case, once its cause is fixed
+  digest     show (or post) each Slack channel's digest: what comes due, what waits on whom
 
 Run "casebot <command> -h" for a command's flags.
 `
@@ -121,6 +126,7 @@ func Main(ctx context.Context, args []string, std IO, w Wiring) int {
 		"plan":     plan,
 		"why":      why,
 		"retry":    retry,
+		"digest":   digestCmd,
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {
@@ -333,6 +339,9 @@ type daemon struct {
 	// intake takes in the mailbox's mail; nil without mail.imap.
 	intake  *intake.Intake
 	mailbox bot.Mailbox
+	// set and chat are what the scheduled digests read and post with.
+	set  *setup
+	chat bot.Chat
 }
 
 func (d *daemon) Close() error {
@@ -379,7 +388,7 @@ func newDaemon(ctx context.Context, configPath string, now func() time.Time, vir
 		store.Close()
 		return nil, err
 	}
-	d := &daemon{cfg: cfg, log: log, engine: eng, store: store}
+	d := &daemon{cfg: cfg, log: log, engine: eng, store: store, set: set, chat: chat}
 	if cfg.Mail.IMAP.Host == "" {
 		return d, nil
 	}
@@ -455,8 +464,17 @@ func run(ctx context.Context, args []string, std IO, w Wiring) error {
 	} else {
 		close(taken)
 	}
-	err = d.engine.Run(ctx, d.cfg.Schedule)
+	digested := make(chan struct{})
+	go func() {
+		defer close(digested)
+		d.postDigestsOnSchedule(ctx)
+	}()
+	kicks := make(chan struct{}, 1)
+	listened := d.listen(ctx, kicks, w)
+	err = d.engine.RunKicked(ctx, d.cfg.Schedule, kicks)
 	<-taken
+	<-listened
+	<-digested
 	stopStatus()
 	<-stopped
 	d.log.Info("casebot stopped")
@@ -521,13 +539,24 @@ func runnable(cfg *config.Config, pbs []*rules.Playbook, in *rules.Intake, virtu
 	if usesKind(pbs, bot.KindEmail) && cfg.Mail.SMTP.Host == "" && !cfg.Mail.Print {
 		errs = append(errs, errors.New("the playbooks send mail: give mail.smtp, or mail.print: true to print the mail instead"))
 	}
+	if cfg.Slack.Digest.Schedule != "" && cfg.Slack.Token == "" && !cfg.Slack.Print {
+		errs = append(errs, errors.New("slack.digest posts to Slack: give slack.token, or slack.print: true to print the digests instead"))
+	}
 	if virtual {
-		u, err := url.Parse(cfg.Salesforce.LoginURL)
-		if err != nil || !bot.IsLoopback(u.Hostname()) {
-			errs = append(errs, errors.New("-at moves casebot's clock, which only a sandbox on this machine may see: salesforce.login_url is not on loopback"))
-		}
+		errs = append(errs, virtualClock(cfg))
 	}
 	return errors.Join(errs...)
+}
+
+// virtualClock refuses a clock other than the real one unless Salesforce is a sandbox on this
+// machine: a real org would get real mail and posts early, and holds would be measured on a
+// made-up clock.
+func virtualClock(cfg *config.Config) error {
+	u, err := url.Parse(cfg.Salesforce.LoginURL)
+	if err != nil || !bot.IsLoopback(u.Hostname()) {
+		return errors.New("-at moves casebot's clock, which only a sandbox on this machine may see: salesforce.login_url is not on loopback")
+	}
+	return nil
 }
 
 // usesKind reports whether a playbook has an effect of the kind: an action, or for Slack a
@@ -602,6 +631,12 @@ func validate(ctx context.Context, args []string, std IO, w Wiring) error {
 	// playbooks.
 	if len(found) > 0 || len(paths) == 0 {
 		if pbs, in, err = loadRules(found, tmpl, cfg); err != nil {
+			problems = append(problems, err)
+		}
+	}
+	// The approvers name the config's own playbooks, not those given to check instead.
+	if fs.NArg() == 0 && pbs != nil {
+		if err := checkApprovers(cfg, pbs); err != nil {
 			problems = append(problems, err)
 		}
 	}

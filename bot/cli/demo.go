@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -105,6 +106,8 @@ func demo(ctx context.Context, args []string, std IO, w Wiring) error {
 	fmt.Fprintf(std.Out, "virtual clock starts %s; people's actions in Salesforce are scripted\n", DemoStart.Format("Mon 2 Jan 2006 15:04 MST"))
 	fmt.Fprintf(std.Out, "%d mail(s) wait in the intake mailbox (an IMAP server in this process)\n\n", len(demoMails))
 	people := NewPeople(crm)
+	presses := &presser{crm: crm, pb: pbs[slices.IndexFunc(pbs, func(p *rules.Playbook) bool { return p.Name == "termination-sop" })],
+		h: NewChatHandler(ChatHandlerOptions{CRM: crm, Store: store, Playbooks: pbs, Approvers: cfg.Slack.Approvers, Now: clk.Now, Logger: log})}
 	// The seeded cases are all open at the start, and those opened from mail are added as
 	// they open: the demo runs these, and the summary reads them back at the end.
 	seen := map[*rules.Playbook][]string{}
@@ -122,6 +125,9 @@ func demo(ctx context.Context, args []string, std IO, w Wiring) error {
 			tl.people(now, notes)
 		}
 		if err != nil {
+			return err
+		}
+		if err := presses.press(ctx, tl, now); err != nil {
 			return err
 		}
 		// The mail first, as `casebot once` takes it, so that a request is acted on at once;
@@ -338,11 +344,23 @@ type timeline struct {
 	order   map[string]int      // playbook/step → the step's place in its playbook
 	n       int
 	last    string // the last heading printed, so consecutive events share one
+	// lists are this cycle's checklists by case id, the latest a root was given: printed
+	// once per case after its events, since every channel's root shows the same.
+	lists map[string]*caseList
+	boxes map[string]string // case id → the printer's id of its box, printed before
 }
+
+// caseList is a case's checklist and the channels whose roots show it.
+type caseList struct {
+	list     bot.Checklist
+	channels []string
+}
+
+var _ bot.Threads = (*timeline)(nil)
 
 func newTimeline(out io.Writer, printer bot.Chat, mailer bot.Mailer, pbs []*rules.Playbook) *timeline {
 	t := &timeline{out: out, printer: printer, mailer: mailer, posts: map[string]*post{},
-		mails: map[string]bot.Mail{}, order: map[string]int{}}
+		mails: map[string]bot.Mail{}, order: map[string]int{}, lists: map[string]*caseList{}, boxes: map[string]string{}}
 	for _, p := range pbs {
 		for i, s := range p.Steps {
 			t.order[p.Name+"/"+s.ID] = i
@@ -374,6 +392,67 @@ func (t *timeline) Find(ctx context.Context, channel, key string, since time.Tim
 	return "", nil
 }
 
+// PostRoot keeps the checklist to print it after the case's events, once for all channels.
+func (t *timeline) PostRoot(ctx context.Context, channel string, c bot.Checklist) (string, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.keepList(channel, c)
+	t.n++
+	return fmt.Sprintf("demo-%d", t.n), nil
+}
+
+// Update keeps the checklist like PostRoot.
+func (t *timeline) Update(ctx context.Context, channel, ts string, c bot.Checklist) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.keepList(channel, c)
+	return nil
+}
+
+func (t *timeline) keepList(channel string, c bot.Checklist) {
+	cl := t.lists[c.CaseID]
+	if cl == nil {
+		cl = &caseList{}
+		t.lists[c.CaseID] = cl
+	}
+	cl.list = c
+	if !slices.Contains(cl.channels, channel) {
+		cl.channels = append(cl.channels, channel)
+	}
+}
+
+// Reply is printed like a message, under the step that sent it.
+func (t *timeline) Reply(ctx context.Context, threadTS string, m bot.Message) (string, error) {
+	return t.Post(ctx, m)
+}
+
+// FindThread and FindReply find nothing, like Find.
+func (t *timeline) FindThread(context.Context, string, string, time.Time) (string, error) {
+	return "", nil
+}
+func (t *timeline) FindReply(context.Context, string, string, string) (string, error) { return "", nil }
+
+// printList prints the case's checklist kept this cycle, if any: the whole box the first
+// time, the lines that changed after.
+func (t *timeline) printList(ctx context.Context, caseID string) error {
+	cl := t.lists[caseID]
+	if cl == nil {
+		return nil
+	}
+	delete(t.lists, caseID)
+	printer, ok := t.printer.(bot.Threads)
+	if !ok {
+		return nil
+	}
+	channels := strings.Join(cl.channels, " ")
+	if box, ok := t.boxes[caseID]; ok {
+		return printer.Update(ctx, channels, box, cl.list)
+	}
+	box, err := printer.PostRoot(ctx, channels, cl.list)
+	t.boxes[caseID] = box
+	return err
+}
+
 // Send keeps the mail to print it under the step that sent it.
 func (t *timeline) Send(ctx context.Context, m bot.Mail) (string, error) {
 	t.mu.Lock()
@@ -402,8 +481,14 @@ func (t *timeline) flush(ctx context.Context) error {
 		}
 		return a.Effect.Action < b.Effect.Action
 	})
-	step := ""
+	step, caseID := "", ""
 	for _, ev := range t.events {
+		if ev.Case.ID != caseID {
+			if err := t.printList(ctx, caseID); err != nil {
+				return err
+			}
+			caseID = ev.Case.ID
+		}
 		local := ev.At.In(ev.Location)
 		if t.heading(fmt.Sprintf("── %s (%s) · case %s", local.Format("Mon 2 Jan 15:04 MST"), ev.At.UTC().Format("15:04 UTC"), caseLabel(ev.Case))) {
 			step = ""
@@ -444,8 +529,23 @@ func (t *timeline) flush(ctx context.Context) error {
 			}
 		}
 	}
+	if err := t.printList(ctx, caseID); err != nil {
+		return err
+	}
+	// Checklists that changed without an event (a hold pressed in Slack, a step now due).
+	for _, id := range slices.Sorted(maps.Keys(t.lists)) {
+		t.heading("── checklist · case " + caseLabelOf(t.lists[id].list))
+		if err := t.printList(ctx, id); err != nil {
+			return err
+		}
+	}
 	t.events, t.posts, t.mails = t.events[:0], map[string]*post{}, map[string]bot.Mail{}
 	return nil
+}
+
+// caseLabelOf names a checklist's case as caseLabel names a case.
+func caseLabelOf(l bot.Checklist) string {
+	return strings.TrimSpace(l.CaseNumber + " " + l.AccountName)
 }
 
 // heading prints h unless it is the last heading printed, and reports whether it printed it.

@@ -48,6 +48,9 @@ func loadSetup(configPath string, std IO, w Wiring) (*setup, error) {
 	if s.pbs, s.intake, err = loadRules(cfg.Playbooks, s.tmpl, cfg); err != nil {
 		return nil, err
 	}
+	if err := checkApprovers(cfg, s.pbs); err != nil {
+		return nil, err
+	}
 	if s.crm, err = w.CRM(cfg.Salesforce, s.log); err != nil {
 		return nil, err
 	}
@@ -93,6 +96,10 @@ func openSource(ctx context.Context, configPath string, std IO, w Wiring) (*sour
 	src.store = store
 	return src, nil
 }
+
+// notFound is an error about what was asked for (a case or a step that is not there), not
+// about reaching it: Slack shows it to whoever asked instead of asking them to try again.
+type notFound struct{ error }
 
 // caseState is one case evaluated against one playbook at one time.
 type caseState struct {

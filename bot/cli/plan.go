@@ -20,7 +20,7 @@ func plan(ctx context.Context, args []string, std IO, w Wiring) error {
 	fs := newFlags("plan", std)
 	rf := addReadFlags(fs, "plan")
 	caseArg := fs.String("case", "", "only this case: its id or its case number")
-	days := fs.Int("days", 45, "show the steps due within this many days (steps due now or blocked are always shown)")
+	days := fs.Int("days", planDays, "show the steps due within this many days (steps due now or blocked are always shown)")
 	oldDir := fs.String("diff", "", "compare with the playbooks in this directory: show how the change moves each open case")
 	fs.Usage = func() {
 		fmt.Fprintln(std.Err, "usage: casebot plan [-config FILE] [-case ID_OR_NUMBER] [-at TIME] [-days N] [-diff OLD_DIR]")
@@ -44,29 +44,38 @@ func plan(ctx context.Context, args []string, std IO, w Wiring) error {
 	if *oldDir != "" {
 		return planDiff(ctx, std.Out, src, *oldDir, *caseArg, now)
 	}
-	horizon := time.Duration(*days) * 24 * time.Hour
-	fmt.Fprintf(std.Out, "Plan at %s: steps due by %s, and every step due now or blocked. Nothing is written.\n",
+	return src.writePlans(ctx, std.Out, *caseArg, time.Duration(*days)*24*time.Hour, now)
+}
+
+// planDays is how many days ahead a plan shows, unless plan -days says otherwise.
+const planDays = 45
+
+// writePlans writes the plan at now of every open case, or of caseArg's (an id or a case
+// number) when it is not "", with the steps due within horizon: what `casebot plan` prints
+// and `/casebot plan` answers in Slack.
+func (s *source) writePlans(ctx context.Context, out io.Writer, caseArg string, horizon time.Duration, now time.Time) error {
+	fmt.Fprintf(out, "Plan at %s: steps due by %s, and every step due now or blocked. Nothing is written.\n",
 		now.UTC().Format(longLayout), now.Add(horizon).UTC().Format("Mon 2 Jan 2006"))
 	shown := 0
-	for _, pb := range src.pbs {
-		css, err := src.cases(ctx, pb, now)
+	for _, pb := range s.pbs {
+		css, err := s.cases(ctx, pb, now)
 		if err != nil {
 			return err
 		}
 		for _, cs := range css {
-			if !matches(cs.c, *caseArg) {
+			if !matches(cs.c, caseArg) {
 				continue
 			}
-			fmt.Fprintln(std.Out)
+			fmt.Fprintln(out)
 			shown++
-			writePlan(std.Out, cs, horizon)
+			writePlan(out, cs, horizon)
 		}
 	}
 	if shown == 0 {
-		if *caseArg != "" {
-			return fmt.Errorf("case %s is not an open case of any playbook", *caseArg)
+		if caseArg != "" {
+			return notFound{fmt.Errorf("case %s is not an open case of any playbook", caseArg)}
 		}
-		fmt.Fprintln(std.Out, "No open cases.")
+		fmt.Fprintln(out, "No open cases.")
 	}
 	return nil
 }

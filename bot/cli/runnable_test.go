@@ -30,6 +30,7 @@ func TestRunnable(t *testing.T) {
 		{"the example against the sandbox", func(*config.Config) {}, true, nil},
 		{"no Slack and no print", func(c *config.Config) { c.Slack.Print = false }, false, []string{"slack.token, or slack.print"}},
 		{"a Slack token", func(c *config.Config) { c.Slack.Print, c.Slack.Token = false, "xoxb-1" }, false, nil},
+		{"a digest without Slack", func(c *config.Config) { c.Slack.Print = false }, false, []string{"slack.digest posts to Slack"}},
 		{"no relay and no print", func(c *config.Config) { c.Mail.Print = false }, false, []string{"mail.smtp, or mail.print"}},
 		{"mail intake", func(c *config.Config) { c.Mail.IMAP.Host = "imap.example.com" }, false, nil},
 		{"mail intake without intake rules", func(c *config.Config) { c.Mail.IMAP.Host = "imap.example.com" }, false,

@@ -31,18 +31,23 @@ func why(ctx context.Context, args []string, std IO, w Wiring) error {
 		fs.Usage()
 		return usageError{fmt.Errorf("want CASE and STEP, got %d argument(s)", fs.NArg())}
 	}
-	caseArg, stepArg := fs.Arg(0), fs.Arg(1)
 	src, now, err := rf.open(ctx, std, w)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
-	found, err := src.find(ctx, caseArg, now)
+	return src.writeWhy(ctx, std.Out, fs.Arg(0), fs.Arg(1), now)
+}
+
+// writeWhy writes the story of step stepArg of case caseArg at now: what `casebot why` prints
+// and `/casebot why` answers in Slack.
+func (s *source) writeWhy(ctx context.Context, out io.Writer, caseArg, stepArg string, now time.Time) error {
+	found, err := s.find(ctx, caseArg, now)
 	if err != nil {
 		return err
 	}
 	if len(found) == 0 {
-		return fmt.Errorf("case %s: no playbook applies to it and the ledger has nothing on it", caseArg)
+		return notFound{fmt.Errorf("case %s: no playbook applies to it and the ledger has nothing on it", caseArg)}
 	}
 	pbName, stepID, qualified := strings.Cut(stepArg, "/")
 	if !qualified {
@@ -63,14 +68,14 @@ func why(ctx context.Context, args []string, std IO, w Wiring) error {
 			}
 			lists = append(lists, fmt.Sprintf("playbook %s has %s", cs.pb.Name, strings.Join(ids, ", ")))
 		}
-		return fmt.Errorf("case %s has no step %q: %s", caseArg, stepArg, strings.Join(lists, "; "))
+		return notFound{fmt.Errorf("case %s has no step %q: %s", caseArg, stepArg, strings.Join(lists, "; "))}
 	}
 	for i, cs := range hits {
 		if i > 0 {
-			fmt.Fprintln(std.Out)
+			fmt.Fprintln(out)
 		}
-		s, st, _ := cs.step(stepID)
-		cs.story(std.Out, s, st)
+		step, st, _ := cs.step(stepID)
+		cs.story(out, step, st)
 	}
 	return nil
 }

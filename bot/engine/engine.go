@@ -342,9 +342,16 @@ func (e *Engine) settle(ctx context.Context, p *rules.Playbook, unconfirmed []st
 	// RetryAt, which is later.
 	failed := map[stepRef]bool{}
 	q := e.withRoleFields(p)
+	th := e.newThreads(p)
+	defer func() {
+		// The checklists as the last pass left them, also when it failed: what was done is.
+		if serr := th.sync(context.WithoutCancel(ctx)); err == nil {
+			err = serr
+		}
+	}()
 	for pass := 0; pass < maxPasses && !e.stopping.Load(); pass++ {
 		var r Report
-		progressed, err := e.pass(ctx, p, q, unconfirmed, failed, &r)
+		progressed, err := e.pass(ctx, p, th, q, unconfirmed, failed, &r)
 		if pass == 0 {
 			rep.Cases += r.Cases
 			rep.Read += r.Read
@@ -374,7 +381,7 @@ func (e *Engine) settle(ctx context.Context, p *rules.Playbook, unconfirmed []st
 //
 // Cases in unconfirmed that the query did not return are read by id: only the effects they
 // have claimed are performed on them, nothing new is decided.
-func (e *Engine) pass(ctx context.Context, p *rules.Playbook, q bot.CaseQuery, unconfirmed []string, failed map[stepRef]bool, rep *Report) ([]string, error) {
+func (e *Engine) pass(ctx context.Context, p *rules.Playbook, th *threads, q bot.CaseQuery, unconfirmed []string, failed map[stepRef]bool, rep *Report) ([]string, error) {
 	cases, err := e.opts.CRM.Cases(ctx, q)
 	if err != nil {
 		return nil, &CRMError{Err: fmt.Errorf("reading cases: %w", err)}
@@ -428,7 +435,7 @@ func (e *Engine) pass(ctx context.Context, p *rules.Playbook, q bot.CaseQuery, u
 	parallel(len(cases), func(w, lo, hi int) {
 		r := &parts[w]
 		for i := lo; i < hi; i++ {
-			d, recs, evs := e.evaluate(p, &cases[i], ledgers[cases[i].ID], now, titles, orphans[cases[i].ID], &r.rep)
+			d, recs, evs := e.evaluate(p, th, &cases[i], ledgers[cases[i].ID], now, titles, orphans[cases[i].ID], &r.rep)
 			r.due, r.records, r.events = append(r.due, d...), append(r.records, recs...), append(r.events, evs...)
 		}
 	})
@@ -440,6 +447,7 @@ func (e *Engine) pass(ctx context.Context, p *rules.Playbook, q bot.CaseQuery, u
 		rep.add(r.rep)
 	}
 	w := e.newWriter()
+	w.threads = th
 	err = e.decideAndExecute(ctx, w, cases, due, records, events, now, failed, progressed, rep)
 	if werr := w.close(); werr != nil && err == nil {
 		err = &LedgerError{Err: fmt.Errorf("recording outcomes: %w", werr)}
@@ -566,7 +574,7 @@ func (e *Engine) decide(ctx context.Context, w *writer, due []*pending, records 
 // recorded in the ledger under the case's "evaluate/panic" key, and the case is left alone
 // this pass. For an orphan (a case read only to confirm its claimed effects) nothing is
 // decided: only the effects already claimed are due.
-func (e *Engine) evaluate(p *rules.Playbook, c *bot.Case, l bot.Ledger, now time.Time,
+func (e *Engine) evaluate(p *rules.Playbook, th *threads, c *bot.Case, l bot.Ledger, now time.Time,
 	titles map[string]string, orphan bool, rep *Report) (due []*pending, records []bot.LedgerEntry, events []Event) {
 	defer func() {
 		if v := recover(); v != nil {
@@ -580,6 +588,7 @@ func (e *Engine) evaluate(p *rules.Playbook, c *bot.Case, l bot.Ledger, now time
 	}()
 	res := p.Evaluate(*c, l, now)
 	loc := p.Zone(*c)
+	th.see(c, l, res, loc)
 	if !orphan {
 		records = res.Records
 	}
@@ -804,7 +813,7 @@ func (e *Engine) perform(ctx context.Context, w *writer, phase []*pending, now t
 		e.guard(d, &out[i], func() {
 			switch d.eff.Kind {
 			case bot.KindSlack:
-				out[i] = e.post(ctx, d)
+				out[i] = e.post(ctx, w, d)
 			case bot.KindEmail:
 				out[i] = e.mail(ctx, w, &after, i, d, found, findErr, now)
 			case bot.KindHTTP:
@@ -1052,6 +1061,17 @@ func (e *Engine) withRoleFields(p *rules.Playbook) bot.CaseQuery {
 			q.Fields = append(slices.Clip(q.Fields), path)
 		case object == "Account" && !slices.Contains(q.AccountFields, path):
 			q.AccountFields = append(slices.Clip(q.AccountFields), path)
+		}
+	}
+	if _, ok := e.opts.Chat.(bot.Threads); ok {
+		// What a thread's root shows of the case, and where its thread can start.
+		for _, f := range []string{"CaseNumber", "CreatedDate"} {
+			if !slices.Contains(q.Fields, f) {
+				q.Fields = append(slices.Clip(q.Fields), f)
+			}
+		}
+		if !slices.Contains(q.AccountFields, "Name") {
+			q.AccountFields = append(slices.Clip(q.AccountFields), "Name")
 		}
 	}
 	return q

@@ -25,36 +25,57 @@ func (e *Engine) data(d *pending) templates.Data {
 	}
 }
 
-// post posts the claimed text to each channel of the effect. Channels that already have the
-// message, by the ledger or (after an interrupted attempt) by Slack's own answer, are not
-// posted to again.
-func (e *Engine) post(ctx context.Context, d *pending) outcome {
+// post posts the claimed text to each channel of the effect: as a reply in the case's thread
+// there when the chat keeps threads. Channels that already have the message, by the ledger or
+// (after an interrupted attempt) by Slack's own answer, are not posted to again.
+func (e *Engine) post(ctx context.Context, w *writer, d *pending) outcome {
 	posted := parseResult(d.prev.Result)
 	var firstErr error
 	for _, ch := range d.cl.Channels {
 		if _, ok := posted[ch]; ok {
 			continue
 		}
-		if d.recovering() {
-			ts, err := e.opts.Chat.Find(ctx, ch, d.eff.Key, d.since())
-			if err != nil {
-				firstErr = cmp.Or(firstErr, fmt.Errorf("looking in %s for an earlier attempt: %w", ch, err))
-				continue
-			}
-			if ts != "" {
-				e.metrics.recovered.WithLabelValues(string(bot.KindSlack)).Inc()
-				posted[ch] = ts
-				continue
-			}
-		}
-		ts, err := e.opts.Chat.Post(ctx, bot.Message{Channel: ch, Text: d.cl.Text, Key: d.eff.Key})
+		ts, err := e.postTo(ctx, w, d, ch)
 		if err != nil {
-			firstErr = cmp.Or(firstErr, fmt.Errorf("posting to %s: %w", ch, err))
+			firstErr = cmp.Or(firstErr, err)
 			continue
 		}
 		posted[ch] = ts
 	}
 	return outcome{result: formatResult(posted), detail: "told " + strings.Join(d.cl.Channels, ", "), err: firstErr}
+}
+
+// postTo posts d's message to one channel, or finds the one an interrupted attempt posted.
+func (e *Engine) postTo(ctx context.Context, w *writer, d *pending, ch string) (string, error) {
+	find := func() (string, error) { return e.opts.Chat.Find(ctx, ch, d.eff.Key, d.since()) }
+	send := func() (string, error) {
+		return e.opts.Chat.Post(ctx, bot.Message{Channel: ch, Text: d.cl.Text, Key: d.eff.Key})
+	}
+	if th := w.threads; th != nil {
+		root, err := th.root(ctx, w, d.c, ch)
+		if err != nil {
+			return "", err
+		}
+		find = func() (string, error) { return th.chat.FindReply(ctx, ch, root, d.eff.Key) }
+		send = func() (string, error) {
+			return th.chat.Reply(ctx, root, bot.Message{Channel: ch, Text: d.cl.Text, Key: d.eff.Key})
+		}
+	}
+	if d.recovering() {
+		ts, err := find()
+		if err != nil {
+			return "", fmt.Errorf("looking in %s for an earlier attempt: %w", ch, err)
+		}
+		if ts != "" {
+			e.metrics.recovered.WithLabelValues(string(bot.KindSlack)).Inc()
+			return ts, nil
+		}
+	}
+	ts, err := send()
+	if err != nil {
+		return "", fmt.Errorf("posting to %s: %w", ch, err)
+	}
+	return ts, nil
 }
 
 // parseResult reads "channel=ts,channel=ts" as written by formatResult.

@@ -13,6 +13,15 @@ import (
 // is done, the cycle in flight finishes the effect it is performing, records it and stops:
 // the effects it has not begun are left for the next run. Run returns once it has.
 func (e *Engine) Run(ctx context.Context, schedule string) error {
+	return e.RunKicked(ctx, schedule, nil)
+}
+
+// RunKicked is Run, with a cycle also soon after each value received from kicks: a case
+// changed outside the schedule (a press in Slack) is acted on without waiting for the next
+// tick. Kicks received during a cycle are taken after it (it may have read the case before
+// the change), several as one when their channel is buffered and sent to without blocking.
+// The schedule then counts from that cycle. A nil kicks never kicks.
+func (e *Engine) RunKicked(ctx context.Context, schedule string, kicks <-chan struct{}) error {
 	sched, err := cron.ParseStandard(schedule)
 	if err != nil {
 		return fmt.Errorf("schedule %q: %w", schedule, err)
@@ -26,6 +35,8 @@ func (e *Engine) Run(ctx context.Context, schedule string) error {
 			t.Stop()
 			return nil
 		case <-t.C:
+		case <-kicks:
+			t.Stop()
 		}
 	}
 }

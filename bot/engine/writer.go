@@ -17,7 +17,8 @@ import (
 //
 // After a failed transaction every later write fails with the same error: the pass stops.
 type writer struct {
-	e *Engine
+	e       *Engine
+	threads *threads // the pass's threads; nil when the chat keeps none
 
 	mu      sync.Mutex
 	queue   []*write

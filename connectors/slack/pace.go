@@ -13,9 +13,9 @@ import (
 )
 
 const (
-	// pace is the time between two writes (chat.postMessage, chat.update) to one channel:
-	// Slack allows about one message a second per channel and limits bursts.
-	pace = time.Second
+	// defaultPace is the time between two writes (chat.postMessage, chat.update) to one
+	// channel: Slack allows about one message a second per channel and limits bursts.
+	defaultPace = time.Second
 	// defaultMaxWait is Options.MaxWait's default: Slack's usual Retry-After for a burst is a
 	// few seconds, and a longer wait would hold up the rest of an engine's cycle.
 	defaultMaxWait = 10 * time.Second
@@ -26,19 +26,23 @@ const (
 type pacer struct {
 	now   func() time.Time
 	after func(time.Duration) <-chan time.Time
+	pace  time.Duration
 
 	mu   sync.Mutex
 	next map[string]time.Time // channel id → the earliest time of its next turn
 }
 
-func newPacer(now func() time.Time, after func(time.Duration) <-chan time.Time) *pacer {
+func newPacer(pace time.Duration, now func() time.Time, after func(time.Duration) <-chan time.Time) *pacer {
 	if now == nil {
 		now = time.Now
 	}
 	if after == nil {
 		after = time.After // collected once it fires or is dropped (Go 1.23)
 	}
-	return &pacer{now: now, after: after, next: map[string]time.Time{}}
+	if pace == 0 {
+		pace = defaultPace
+	}
+	return &pacer{now: now, after: after, pace: max(pace, 0), next: map[string]time.Time{}}
 }
 
 // turn waits for channel's next turn. Turns are taken in the order asked for, so concurrent
@@ -50,7 +54,7 @@ func (p *pacer) turn(ctx context.Context, channel string) error {
 	if at.Before(now) {
 		at = now
 	}
-	p.next[channel] = at.Add(pace)
+	p.next[channel] = at.Add(p.pace)
 	p.mu.Unlock()
 	if !at.After(now) {
 		return nil
@@ -79,7 +83,7 @@ func (p *pacer) hold(channel string, d time.Duration) {
 // caller to try again then; nothing is dropped. Other errors are classified and returned,
 // never retried here: after a lost answer the message may be posted, and only Find can tell.
 func (c *Client) write(ctx context.Context, op, channel string, call func() error) error {
-	backoff := pace
+	backoff := defaultPace
 	for {
 		if err := c.pace.turn(ctx, channel); err != nil {
 			return fmt.Errorf("%s: %w", op, err)

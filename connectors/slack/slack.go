@@ -34,6 +34,9 @@ type Options struct {
 	// trying again; a longer one is returned as a retryable error with its RetryAfter. Zero
 	// means 10 seconds.
 	MaxWait time.Duration
+	// Pace is the time between two writes to one channel; 0 means Slack's one a second, a
+	// negative value none (a simulator that does not limit).
+	Pace time.Duration
 	// Now and After are the clock that paces posts, as time.Now and time.After; nil means
 	// the real one.
 	Now   func() time.Time
@@ -59,7 +62,7 @@ func NewClient(opts Options) *Client {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	c := &Client{token: opts.Token, logger: logger, pace: newPacer(opts.Now, opts.After), maxWait: opts.MaxWait}
+	c := &Client{token: opts.Token, logger: logger, pace: newPacer(opts.Pace, opts.Now, opts.After), maxWait: opts.MaxWait}
 	if c.maxWait == 0 {
 		c.maxWait = defaultMaxWait
 	}

@@ -101,6 +101,9 @@ func TestChaos(t *testing.T) {
 						t.Errorf("%s drew no %s fault: it tested nothing of it", p.name, f)
 					}
 				}
+				for _, f := range o.threadFaults {
+					t.Errorf("%s: %s", p.name, f)
+				}
 				if j.bad() {
 					var b strings.Builder
 					report(&b, o, j)
@@ -151,7 +154,7 @@ func runSeed(name string) uint64 {
 // comparing nothing with nothing.
 func plausible(t *testing.T, ref *outcome) {
 	t.Helper()
-	least := map[string]int{kindTask: 10, kindComment: 3, kindEmailMessage: 3, kindFile: 3, kindMail: 3, kindSlack: 10, kindCall: 3}
+	least := map[string]int{kindTask: 10, kindComment: 3, kindEmailMessage: 3, kindFile: 3, kindMail: 3, kindSlack: 10, kindThread: 3, kindCall: 3}
 	for _, k := range kinds {
 		tl := compare(ref.effects[k], ref.effects[k])
 		if tl.performed < least[k] || tl.bad() || tl.resent > 0 {
@@ -164,6 +167,9 @@ func plausible(t *testing.T, ref *outcome) {
 	}
 	if ref.history.failures > 0 {
 		t.Errorf("the reference run had %d failing cycles", ref.history.failures)
+	}
+	for _, f := range ref.threadFaults {
+		t.Errorf("the reference run's threads: %s", f)
 	}
 	if t.Failed() {
 		t.FailNow()

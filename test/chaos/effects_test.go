@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"casebot/bot"
+	"casebot/connectors/slack/slacksim"
 )
 
 // The kinds of effect compared, in the order of the report.
@@ -23,10 +24,11 @@ const (
 	kindFile         = "ContentVersion"
 	kindMail         = "mail (SMTP)"
 	kindSlack        = "Slack post"
+	kindThread       = "Slack thread"
 	kindCall         = "endpoint call"
 )
 
-var kinds = []string{kindTask, kindComment, kindEmailMessage, kindFile, kindMail, kindSlack, kindCall}
+var kinds = []string{kindTask, kindComment, kindEmailMessage, kindFile, kindMail, kindSlack, kindThread, kindCall}
 
 // sighting is one effect a run left where the harness can see it.
 type sighting struct {
@@ -53,9 +55,12 @@ type outcome struct {
 	records  map[string]map[string]any // "Case 500…" → fields
 	requests map[string]int            // the children's requests by kind
 	faults   map[fault]int             // faults given, by kind
-	kills    []kill
-	history  *history
-	elapsed  time.Duration
+	// threadFaults are the ways the run's Slack messages are not one thread per case and
+	// channel: a reply outside its case's thread, a root never edited in place.
+	threadFaults []string
+	kills        []kill
+	history      *history
+	elapsed      time.Duration
 }
 
 // ignoredFields change with every write, whenever it happens.
@@ -112,13 +117,30 @@ func (w *world) collect(h *history, pre map[string]bool) *outcome {
 		last[d.messageID] = d
 		o.add(kindMail, s)
 	}
-	for _, m := range w.slack.All() {
+	msgs := w.slack.All()
+	roots := map[string]slacksim.Message{} // by ts
+	for _, m := range msgs {
+		if m.CaseID != "" {
+			roots[m.TS] = m
+			o.add(kindThread, sighting{id: w.channels[m.Channel] + " " + m.CaseID})
+		}
+	}
+	for _, m := range msgs {
+		if m.CaseID != "" {
+			if m.Edits == 0 {
+				o.threadFaults = append(o.threadFaults, fmt.Sprintf("the root of case %s in %s was never edited", m.CaseID, w.channels[m.Channel]))
+			}
+			continue
+		}
 		key := m.Key
 		if key == "" {
 			key = "(no key) " + m.Text
 		}
 		ch := w.channels[m.Channel]
 		o.add(kindSlack, sighting{id: ch + " " + key, alias: ch + " " + m.Text})
+		if r, ok := roots[m.ThreadTS]; m.Key != "" && (!ok || r.CaseID != bot.CaseOfKey(m.Key) || r.Channel != m.Channel) {
+			o.threadFaults = append(o.threadFaults, fmt.Sprintf("%s %s is not in its case's thread (thread_ts %q)", ch, m.Key, m.ThreadTS))
+		}
 	}
 	called := map[string]bool{}
 	for _, c := range w.calls.all() {

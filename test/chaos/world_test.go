@@ -196,11 +196,10 @@ func slackFaults(r *http.Request) []fault {
 	return nil
 }
 
-// injectSlack has slacksim answer the post about to reach it 429, with a Retry-After of up to
-// a minute and a half.
+// injectSlack has slacksim answer the call about to reach it (a post, a reply, a checklist's
+// edit, a search) 429, with a Retry-After of up to a minute and a half.
 func (w *world) injectSlack(*http.Request, fault) {
-	w.slack.Inject(slacksim.Fault{Method: "chat.postMessage", Kind: slacksim.RateLimit, Next: 1,
-		RetryAfter: time.Duration(1+w.trap.intn(90)) * time.Second})
+	w.slack.Inject(slacksim.Fault{Kind: slacksim.RateLimit, Next: 1, RetryAfter: time.Duration(1+w.trap.intn(90)) * time.Second})
 }
 
 // writeConfig writes the child's config: the example config pointed at the run's servers,
@@ -219,7 +218,8 @@ func writeConfig(t *testing.T, sfURL, slackURL, servicesURL string, smtpPort int
 	dir := t.TempDir()
 	cfg["salesforce"].(map[string]any)["login_url"] = sfURL
 	cfg["store"] = map[string]any{"driver": "sqlite", "path": filepath.Join(dir, "ledger.db")}
-	cfg["slack"] = map[string]any{"token": slackToken, "api_url": slackURL}
+	// slacksim does not limit: unpaced, a run's hundreds of messages take no minutes.
+	cfg["slack"] = map[string]any{"token": slackToken, "api_url": slackURL, "pace": "-1s"}
 	cfg["mail"] = map[string]any{"smtp": map[string]any{"host": "127.0.0.1", "port": smtpPort, "tls": "none",
 		"from": "casebot@example.test"}}
 	cfg["http"] = map[string]any{"listen": "127.0.0.1:0"}

@@ -49,6 +49,7 @@ type Message struct {
 	Text      string
 	EventType string // the metadata's event_type, "" when the message has none
 	Key       string // the metadata's event_payload "key", "" when it has none
+	CaseID    string // the metadata's event_payload "case_id" (a thread's root), "" when none
 	Edits     int    // how many times chat.update changed it
 	Blocks    string // the Block Kit blocks, as the JSON posted; "" when none
 	// Deleted marks a message chat.delete removed while it had replies: like Slack, the
@@ -675,7 +676,8 @@ func (m *message) setMetadata(raw string) answer {
 		return fail("invalid_metadata_format")
 	}
 	key, _ := meta.EventPayload["key"].(string)
-	m.EventType, m.Key, m.payload = meta.EventType, key, meta.EventPayload
+	caseID, _ := meta.EventPayload["case_id"].(string)
+	m.EventType, m.Key, m.CaseID, m.payload = meta.EventType, key, caseID, meta.EventPayload
 	return nil
 }
 
