@@ -29,8 +29,9 @@ func (d *daemon) listen(ctx context.Context, kicks chan<- struct{}, w Wiring) <-
 	stopped := make(chan struct{})
 	var l Listener
 	if d.cfg.Slack.AppToken != "" && w.Listen != nil {
+		threads, _ := d.chat.(bot.Threads)
 		h := NewChatHandler(ChatHandlerOptions{CRM: d.set.crm, Store: d.store, Playbooks: d.set.pbs,
-			Approvers: d.cfg.Slack.Approvers, Logger: d.log, Kick: func() {
+			Approvers: d.cfg.Slack.Approvers, Logger: d.log, Threads: threads, Kick: func() {
 				select {
 				case kicks <- struct{}{}:
 				default: // a kick is waiting already: one cycle serves both
@@ -68,6 +69,7 @@ func checkApprovers(cfg *config.Config, pbs []*rules.Playbook) error {
 type ChatHandler struct {
 	src       *source
 	approvers config.Approvers
+	threads   bot.Threads
 	now       func() time.Time
 	kick      func()
 	log       *slog.Logger
@@ -89,13 +91,16 @@ type ChatHandlerOptions struct {
 	// Kick asks the engine for a cycle soon, once a press changed a case; nil asks nothing.
 	Kick   func()
 	Logger *slog.Logger // nil discards
+	// Threads, when set, finds the case's thread in the channel a command was typed in, to
+	// answer there.
+	Threads bot.Threads
 }
 
 // NewChatHandler returns the handler of presses and commands over o's CRM, ledger and
 // playbooks.
 func NewChatHandler(o ChatHandlerOptions) *ChatHandler {
 	h := &ChatHandler{src: &source{setup: &setup{pbs: o.Playbooks, crm: o.CRM}, store: o.Store},
-		approvers: o.Approvers, now: o.Now, kick: o.Kick, log: o.Logger, turn: make(chan struct{}, 1)}
+		approvers: o.Approvers, threads: o.Threads, now: o.Now, kick: o.Kick, log: o.Logger, turn: make(chan struct{}, 1)}
 	if h.now == nil {
 		h.now = time.Now
 	}
@@ -346,5 +351,25 @@ func (h *ChatHandler) Command(ctx context.Context, c bot.Command) (bot.Answer, e
 		return bot.Answer{}, err
 	}
 	text := "`" + bot.EscapeMrkdwn(asked) + "`\n```\n" + bot.EscapeMrkdwn(strings.TrimRight(out.String(), "\n")) + "\n```"
-	return bot.Answer{Text: bot.Truncate(text, maxAnswer, "\n…\n```")}, nil
+	return bot.Answer{Text: bot.Truncate(text, maxAnswer, "\n…\n```"), ThreadTS: h.thread(ctx, c)}, nil
+}
+
+// thread is the ts of the thread of the case c names in the channel c was typed in; "" when
+// it has none there (or it cannot be found: the answer then goes to the channel).
+func (h *ChatHandler) thread(ctx context.Context, c bot.Command) string {
+	if h.threads == nil {
+		return ""
+	}
+	found, err := h.src.find(ctx, c.Args[0], h.now())
+	if err != nil || len(found) == 0 {
+		return ""
+	}
+	cs := found[0].c
+	created, _ := time.Parse(bot.DateTimeLayout, fmt.Sprint(cs.Fields["CreatedDate"]))
+	ts, err := h.threads.FindThread(ctx, c.Channel, cs.ID, created)
+	if err != nil {
+		h.log.Warn("could not find the case's thread to answer in", "case", cs.ID, "channel", c.Channel, "err", err)
+		return ""
+	}
+	return ts
 }

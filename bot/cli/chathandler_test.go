@@ -502,3 +502,29 @@ func TestValidateApprovers(t *testing.T) {
 		t.Errorf("plan: exit %d, stderr\n%s\nwant %s", code, errs.String(), want)
 	}
 }
+
+// threadsOf is a chat whose only thread is the test case's root in one channel.
+type threadsOf struct {
+	bot.Threads
+	channel, caseID, ts string
+}
+
+func (f threadsOf) FindThread(ctx context.Context, channel, caseID string, since time.Time) (string, error) {
+	if channel == f.channel && caseID == f.caseID {
+		return f.ts, nil
+	}
+	return "", nil
+}
+
+// A command about a case is answered in the case's thread in the channel it was typed in, and
+// in the channel itself where the case has no thread.
+func TestCommandAnswersInTheThread(t *testing.T) {
+	h, _, _, _ := pressWorld(t)
+	h.threads = threadsOf{channel: "C0LEGAL001", caseID: sopCase, ts: "1700000000.000100"}
+	for channel, want := range map[string]string{"C0LEGAL001": "1700000000.000100", "C0OTHER01": ""} {
+		ans, err := h.Command(t.Context(), bot.Command{Name: "plan", Args: []string{"00001001"}, Channel: channel})
+		if err != nil || ans.ThreadTS != want {
+			t.Errorf("in %s: thread %q, %v; want %q", channel, ans.ThreadTS, err, want)
+		}
+	}
+}

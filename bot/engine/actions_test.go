@@ -156,6 +156,29 @@ func TestMailSentButNotLoggedIsNotSentAgain(t *testing.T) {
 	}
 }
 
+// A retry of a mail sent but not logged that fails before it gets anywhere (Salesforce cannot
+// be asked whether the mail was logged) keeps the mark that the mail went out: the attempt
+// after it logs the mail and does not send it again. Found by make chaos.
+func TestFailedRetryKeepsTheMailSent(t *testing.T) {
+	now := time.Date(2026, 11, 3, 9, 0, 0, 0, time.UTC)
+	eng, crm, store, _, mailer, _ := newActions(t, &now)
+	crm.fail["EmailMessage/"] = &bot.Error{Op: "create", Code: "REQUEST_LIMIT_EXCEEDED", Retryable: true}
+	cycle(t, eng)
+	delete(crm.fail, "EmailMessage/")
+	crm.findErr = &bot.Error{Op: "find", Code: "SERVER_UNAVAILABLE", Retryable: true}
+	now = store.get(actionKey("notify", 1)).RetryAt
+	cycle(t, eng)
+	if e := store.get(actionKey("notify", 1)); e.State != bot.StateFailed || !strings.Contains(e.Result, "sent=") {
+		t.Fatalf("after a retry that could not look: %+v, want failed and still marked sent", e)
+	}
+	crm.findErr = nil
+	now = store.get(actionKey("notify", 1)).RetryAt
+	cycle(t, eng)
+	if e := store.get(actionKey("notify", 1)); e.State != bot.StateDone || len(mailer.mails) != 1 {
+		t.Errorf("after the third attempt: %+v, %d mails sent in all, want 1", e, len(mailer.mails))
+	}
+}
+
 // A relay that is down fails the mail retryably, and the actions after it in the step wait.
 func TestMailFailureHoldsTheStep(t *testing.T) {
 	now := time.Date(2026, 11, 3, 9, 0, 0, 0, time.UTC)

@@ -562,7 +562,7 @@ func (e *Engine) decide(ctx context.Context, w *writer, due []*pending, records 
 		return decided{err: err}
 	}
 	entries := append(records, claims...)
-	if err := w.submit(entries, append(events, failures...), nil).wait(); err != nil {
+	if err := w.submit(entries, append(events, failures...)).wait(); err != nil {
 		return decided{err: &LedgerError{Err: fmt.Errorf("recording %d decision(s): %w", len(entries), err)}}
 	}
 	dc.ready, dc.events = append(ready, notices...), append(events, failures...)
@@ -658,7 +658,7 @@ func (e *Engine) execute(ctx context.Context, w *writer, due []*pending, now tim
 			if phase, claims, failures, err = e.claims(ctx, phase, now, rep); err != nil {
 				return err
 			}
-			if err := w.submit(claims, failures, nil).wait(); err != nil {
+			if err := w.submit(claims, failures).wait(); err != nil {
 				return &LedgerError{Err: fmt.Errorf("recording %d claim(s): %w", len(claims), err)}
 			}
 		}
@@ -673,7 +673,13 @@ func (e *Engine) execute(ctx context.Context, w *writer, due []*pending, now tim
 			if o.unperformed {
 				continue // stopped before it: its claim stays, and the next cycle performs it
 			}
-			entry := d.entry(bot.StateDone, o.result, now)
+			result := o.result
+			if o.err != nil && result == "" {
+				// An attempt that failed before it got anywhere keeps what the ones before it
+				// recorded: a mail that went out must never be sent again for want of its mark.
+				result = d.prev.Result
+			}
+			entry := d.entry(bot.StateDone, result, now)
 			if o.err == nil {
 				rep.Done++
 				progressed[d.c.ID] = true
@@ -694,7 +700,7 @@ func (e *Engine) execute(ctx context.Context, w *writer, due []*pending, now tim
 		// One transaction for the phase's outcomes, written while the next phase runs: a crash
 		// before it leaves their claims, which the next cycle confirms with the providers
 		// instead of performing again. Their events are told once they are recorded.
-		w.submit(entries, told, nil)
+		w.submit(entries, told)
 	}
 	return nil
 }

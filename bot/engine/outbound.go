@@ -150,11 +150,12 @@ func (e *Engine) mail(ctx context.Context, w *writer, after *batch, i int, d *pe
 			return outcome{err: fmt.Errorf("sending mail: %w", err)}
 		}
 		res := formatResult(map[string]string{"from": from, "sent": cl.MessageID})
-		// Written at once, with the acceptances of the mails sent meanwhile in one transaction.
-		w.submit([]bot.LedgerEntry{d.entry(bot.StateClaimed, res, now)}, nil, func(err error) {
+		// Written before any other request: a crash between the relay's answer and this write
+		// is the only way the mail is sent again.
+		if err := w.submit([]bot.LedgerEntry{d.entry(bot.StateClaimed, res, now)}, nil).wait(); err != nil {
 			e.log.Error("the relay took a mail that the ledger could not record: a crash now sends it again",
 				"key", d.eff.Key, "message_id", cl.MessageID, "err", err)
-		})
+		}
 	}
 	fromName, fromAddress := "", from
 	if a, err := mail.ParseAddress(from); err == nil { // "casebot <casebot@example.com>"

@@ -121,7 +121,7 @@ func (t *threads) root(ctx context.Context, w *writer, c *bot.Case, channel stri
 	t.mu.Lock()
 	v.roots[channel] = root{ts: ts, hash: hash}
 	t.mu.Unlock()
-	w.submit([]bot.LedgerEntry{t.entry(c.ID, channel, ts, hash)}, nil, nil)
+	w.submit([]bot.LedgerEntry{t.entry(c.ID, channel, ts, hash)}, nil)
 	return ts, nil
 }
 

@@ -13,7 +13,8 @@ import (
 // chunk's effects are performed. Writes are recorded in the order submitted; whatever is queued
 // when the last transaction ends goes into the next one together (a group commit), which keeps
 // what each write holds all or nothing and the order of writes to one key. A write that must be
-// durable before anything is done (a claim) is waited for; the others are not.
+// durable before anything else is done (a claim, a mail's acceptance) is waited for; the
+// others are not.
 //
 // After a failed transaction every later write fails with the same error: the pass stops.
 type writer struct {
@@ -32,8 +33,7 @@ type writer struct {
 // write is a group of entries submitted together.
 type write struct {
 	entries []bot.LedgerEntry
-	events  []Event     // told once written
-	failed  func(error) // called (on the writer's goroutine) when it could not be written
+	events  []Event // told once written
 	done    chan struct{}
 	err     error
 }
@@ -44,10 +44,9 @@ func (e *Engine) newWriter() *writer {
 	return w
 }
 
-// submit queues entries and returns their write, which events are told of once it is
-// recorded and failed is called with the error when it is not (failed may be nil).
-func (w *writer) submit(entries []bot.LedgerEntry, events []Event, failed func(error)) *write {
-	wr := &write{entries: entries, events: events, failed: failed, done: make(chan struct{})}
+// submit queues entries and returns their write, whose events are told once it is recorded.
+func (w *writer) submit(entries []bot.LedgerEntry, events []Event) *write {
+	wr := &write{entries: entries, events: events, done: make(chan struct{})}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if len(events) > 0 {
@@ -92,9 +91,6 @@ func (w *writer) run() {
 		}
 		for _, wr := range group {
 			wr.err = err
-			if err != nil && wr.failed != nil {
-				wr.failed(err)
-			}
 			close(wr.done)
 		}
 		w.mu.Lock()
