@@ -700,7 +700,7 @@ func (e *Engine) execute(ctx context.Context, w *writer, due []*pending, now tim
 		// One transaction for the phase's outcomes, written while the next phase runs: a crash
 		// before it leaves their claims, which the next cycle confirms with the providers
 		// instead of performing again. Their events are told once they are recorded.
-		w.submit(entries, told)
+		w.submit(append(entries, w.threads.started()...), told)
 	}
 	return nil
 }

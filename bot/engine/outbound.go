@@ -52,7 +52,7 @@ func (e *Engine) postTo(ctx context.Context, w *writer, d *pending, ch string) (
 		return e.opts.Chat.Post(ctx, bot.Message{Channel: ch, Text: d.cl.Text, Key: d.eff.Key})
 	}
 	if th := w.threads; th != nil {
-		root, err := th.root(ctx, w, d.c, ch)
+		root, err := th.root(ctx, d.c, ch)
 		if err != nil {
 			return "", err
 		}

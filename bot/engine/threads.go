@@ -56,6 +56,7 @@ type threads struct {
 	p     *rules.Playbook
 	mu    sync.Mutex
 	views map[string]*threadView // by case id
+	fresh []bot.LedgerEntry      // roots posted since the last phase's outcomes were written
 }
 
 // newThreads returns the threads of p's cases, or nil when the chat keeps no threads.
@@ -95,9 +96,8 @@ func (t *threads) see(c *bot.Case, l bot.Ledger, res rules.Result, loc *time.Loc
 }
 
 // root returns the ts of the case's root in channel, posting one (or finding the one an
-// earlier process posted) when the case has none there yet; the new root is written to the
-// ledger by w.
-func (t *threads) root(ctx context.Context, w *writer, c *bot.Case, channel string) (string, error) {
+// earlier process posted) when the case has none there yet.
+func (t *threads) root(ctx context.Context, c *bot.Case, channel string) (string, error) {
 	t.mu.Lock()
 	v := t.views[c.ID]
 	t.mu.Unlock()
@@ -120,9 +120,23 @@ func (t *threads) root(ctx context.Context, w *writer, c *bot.Case, channel stri
 	}
 	t.mu.Lock()
 	v.roots[channel] = root{ts: ts, hash: hash}
+	// Written with the phase's outcomes: a crash before leaves a root the next attempt finds
+	// by its metadata.
+	t.fresh = append(t.fresh, t.entry(c.ID, channel, ts, hash))
 	t.mu.Unlock()
-	w.submit([]bot.LedgerEntry{t.entry(c.ID, channel, ts, hash)}, nil)
 	return ts, nil
+}
+
+// started returns the entries of the roots posted since it was last called.
+func (t *threads) started() []bot.LedgerEntry {
+	if t == nil {
+		return nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := t.fresh
+	t.fresh = nil
+	return out
 }
 
 // entry is the ledger entry of a case's root in channel.
