@@ -1,6 +1,6 @@
 # make test installs what the tests need (Node.js, the npm packages jsforce and soql-parser-js,
-# and Dovecot), checks formatting and vet, and runs every test under the race detector. CI runs
-# exactly this (.ci/run).
+# Dovecot and PostgreSQL), checks formatting and vet, and runs every test under the race
+# detector. CI runs exactly this (.ci/run).
 GO      ?= go
 GOFLAGS ?=
 export CASEBOT_JSFORCE_DIR := $(CURDIR)/test/jsforce
@@ -10,7 +10,7 @@ export CASEBOT_SOQLJS_DIR := $(CURDIR)/test/soqljs
 # reference SOQL parser).
 NODE_DIRS := test/jsforce test/soqljs
 
-.PHONY: all build test check deps dovecot demo chaos bench clean
+.PHONY: all build test check deps dovecot postgres demo chaos bench clean
 
 all: build
 
@@ -20,7 +20,7 @@ build:
 demo:
 	$(GO) run . demo
 
-test: deps dovecot check
+test: deps dovecot postgres check
 	$(GO) test -race $(GOFLAGS) -count=1 -timeout 14m ./...
 
 # make chaos runs the chaos harness at full size (test/chaos/README.md): the real binary over the
@@ -33,7 +33,7 @@ chaos:
 # make bench runs the benchmarks of the ledger and of a busy cycle against the sandbox
 # (test/bench/README.md says how to read them).
 bench:
-	$(GO) test $(GOFLAGS) -run '^$$' -bench . -benchtime 1x ./connectors/sqlite ./test/bench
+	$(GO) test $(GOFLAGS) -run '^$$' -bench . -benchtime 1x ./connectors/sqlite ./connectors/postgres ./test/bench
 
 check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path '*/node_modules/*')); \
@@ -59,6 +59,18 @@ dovecot:
 	    apt-get install -y -qq --no-install-recommends $(DOVECOT_PKGS) || \
 	      { apt-get update -qq && apt-get install -y -qq --no-install-recommends $(DOVECOT_PKGS); }; \
 	  else echo "Dovecot is missing: the IMAP tests will skip (apt-get install $(DOVECOT_PKGS))"; fi; }
+
+# PostgreSQL is the shared ledger's database (connectors/postgres/pgtest runs a private one per
+# test, from Debian's /usr/lib/postgresql/<version>/bin). Installed when missing and running as
+# root; otherwise those tests skip, except in CI.
+POSTGRES_PKGS := postgresql
+postgres:
+	@{ command -v initdb || ls /usr/lib/postgresql/*/bin/initdb; } >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y -qq --no-install-recommends $(POSTGRES_PKGS) || \
+	      { apt-get update -qq && apt-get install -y -qq --no-install-recommends $(POSTGRES_PKGS); }; \
+	  else echo "PostgreSQL is missing: the PostgreSQL ledger tests will skip (apt-get install $(POSTGRES_PKGS))"; fi; }
 
 clean:
 	rm -f casebot

@@ -21,6 +21,7 @@ import (
 	"casebot/connectors/endpoint"
 	"casebot/connectors/imap"
 	"casebot/connectors/imap/message"
+	"casebot/connectors/postgres"
 	"casebot/connectors/salesforce"
 	"casebot/connectors/salesforce/sandbox"
 	"casebot/connectors/slack"
@@ -50,9 +51,15 @@ var wiring = cli.Wiring{
 		return salesforce.NewCRM(c), nil
 	},
 	Store: func(ctx context.Context, cfg config.Store) (bot.Store, error) {
+		if cfg.Driver == "postgres" {
+			return postgres.Open(ctx, cfg.DSN.Value())
+		}
 		return sqlite.Open(ctx, cfg.Path)
 	},
 	ReadStore: func(ctx context.Context, cfg config.Store) (bot.Store, error) {
+		if cfg.Driver == "postgres" {
+			return postgres.OpenReadOnly(ctx, cfg.DSN.Value())
+		}
 		return sqlite.OpenReadOnly(ctx, cfg.Path)
 	},
 	Chat: func(cfg config.Slack, out io.Writer, log *slog.Logger) bot.Chat {

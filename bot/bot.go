@@ -377,6 +377,17 @@ type LedgerEntry struct {
 	Claimed time.Time
 }
 
+// CheckEntries returns an error naming the first entry a Store must refuse: one without a key,
+// a case id or a state. Stores check a whole batch before they write any of it.
+func CheckEntries(es []LedgerEntry) error {
+	for i, e := range es {
+		if e.Key == "" || e.CaseID == "" || e.State == "" {
+			return fmt.Errorf("entry %d (key %q, case %q): key, case id and state are required", i+1, e.Key, e.CaseID)
+		}
+	}
+	return nil
+}
+
 // Ledger is the ledger entries of one case by key, as Evaluate reads them.
 type Ledger map[string]LedgerEntry
 

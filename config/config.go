@@ -76,8 +76,21 @@ type Salesforce struct {
 
 // Store is the ledger database.
 type Store struct {
-	Driver string `yaml:"driver"` // "sqlite"
-	Path   string `yaml:"path"`   // SQLite file, or ":memory:"
+	Driver string `yaml:"driver"` // "sqlite" or "postgres"
+	Path   string `yaml:"path"`   // sqlite: the file, or ":memory:"
+	// DSN is postgres's connection string (postgres://user:password@host/db, or libpq's
+	// key=value pairs): a secret, since it may hold the password.
+	DSN     Secret `yaml:"dsn"`
+	DSNFile string `yaml:"dsn_file"`
+}
+
+// Where says where the ledger is, for messages: "at" its file, or "in" the PostgreSQL database
+// (not shown: the DSN may hold a password).
+func (s Store) Where() string {
+	if s.Driver == "postgres" {
+		return "in the PostgreSQL database of store.dsn"
+	}
+	return "at " + s.Path
 }
 
 // Role is who a playbook role reaches: a Salesforce user for task owners, a queue cases are
@@ -114,6 +127,9 @@ type Slack struct {
 	// Pace is the time between two messages (or edits) to one channel: Slack's one a second
 	// when not set; a simulator that does not limit may take "-1s" (none).
 	Pace Duration `yaml:"pace"`
+	// ThreadField is the Case field (a long text) where casebot writes each case's threads,
+	// "#legal 1700000000.000100" a line, for people in Salesforce; empty writes none.
+	ThreadField string `yaml:"thread_field"`
 	// Print prints messages to the terminal instead of posting them: for trying casebot
 	// against the sandbox. Without a token and without print, run and once refuse to start
 	// when a playbook posts to Slack.
@@ -317,6 +333,7 @@ func (c *Config) secrets() (fields []secretField, done func()) {
 		{"slack.app_token", &c.Slack.AppToken, &c.Slack.AppTokenFile},
 		{"mail.imap.password", &c.Mail.IMAP.Password, &c.Mail.IMAP.PasswordFile},
 		{"mail.smtp.password", &c.Mail.SMTP.Password, &c.Mail.SMTP.PasswordFile},
+		{"store.dsn", &c.Store.DSN, &c.Store.DSNFile},
 	}
 	copies := map[string]*Endpoint{}
 	for _, name := range slices.Sorted(maps.Keys(c.Endpoints)) {
@@ -379,6 +396,11 @@ func (c *Config) resolve(x *index, baseDir string, lookupEnv func(string) (strin
 		}
 	}
 
+	// The default path is SQLite's: a PostgreSQL ledger has none unless one was written, which
+	// validate reports.
+	if _, given := x.lookup("store.path"); c.Store.Driver == "postgres" && !given {
+		c.Store.Path = ""
+	}
 	if c.Store.Path != ":memory:" {
 		c.Store.Path = relativeTo(baseDir, c.Store.Path)
 	}

@@ -200,7 +200,7 @@ c.yaml:7:13: salesforce.password: not used with grant client_credentials`,
 		{
 			name: "store, schedule, http, log",
 			yaml: minimal + "store: {driver: postgres}\nschedule: every minute\nhttp: {listen: ':http'}\nlog: {level: verbose, format: xml}\n",
-			want: `c.yaml:6:17: store.driver: "postgres" is not supported yet; use "sqlite"
+			want: `c.yaml:6:1: store.dsn: required
 c.yaml:7:11: schedule: invalid schedule "every minute": expected exactly 5 fields, found 2: [every minute]
 c.yaml:8:16: http.listen: invalid port "http"
 c.yaml:9:14: log.level: want one of "debug", "info", "warn", "error", not "verbose"
@@ -209,7 +209,17 @@ c.yaml:9:31: log.format: want one of "text", "json", not "xml"`,
 		{
 			name: "unknown driver",
 			yaml: minimal + "store:\n  driver: mysql\n",
-			want: `c.yaml:7:11: store.driver: unknown driver "mysql"; want "sqlite"`,
+			want: `c.yaml:7:11: store.driver: unknown driver "mysql"; want "sqlite" or "postgres"`,
+		},
+		{
+			name: "postgres with a path",
+			yaml: minimal + "store:\n  driver: postgres\n  dsn: postgres://db/casebot\n  path: casebot.db\n",
+			want: `c.yaml:9:9: store.path: not used with driver "postgres": it takes store.dsn`,
+		},
+		{
+			name: "sqlite with a dsn",
+			yaml: minimal + "store:\n  driver: sqlite\n  dsn_file: /etc/hostname\n",
+			want: `c.yaml:8:13: store.dsn_file: not used with driver "sqlite"`,
 		},
 		{
 			name: "roles",
@@ -374,11 +384,12 @@ mail:
   smtp: {host: h, username: u, password: hunter2-smtp-4, from: a@example.com}
 endpoints:
   provisioning: {url: https://provisioning.example.com/api, token: hunter2-endpoint-6}
+store: {driver: postgres, dsn: "postgres://casebot:hunter2-dsn-7@db/casebot"}
 `), "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	secrets := []string{"hunter2-client-1", "hunter2-password-2", "hunter2-imap-3", "hunter2-smtp-4", "xoxb-env-token-5", "hunter2-endpoint-6"}
+	secrets := []string{"hunter2-client-1", "hunter2-password-2", "hunter2-imap-3", "hunter2-smtp-4", "xoxb-env-token-5", "hunter2-endpoint-6", "hunter2-dsn-7"}
 
 	outputs := map[string]string{}
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%10.3s"} {
@@ -420,6 +431,30 @@ endpoints:
 	}
 	if got := fmt.Sprint(Secret("")); got != "" {
 		t.Errorf("an unset secret prints %q, want nothing", got)
+	}
+}
+
+// TestPostgresStore: a PostgreSQL ledger takes its DSN inline, from the environment or from a
+// file, and has no path (the default path is SQLite's).
+func TestPostgresStore(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "dsn"), []byte("postgres://casebot:from-file@db/casebot\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("CASEBOT_TEST_DSN", "host=db user=casebot password=from-env")
+	for _, tt := range []struct{ store, want string }{
+		{"{driver: postgres, dsn: postgres://db/casebot}", "postgres://db/casebot"},
+		{"{driver: postgres, dsn: '${CASEBOT_TEST_DSN}'}", "host=db user=casebot password=from-env"},
+		{"{driver: postgres, dsn_file: dsn}", "postgres://casebot:from-file@db/casebot"},
+	} {
+		c, err := Parse("c.yaml", []byte(minimal+"store: "+tt.store+"\n"), dir)
+		if err != nil {
+			t.Errorf("store %s: %v", tt.store, err)
+			continue
+		}
+		if c.Store.DSN.Value() != tt.want || c.Store.Path != "" {
+			t.Errorf("store %s: dsn %q, path %q; want dsn %q and no path", tt.store, c.Store.DSN.Value(), c.Store.Path, tt.want)
+		}
 	}
 }
 

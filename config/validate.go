@@ -21,6 +21,7 @@ import (
 var (
 	apiVersionRe = regexp.MustCompile(`^[1-9][0-9]*\.0$`)
 	roleNameRe   = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+	fieldNameRe  = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*$`)
 	roleFieldRe  = regexp.MustCompile(`^(Case|Account)(\.[A-Za-z][A-Za-z0-9_]*){1,4}$`)
 	channelRe    = regexp.MustCompile(`^(#[a-z0-9][a-z0-9._-]{0,79}|[CGD][A-Z0-9]{8,})$`)
 )
@@ -32,12 +33,21 @@ func (c *Config) validate(x *index) []*Error {
 
 	switch c.Store.Driver {
 	case "sqlite":
+		v.required("store.path", c.Store.Path)
+		switch {
+		case c.Store.DSNFile != "":
+			v.errorf("store.dsn_file", `not used with driver "sqlite"`)
+		case c.Store.DSN != "":
+			v.errorf("store.dsn", `not used with driver "sqlite"`)
+		}
 	case "postgres":
-		v.errorf("store.driver", `"postgres" is not supported yet; use "sqlite"`)
+		v.requiredSecret("store.dsn", c.Store.DSN, c.Store.DSNFile)
+		if c.Store.Path != "" {
+			v.errorf("store.path", `not used with driver "postgres": it takes store.dsn`)
+		}
 	default:
-		v.errorf("store.driver", `unknown driver %q; want "sqlite"`, c.Store.Driver)
+		v.errorf("store.driver", `unknown driver %q; want "sqlite" or "postgres"`, c.Store.Driver)
 	}
-	v.required("store.path", c.Store.Path)
 
 	if _, err := cron.ParseStandard(c.Schedule); err != nil {
 		v.errorf("schedule", "invalid schedule %q: %v", c.Schedule, err)
@@ -67,6 +77,9 @@ func (c *Config) validate(x *index) []*Error {
 
 	c.Slack.Digest.validate(v)
 	c.Slack.validatePresses(v)
+	if f := c.Slack.ThreadField; f != "" && !fieldNameRe.MatchString(f) {
+		v.errorf("slack.thread_field", "want a Case field's API name such as Slack_Threads__c, not %q", f)
+	}
 
 	c.Mail.IMAP.Server.validate(v, "mail.imap")
 	if c.Mail.IMAP.Host != "" {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"casebot/connectors/salesforce/sandbox"
 	"casebot/test/testbin"
 )
 
@@ -70,8 +71,14 @@ func TestDemo(t *testing.T) {
 func TestOnceTwiceWritesOnce(t *testing.T) {
 	start := time.Date(2026, 11, 2, 13, 0, 0, 0, time.UTC)
 	sb, cfg, _ := sandboxConfig(t, t.TempDir(), func() time.Time { return start })
+	onceTwice(t, sb, cfg, start)
+}
 
-	// Four days in: the SOP's first steps are due for the seeded cases.
+// onceTwice runs `casebot once` twice at the same time, four days after start, when the SOP's
+// first steps are due for the seeded cases: the first run writes to the sandbox, the second
+// makes one query per playbook and does nothing.
+func onceTwice(t *testing.T, sb *sandbox.Server, cfg string, start time.Time) {
+	t.Helper()
 	at := start.Add(4*24*time.Hour + 2*time.Hour).Format(time.RFC3339)
 	out := casebot(t, "once", "-config", cfg, "-at", at)
 	first := sb.Requests()

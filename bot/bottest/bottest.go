@@ -333,6 +333,64 @@ func TestStore(t *testing.T, open func(t *testing.T) bot.Store) {
 		payloads(t, s, map[string]string{again.Key: again.Payload}, again.Key)
 	})
 
+	t.Run("SameKeyInOneBatch", func(t *testing.T) {
+		// A claim and its outcome in one batch end as they would one after the other: the
+		// outcome, with the claim's time and payload.
+		s := start(t)
+		claimed := claim(entry("c1", "attrition", 1, bot.StateClaimed))
+		done := entry("c1", "attrition", 1, bot.StateDone)
+		done.Result = "001000000000001AAA"
+		record(t, s, claimed, done)
+		want := done
+		want.Claimed = claimed.Claimed
+		expect(t, s, map[string]bot.Ledger{"c1": {want.Key: want}}, "c1")
+		payloads(t, s, map[string]string{done.Key: claimed.Payload}, done.Key)
+		expectClaimed(t, s)
+
+		// And a claim after a failure in one batch is claimed again, with its new payload.
+		failed := entry("c1", "purge", 1, bot.StateFailed)
+		failed.Retryable = true
+		again := claim(entry("c1", "purge", 1, bot.StateClaimed))
+		again.Payload = `{"key":"again"}`
+		record(t, s, failed, again)
+		expectClaimed(t, s, again)
+		payloads(t, s, map[string]string{again.Key: again.Payload}, again.Key)
+	})
+
+	t.Run("ManyEntries", func(t *testing.T) {
+		// A busy phase: more entries in one Record than one statement of most stores takes,
+		// claims with their payloads and then their outcomes.
+		s := start(t)
+		const cases, actions = 301, 7 // a last, partial chunk whatever a store's chunk is
+		var claims, outcomes []bot.LedgerEntry
+		ids := make([]string, cases)
+		want := map[string]bot.Ledger{}
+		for i := range ids {
+			ids[i] = fmt.Sprintf("case-%04d", i)
+			want[ids[i]] = bot.Ledger{}
+			for action := 1; action <= actions; action++ {
+				e := claim(entry(ids[i], "offboarding-tasks", action, bot.StateClaimed))
+				claims = append(claims, e)
+				e.State, e.Result, e.At = bot.StateDone, fmt.Sprintf("00T%015d", i*actions+action), e.At.Add(time.Second)
+				outcomes = append(outcomes, e)
+				want[ids[i]][e.Key] = e
+			}
+		}
+		record(t, s, claims...)
+		if got, err := s.Claimed(t.Context()); err != nil || len(got) != len(claims) {
+			t.Fatalf("Claimed after one Record of %d claims: %d entries (%v)", len(claims), len(got), err)
+		}
+		record(t, s, outcomes...)
+		expect(t, s, want, ids...)
+		expectClaimed(t, s)
+		keys := make([]string, len(claims))
+		wantPayloads := make(map[string]string, len(claims))
+		for i, c := range claims {
+			keys[i], wantPayloads[c.Key] = c.Key, c.Payload
+		}
+		payloads(t, s, wantPayloads, keys...)
+	})
+
 	t.Run("Positions", func(t *testing.T) {
 		s := start(t)
 		if p, err := s.Position(t.Context(), "INBOX"); err != nil || p != (bot.MailboxPosition{}) {

@@ -382,7 +382,7 @@ func newDaemon(ctx context.Context, configPath string, now func() time.Time, vir
 	eng, err := engine.New(engine.Options{
 		CRM: crm, Store: store, Chat: chat, Mailer: mailer, Caller: caller,
 		Playbooks: pbs, Templates: tmpl, Roles: engineRoles(cfg.Roles), Now: now, Logger: log,
-		Registerer: reg, MessageIDDomain: mailDomain(cfg.Mail.SMTP.From),
+		Registerer: reg, MessageIDDomain: mailDomain(cfg.Mail.SMTP.From), ThreadField: cfg.Slack.ThreadField,
 	})
 	if err != nil {
 		store.Close()

@@ -96,7 +96,7 @@ func demo(ctx context.Context, args []string, std IO, w Wiring) error {
 	eng, err := engine.New(engine.Options{
 		CRM: crm, Store: store, Chat: tl, Mailer: tl, Caller: caller,
 		Playbooks: pbs, Templates: tmpl, Roles: engineRoles(cfg.Roles), Now: clk.Now, Logger: log,
-		Observe: tl.event,
+		Observe: tl.event, ThreadField: cfg.Slack.ThreadField,
 	})
 	if err != nil {
 		return err

@@ -88,7 +88,7 @@ func openSource(ctx context.Context, configPath string, std IO, w Wiring) (*sour
 	store, err := w.ReadStore(ctx, st)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		fmt.Fprintf(std.Err, "casebot: no ledger at %s yet: as if casebot had never run\n", st.Path)
+		fmt.Fprintf(std.Err, "casebot: no ledger %s yet: as if casebot had never run\n", st.Where())
 		return src, nil
 	case err != nil:
 		return nil, err

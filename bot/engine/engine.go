@@ -72,6 +72,11 @@ type Options struct {
 	// (the domain of its From address); "casebot.localhost" when empty.
 	MessageIDDomain string
 
+	// ThreadField, when set, is the Case field where each case's Slack threads are kept for
+	// people in Salesforce ("#legal 1700000000.000100", a line each), written when a thread
+	// starts. The ledger and the roots' metadata are what casebot itself goes by.
+	ThreadField string
+
 	chunk int // cases a pass decides and performs together; chunkCases when 0 (tests set it)
 }
 

@@ -57,6 +57,7 @@ type threads struct {
 	mu    sync.Mutex
 	views map[string]*threadView // by case id
 	fresh []bot.LedgerEntry      // roots posted since the last phase's outcomes were written
+	moved map[string]bool        // cases whose roots were posted or found in this settle
 }
 
 // newThreads returns the threads of p's cases, or nil when the chat keeps no threads.
@@ -65,7 +66,7 @@ func (e *Engine) newThreads(p *rules.Playbook) *threads {
 	if !ok {
 		return nil
 	}
-	return &threads{e: e, chat: chat, p: p, views: map[string]*threadView{}}
+	return &threads{e: e, chat: chat, p: p, views: map[string]*threadView{}, moved: map[string]bool{}}
 }
 
 // see keeps a case's checklist as res has it, when the case has a thread or is about to be
@@ -123,6 +124,7 @@ func (t *threads) root(ctx context.Context, c *bot.Case, channel string) (string
 	// Written with the phase's outcomes: a crash before leaves a root the next attempt finds
 	// by its metadata.
 	t.fresh = append(t.fresh, t.entry(c.ID, channel, ts, hash))
+	t.moved[c.ID] = true
 	t.mu.Unlock()
 	return ts, nil
 }
@@ -152,7 +154,7 @@ func (t *threads) sync(ctx context.Context) error {
 	if t == nil {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, threadSyncBudget)
+	budget, cancel := context.WithTimeout(ctx, threadSyncBudget)
 	defer cancel()
 	var entries []bot.LedgerEntry
 	// In order, so that a terminal prints the same each time.
@@ -160,15 +162,16 @@ func (t *threads) sync(ctx context.Context) error {
 		v := t.views[id]
 		for _, ch := range slices.Sorted(maps.Keys(v.roots)) {
 			r := v.roots[ch]
-			if r.hash == v.hash || ctx.Err() != nil {
+			if r.hash == v.hash || budget.Err() != nil {
 				continue
 			}
-			err := t.chat.Update(ctx, ch, r.ts, v.list)
+			err := t.chat.Update(budget, ch, r.ts, v.list)
 			if errors.Is(err, bot.ErrRootGone) {
 				var ts string
-				if ts, err = t.chat.PostRoot(ctx, ch, v.list); err == nil {
+				if ts, err = t.chat.PostRoot(budget, ch, v.list); err == nil {
 					t.e.log.Info("a case's thread lost its root: posted a new one", "case", id, "channel", ch, "old", r.ts, "new", ts)
 					r.ts = ts
+					v.roots[ch], t.moved[id] = root{ts: ts, hash: r.hash}, true
 				}
 			}
 			if err != nil {
@@ -178,11 +181,43 @@ func (t *threads) sync(ctx context.Context) error {
 			entries = append(entries, t.entry(id, ch, r.ts, v.hash))
 		}
 	}
+	t.tellCases(ctx)
 	t.views = map[string]*threadView{}
 	if err := t.e.record(ctx, entries...); err != nil {
 		return &LedgerError{Err: fmt.Errorf("recording %d thread(s): %w", len(entries), err)}
 	}
 	return nil
+}
+
+// tellCases writes the threads of the cases whose roots moved to Options.ThreadField, in one
+// batch. A failure is logged: the field is for people, and the next root to move writes it.
+func (t *threads) tellCases(ctx context.Context) {
+	field := t.e.opts.ThreadField
+	if field == "" || len(t.moved) == 0 {
+		return
+	}
+	var ws []bot.Write
+	for _, id := range slices.Sorted(maps.Keys(t.moved)) {
+		v := t.views[id]
+		if v == nil {
+			continue
+		}
+		var lines []string
+		for _, ch := range slices.Sorted(maps.Keys(v.roots)) {
+			lines = append(lines, ch+" "+v.roots[ch].ts)
+		}
+		ws = append(ws, bot.Write{Op: bot.OpUpdate, Object: "Case", ID: id, Fields: bot.Fields{field: strings.Join(lines, "\n")}})
+	}
+	t.moved = map[string]bool{}
+	res, err := t.e.opts.CRM.Apply(ctx, ws)
+	for i, r := range res {
+		if r.Err != nil && err == nil {
+			err = fmt.Errorf("case %s: %w", ws[i].ID, r.Err)
+		}
+	}
+	if err != nil {
+		t.e.log.Warn("could not write the cases' Slack threads", "field", field, "err", err)
+	}
 }
 
 // checklist is the checklist of case c as res evaluates it.

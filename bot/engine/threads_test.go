@@ -126,7 +126,8 @@ func newSOPThreads(t *testing.T, now *time.Time) (*Engine, *fakeCRM, *memStore, 
 // edited in place as the steps complete; a cycle that changes nothing edits nothing.
 func TestOneThreadPerCaseAndChannel(t *testing.T) {
 	now := day0.Add(15 * time.Hour)
-	eng, _, _, chat := newSOPThreads(t, &now)
+	eng, crm, _, chat := newSOPThreads(t, &now)
+	eng.opts.ThreadField = "Slack_Threads__c"
 	cycle(t, eng)
 	legal := chat.threadsOf("#legal")
 	if len(legal) != 1 || len(legal[0].replies) == 0 {
@@ -140,8 +141,22 @@ func TestOneThreadPerCaseAndChannel(t *testing.T) {
 		stateOf(root.list, "attrition") != bot.ItemScheduled {
 		t.Errorf("checklist %+v, want the case, its account, case-opened done and attrition scheduled", root.list)
 	}
+	// The case tells people in Salesforce where it is followed.
+	var ts string
+	for k, r := range chat.roots {
+		if r == root {
+			ts = k
+		}
+	}
+	if f, _ := crm.cases[0].Fields["Slack_Threads__c"].(string); !strings.Contains(f, "#legal "+ts) {
+		t.Errorf("Slack_Threads__c = %q, want #legal %s among its lines", f, ts)
+	}
 	updates, replies := chat.updates, len(root.replies)
+	writes := len(crm.writes())
 	cycle(t, eng)
+	if len(crm.writes()) != writes {
+		t.Errorf("an idle cycle wrote %d records", len(crm.writes())-writes)
+	}
 	if chat.updates != updates || len(root.replies) != replies {
 		t.Errorf("an idle cycle: %d updates, %d replies", chat.updates-updates, len(root.replies)-replies)
 	}

@@ -54,10 +54,8 @@ func (s *Store) Record(ctx context.Context, es ...bot.LedgerEntry) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	for i, e := range es {
-		if e.Key == "" || e.CaseID == "" || e.State == "" {
-			return fmt.Errorf("record %d ledger entries: entry %d: key, case id and state are required", len(es), i+1)
-		}
+	if err := bot.CheckEntries(es); err != nil {
+		return fmt.Errorf("record %d ledger entries: %w", len(es), err)
 	}
 	if s.entries == nil {
 		s.entries, s.payloads = map[string]bot.LedgerEntry{}, map[string]string{}

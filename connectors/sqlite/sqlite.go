@@ -11,10 +11,8 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
-	"path"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -172,7 +170,7 @@ func dsn(path string, q url.Values) string {
 
 // checkVersion checks that the database's schema is the one this casebot writes.
 func (s *Store) checkVersion(ctx context.Context) error {
-	names, err := migrationNames()
+	names, err := bot.Migrations(migrations, "migrations/*.sql")
 	if err != nil {
 		return err
 	}
@@ -180,24 +178,7 @@ func (s *Store) checkVersion(ctx context.Context) error {
 	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&current); err != nil {
 		return fmt.Errorf("read schema version (is it a casebot ledger?): %w", err)
 	}
-	switch {
-	case current > len(names):
-		return fmt.Errorf("the database's schema is version %d, newer than this casebot knows (%d)", current, len(names))
-	case current < len(names):
-		return fmt.Errorf("the database's schema is version %d, older than this casebot's (%d): casebot once or casebot run upgrades it",
-			current, len(names))
-	}
-	return nil
-}
-
-// migrationNames lists the embedded migrations in order.
-func migrationNames() ([]string, error) {
-	names, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return nil, fmt.Errorf("list migrations: %w", err)
-	}
-	slices.Sort(names)
-	return names, nil
+	return bot.CompareSchema(current, len(names))
 }
 
 // migrate applies the embedded migrations the database lacks, in one transaction with the
@@ -206,7 +187,7 @@ func migrationNames() ([]string, error) {
 // (a read-only file, a directory where the write-ahead log cannot be created, a full disk),
 // which would otherwise be found only after a Salesforce write that could not be recorded.
 func (s *Store) migrate(ctx context.Context) error {
-	names, err := migrationNames()
+	names, err := bot.Migrations(migrations, "migrations/*.sql")
 	if err != nil {
 		return err
 	}
@@ -223,13 +204,9 @@ func (s *Store) migrate(ctx context.Context) error {
 		return fmt.Errorf("read schema version: %w", err)
 	}
 	if current > len(names) {
-		return fmt.Errorf("the database's schema is version %d, newer than this casebot knows (%d)", current, len(names))
+		return bot.CompareSchema(current, len(names))
 	}
-	for i, name := range names[current:] {
-		version := current + i + 1
-		if n, err := strconv.Atoi(strings.SplitN(path.Base(name), "_", 2)[0]); err != nil || n != version {
-			return fmt.Errorf("migration %s: want number %04d", name, version)
-		}
+	for _, name := range names[current:] {
 		text, err := migrations.ReadFile(name)
 		if err != nil {
 			return fmt.Errorf("read migration: %w", err)
@@ -411,11 +388,8 @@ func (s *Store) Record(ctx context.Context, es ...bot.LedgerEntry) error {
 	if len(es) == 0 {
 		return nil
 	}
-	for i, e := range es {
-		if e.Key == "" || e.CaseID == "" || e.State == "" {
-			return fmt.Errorf("record %d ledger entries: entry %d (key %q, case %q): key, case id and state are required",
-				len(es), i+1, e.Key, e.CaseID)
-		}
+	if err := bot.CheckEntries(es); err != nil {
+		return fmt.Errorf("record %d ledger entries: %w", len(es), err)
 	}
 	if err := s.sameFile(); err != nil {
 		return fmt.Errorf("record %d ledger entries: %w", len(es), err)

@@ -247,6 +247,7 @@ func newSchema() *schema {
 				typed("Data_Deletion_Approved__c", soql.TypeBoolean),
 				labeled(typed("Deletion_Window_Days__c", soql.TypeDouble), "Deletion Window (Days)"),
 				longText("Deactivated_GUIDs__c"),
+				longText("Slack_Threads__c"), // casebot's threads of the case: "#legal 1700000000.000100", a line each
 				// MSP cancellation.
 				picklist("Cancellation_Type__c", true, "Cancel", "Partner Change"),
 				typed("Data_Export_Required__c", soql.TypeBoolean),
