@@ -62,6 +62,12 @@ var wiring = cli.Wiring{
 		}
 		return sqlite.OpenReadOnly(ctx, cfg.Path)
 	},
+	Schema: func(ctx context.Context, cfg config.Store) (int, int, error) {
+		if cfg.Driver == "postgres" {
+			return postgres.SchemaVersion(ctx, cfg.DSN.Value())
+		}
+		return sqlite.SchemaVersion(ctx, cfg.Path)
+	},
 	Chat: func(cfg config.Slack, out io.Writer, log *slog.Logger) bot.Chat {
 		return slack.New(slack.Options{Token: cfg.Token.Value(), APIURL: cfg.APIURL, Pace: time.Duration(cfg.Pace), Out: out, Logger: log})
 	},

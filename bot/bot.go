@@ -414,6 +414,11 @@ type Store interface {
 	Check(ctx context.Context) error
 	// Close releases the store.
 	Close() error
+	// CaseIDs returns the ids of every case with an entry, sorted: with Entries, a way to read
+	// the whole ledger (casebot migrate -from-sqlite copies it).
+	CaseIDs(ctx context.Context) ([]string, error)
+	// Positions returns where intake stands in every mailbox folder it read.
+	Positions(ctx context.Context) (map[string]MailboxPosition, error)
 }
 
 // Error is a classified provider error. Connectors return it (wrapped) so the engine can decide

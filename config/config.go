@@ -82,6 +82,9 @@ type Store struct {
 	// key=value pairs): a secret, since it may hold the password.
 	DSN     Secret `yaml:"dsn"`
 	DSNFile string `yaml:"dsn_file"`
+	// Lease bounds a takeover (postgres): a replica that stops renewing the lease loses it
+	// this long after its last renewal, and another acts.
+	Lease Duration `yaml:"lease"`
 }
 
 // Where says where the ledger is, for messages: "at" its file, or "in" the PostgreSQL database
@@ -235,7 +238,7 @@ func Default() *Config {
 			Grant:      GrantPassword,
 			Timeout:    Duration(30 * time.Second),
 		},
-		Store:    Store{Driver: "sqlite", Path: "casebot.db"},
+		Store:    Store{Driver: "sqlite", Path: "casebot.db", Lease: Duration(15 * time.Second)},
 		Schedule: "@every 1m",
 		Slack:    Slack{Digest: Digest{Days: 3, Lines: 10, Zone: "UTC"}},
 		Mail: Mail{

@@ -45,6 +45,9 @@ func (c *Config) validate(x *index) []*Error {
 		if c.Store.Path != "" {
 			v.errorf("store.path", `not used with driver "postgres": it takes store.dsn`)
 		}
+		if c.Store.Lease < Duration(time.Second) {
+			v.errorf("store.lease", "%s is too short: renewals come every third of it; want 1s or more", time.Duration(c.Store.Lease))
+		}
 	default:
 		v.errorf("store.driver", `unknown driver %q; want "sqlite" or "postgres"`, c.Store.Driver)
 	}

@@ -13,15 +13,11 @@ import (
 	"casebot/connectors/postgres/pgtest"
 )
 
-// TestOncePostgres runs `casebot once` twice against the sandbox with its ledger in PostgreSQL
-// (the DSN from a file, as a secret): the first run's effects land and are in the ledger, the
-// second does nothing; validate and plan take the same config.
-func TestOncePostgres(t *testing.T) {
-	dsn := pgtest.Start(t).DSN(t)
-	dir := t.TempDir()
-	start := time.Date(2026, 11, 2, 13, 0, 0, 0, time.UTC)
-	sb, cfg, _ := sandboxConfig(t, dir, func() time.Time { return start })
-	if err := os.WriteFile(filepath.Join(dir, "postgres-dsn"), []byte(dsn+"\n"), 0o600); err != nil {
+// usePostgres puts the ledger of the config file cfg in the PostgreSQL database of dsn, which
+// it reads from a file beside cfg, as a secret; lease, when not "", is store.lease.
+func usePostgres(t *testing.T, cfg, dsn, lease string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(filepath.Dir(cfg), "postgres-dsn"), []byte(dsn+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	conf, err := os.ReadFile(cfg)
@@ -32,10 +28,25 @@ func TestOncePostgres(t *testing.T) {
 	if !store.Match(conf) {
 		t.Fatalf("the example config has no sqlite store to replace:\n%s", conf)
 	}
-	conf = store.ReplaceAll(conf, []byte("store:\n  driver: postgres\n  dsn_file: postgres-dsn"))
+	with := "store:\n  driver: postgres\n  dsn_file: postgres-dsn"
+	if lease != "" {
+		with += "\n  lease: " + lease
+	}
+	conf = store.ReplaceAll(conf, []byte(with))
 	if err := os.WriteFile(cfg, conf, 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestOncePostgres runs `casebot once` twice against the sandbox with its ledger in PostgreSQL
+// (the DSN from a file, as a secret): the first run's effects land and are in the ledger, the
+// second does nothing; validate and plan take the same config.
+func TestOncePostgres(t *testing.T) {
+	dsn := pgtest.Start(t).DSN(t)
+	dir := t.TempDir()
+	start := time.Date(2026, 11, 2, 13, 0, 0, 0, time.UTC)
+	sb, cfg, _ := sandboxConfig(t, dir, func() time.Time { return start })
+	usePostgres(t, cfg, dsn, "")
 
 	casebot(t, "validate", "-config", cfg)
 	onceTwice(t, sb, cfg, start)

@@ -412,6 +412,30 @@ func TestStore(t *testing.T, open func(t *testing.T) bot.Store) {
 		}
 	})
 
+	t.Run("ReadAll", func(t *testing.T) {
+		s := start(t)
+		if ids, err := s.CaseIDs(t.Context()); err != nil || len(ids) != 0 {
+			t.Errorf("CaseIDs of an empty store = %v, %v; want none", ids, err)
+		}
+		if ps, err := s.Positions(t.Context()); err != nil || len(ps) != 0 {
+			t.Errorf("Positions of an empty store = %v, %v; want none", ps, err)
+		}
+		record(t, s, entry("c2", "attrition", 1, bot.StateDone), entry("c1", "attrition", 1, bot.StateDone),
+			entry("c1", "attrition", 2, bot.StateDone))
+		if ids, err := s.CaseIDs(t.Context()); err != nil || !slices.Equal(ids, []string{"c1", "c2"}) {
+			t.Errorf("CaseIDs = %v, %v; want [c1 c2]", ids, err)
+		}
+		want := map[string]bot.MailboxPosition{"INBOX": {UIDValidity: 7, UID: 41}, "Partners": {UIDValidity: 3, UID: 9}}
+		for m, p := range want {
+			if err := s.SetPosition(t.Context(), m, p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got, err := s.Positions(t.Context()); err != nil || !maps.Equal(got, want) {
+			t.Errorf("Positions = %v, %v; want %v", got, err, want)
+		}
+	})
+
 	t.Run("Check", func(t *testing.T) {
 		s := start(t)
 		if err := s.Check(t.Context()); err != nil {

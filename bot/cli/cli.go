@@ -60,7 +60,10 @@ type Wiring struct {
 	// ReadStore opens the ledger for plan and why, to read only: no schema change, no lock
 	// that would stop a running daemon. No ledger yet is an error wrapping fs.ErrNotExist.
 	ReadStore func(ctx context.Context, cfg config.Store) (bot.Store, error)
-	Chat      func(cfg config.Slack, out io.Writer, log *slog.Logger) bot.Chat
+	// Schema returns the ledger's schema version (0 when there is no ledger yet) and the one
+	// this casebot migrates it to, changing nothing.
+	Schema func(ctx context.Context, cfg config.Store) (current, known int, err error)
+	Chat   func(cfg config.Slack, out io.Writer, log *slog.Logger) bot.Chat
 	// Mailer sends through cfg's relay, or prints to out when it names no host.
 	Mailer  func(cfg config.SMTP, out io.Writer, log *slog.Logger) (bot.Mailer, error)
 	Caller  func(endpoints map[string]config.Endpoint, log *slog.Logger) (bot.Caller, error)
@@ -106,6 +109,7 @@ Commands:
   why        explain why a step of a case ran, did not run, or will run when it will
   retry      run again what failed for good on a case, once its cause is fixed
   digest     show (or post) each Slack channel's digest: what comes due, what waits on whom
+  migrate    upgrade the ledger's schema (-check: exit 3 when pending), or import a SQLite ledger
 
 Run "casebot <command> -h" for a command's flags.
 `
@@ -127,6 +131,7 @@ func Main(ctx context.Context, args []string, std IO, w Wiring) int {
 		"why":      why,
 		"retry":    retry,
 		"digest":   digestCmd,
+		"migrate":  migrate,
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {
@@ -140,6 +145,10 @@ func Main(ctx context.Context, args []string, std IO, w Wiring) int {
 	if err := cmd(ctx, args[1:], std, w); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
+		}
+		if code, ok := exitCode(err); ok {
+			fmt.Fprintf(std.Err, "casebot %s: %v\n", args[0], err)
+			return code
 		}
 		var ue usageError
 		if errors.As(err, &ue) {
@@ -336,6 +345,7 @@ type daemon struct {
 	log    *slog.Logger
 	engine *engine.Engine
 	store  bot.Store
+	lease  bot.Lease // held while this replica acts
 	// intake takes in the mailbox's mail; nil without mail.imap.
 	intake  *intake.Intake
 	mailbox bot.Mailbox
@@ -379,6 +389,8 @@ func newDaemon(ctx context.Context, configPath string, now func() time.Time, vir
 		return nil, err
 	}
 	chat := w.Chat(cfg.Slack, std.Out, log)
+	lease := leaseOf(cfg.Store, store)
+	crm, chat, mailer, caller = guardEffects(lease, crm, chat, mailer, caller)
 	eng, err := engine.New(engine.Options{
 		CRM: crm, Store: store, Chat: chat, Mailer: mailer, Caller: caller,
 		Playbooks: pbs, Templates: tmpl, Roles: engineRoles(cfg.Roles), Now: now, Logger: log,
@@ -388,7 +400,7 @@ func newDaemon(ctx context.Context, configPath string, now func() time.Time, vir
 		store.Close()
 		return nil, err
 	}
-	d := &daemon{cfg: cfg, log: log, engine: eng, store: store, set: set, chat: chat}
+	d := &daemon{cfg: cfg, log: log, engine: eng, store: store, lease: lease, set: set, chat: chat}
 	if cfg.Mail.IMAP.Host == "" {
 		return d, nil
 	}
@@ -450,11 +462,23 @@ func run(ctx context.Context, args []string, std IO, w Wiring) error {
 	defer d.Close()
 	sctx, stopStatus := context.WithCancel(ctx)
 	defer stopStatus()
-	stopped, err := serveStatus(sctx, d.cfg.HTTP.Listen, statusHandler(d.engine, reg), d.log)
+	registerLeader(reg, d.lease)
+	stopped, err := serveStatus(sctx, d.cfg.HTTP.Listen, statusHandler(d.engine, reg, d.lease), d.log)
 	if err != nil {
 		return err
 	}
 	d.log.Info("casebot running", "schedule", d.cfg.Schedule, "mail_intake", d.intake != nil)
+	err = d.lead(ctx, d.lease, func(ctx context.Context) error { return d.act(ctx, w) })
+	d.release()
+	stopStatus()
+	<-stopped
+	d.log.Info("casebot stopped")
+	return err
+}
+
+// act runs the engine, mail intake, the scheduled digests and the Slack listener until ctx is
+// done: what only the replica holding the lease does.
+func (d *daemon) act(ctx context.Context, w Wiring) error {
 	taken := make(chan struct{})
 	if d.intake != nil {
 		go func() {
@@ -471,13 +495,10 @@ func run(ctx context.Context, args []string, std IO, w Wiring) error {
 	}()
 	kicks := make(chan struct{}, 1)
 	listened := d.listen(ctx, kicks, w)
-	err = d.engine.RunKicked(ctx, d.cfg.Schedule, kicks)
+	err := d.engine.RunKicked(ctx, d.cfg.Schedule, kicks)
 	<-taken
 	<-listened
 	<-digested
-	stopStatus()
-	<-stopped
-	d.log.Info("casebot stopped")
 	return err
 }
 
@@ -501,6 +522,10 @@ func once(ctx context.Context, args []string, std IO, w Wiring) error {
 		return err
 	}
 	defer d.Close()
+	if err := d.leadOnce(ctx); err != nil {
+		return err
+	}
+	defer d.release()
 	if d.intake != nil {
 		// The mail first, so that a request is acted on in the same run.
 		in, err := d.intake.Step(ctx)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"casebot/bot"
 	"casebot/bot/engine"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,12 +20,17 @@ import (
 // statusHandler serves /healthz (the process answers), /readyz (the ledger can be written and
 // the last cycle succeeded; otherwise what is wrong, in words) and /metrics (Prometheus) for
 // the daemon.
-func statusHandler(eng *engine.Engine, reg *prometheus.Registry) http.Handler {
+// A replica without the lease is ready (it takes over when needed) and says it stands by.
+func statusHandler(eng *engine.Engine, reg *prometheus.Registry, lease bot.Lease) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if !lease.Held() {
+			fmt.Fprintln(w, "standby: another replica holds the lease")
+			return
+		}
 		if err := eng.CheckLedger(r.Context()); err != nil {
 			http.Error(w, "not ready: "+engine.Diagnose(err), http.StatusServiceUnavailable)
 			return

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -148,4 +149,28 @@ func (s *Store) All() map[string]bot.LedgerEntry {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return maps.Clone(s.entries)
+}
+
+// CaseIDs returns the ids of every case with an entry, sorted.
+func (s *Store) CaseIDs(ctx context.Context) ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for _, e := range s.entries {
+		seen[e.CaseID] = true
+	}
+	return slices.Sorted(maps.Keys(seen)), nil
+}
+
+// Positions returns where intake stands in every mailbox folder it read.
+func (s *Store) Positions(ctx context.Context) (map[string]bot.MailboxPosition, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return maps.Clone(s.positions), nil
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -33,6 +34,8 @@ const (
 type Store struct {
 	pool     *pgxpool.Pool
 	readOnly bool
+	// fence, once the lease was acquired, is the token every write's transaction checks.
+	fence atomic.Pointer[fence]
 }
 
 var _ bot.Store = (*Store)(nil)
@@ -302,13 +305,14 @@ func (s *Store) Record(ctx context.Context, es ...bot.LedgerEntry) error {
 		}
 	}
 	b := &pgx.Batch{}
+	s.fenced(b)
 	b.Queue(upsertLedger, caseIDs, keys, playbooks, steps, states, results, details,
 		attempts, ats, retryables, retryAts, claimedAts)
 	if len(payloads) > 0 {
 		b.Queue(upsertClaims, payloadKeys, payloads)
 	}
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
-		return fmt.Errorf("record %d ledger entries %s…: %w", len(es), es[0].Key, err)
+		return fmt.Errorf("record %d ledger entries %s…: %w", len(es), es[0].Key, leaseLost(err))
 	}
 	return nil
 }
@@ -358,11 +362,13 @@ func (s *Store) SetPosition(ctx context.Context, mailbox string, p bot.MailboxPo
 	if s.readOnly {
 		return fmt.Errorf("record the position in mailbox %s: the ledger is open read-only", mailbox)
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO mailbox_positions (mailbox, uid_validity, uid) VALUES ($1, $2, $3)
+	b := &pgx.Batch{}
+	s.fenced(b)
+	b.Queue(`INSERT INTO mailbox_positions (mailbox, uid_validity, uid) VALUES ($1, $2, $3)
 		ON CONFLICT (mailbox) DO UPDATE SET uid_validity = excluded.uid_validity, uid = excluded.uid`,
 		mailbox, int64(p.UIDValidity), int64(p.UID))
-	if err != nil {
-		return fmt.Errorf("record the position in mailbox %s: %w", mailbox, err)
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("record the position in mailbox %s: %w", mailbox, leaseLost(err))
 	}
 	return nil
 }

@@ -1,0 +1,162 @@
+package test
+
+import (
+	"fmt"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"casebot/connectors/postgres/pgtest"
+	"casebot/connectors/salesforce"
+	"casebot/connectors/salesforce/sandbox"
+)
+
+// TestLeaseTakeover runs two replicas of the daemon on one PostgreSQL ledger against the
+// sandbox. One acts, the other stands by. The leader is frozen (SIGSTOP) past its lease: the
+// other takes over within the bound, and the frozen one, resumed, stands by. Then the new
+// leader is killed (SIGKILL) and the first takes over again. No Salesforce write happens twice.
+func TestLeaseTakeover(t *testing.T) {
+	const lease = 3 * time.Second
+	// The lease expires lease after the last renewal; the standby tries every third of it.
+	const bound = lease + lease/3 + 2*time.Second
+	dsn := pgtest.Start(t).DSN(t)
+	sb, cfg, _ := sandboxConfig(t, t.TempDir(), time.Now)
+	usePostgres(t, cfg, dsn, lease.String())
+
+	a := startDaemon(t, cfg)
+	a.wait(`msg="lease acquired: acting"`)
+	a.wait(`msg="cycle done"`)
+	b := startDaemon(t, cfg)
+	b.wait(`msg="standing by: another replica holds the lease"`)
+	leader(t, a, true)
+	leader(t, b, false)
+
+	if err := a.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	frozen := time.Now()
+	b.wait(`msg="lease acquired: acting"`)
+	if took := time.Since(frozen); took > bound {
+		t.Errorf("takeover from a frozen leader took %s, want at most %s", took, bound)
+	}
+	b.wait(`msg="cycle done"`)
+	if err := a.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	a.wait(`msg="lease lost: another replica acts; standing by"`)
+	leader(t, a, false)
+	leader(t, b, true)
+
+	if err := b.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	go func() {
+		for range b.lines {
+		}
+	}()
+	_ = b.cmd.Wait()
+	a.wait(`msg="lease acquired: acting"`)
+	if took := time.Since(killed); took > bound {
+		t.Errorf("takeover from a killed leader took %s, want at most %s", took, bound)
+	}
+	a.wait(`msg="cycle done"`)
+	leader(t, a, true)
+
+	c := sandboxClient(t, sb)
+	tasksByKey(t, c, "")
+	if comments := commentsByMarker(t, c); len(comments) == 0 {
+		t.Error("the replicas made no CaseComment")
+	}
+	a.stop()
+}
+
+// TestLeaseFrozenMidCycle freezes the leader in the middle of a cycle (every Salesforce call
+// is slowed down), past its lease. The other replica takes over and finishes the cycle; the
+// frozen one, resumed, stands by, its late ledger writes refused. The org then holds the
+// comments a single replica makes, each once.
+func TestLeaseFrozenMidCycle(t *testing.T) {
+	const lease = 2 * time.Second
+	pg := pgtest.Start(t)
+
+	// What one replica alone does.
+	sb, cfg, _ := sandboxConfig(t, t.TempDir(), time.Now)
+	usePostgres(t, cfg, pg.DSN(t), lease.String())
+	one := startDaemon(t, cfg)
+	one.wait(`msg="cycle done"`)
+	one.stop()
+	want := commentsByMarker(t, sandboxClient(t, sb))
+
+	sb, cfg, _ = sandboxConfig(t, t.TempDir(), time.Now)
+	usePostgres(t, cfg, pg.DSN(t), lease.String())
+	// Every Salesforce call slowed down: the leader's first cycle takes seconds. It is frozen
+	// once its first comment is in the org, with the rest of its writes still to come.
+	sb.SetFaults(sandbox.Faults{Rates: map[sandbox.FaultKind]float64{sandbox.FaultLatency: 1}, Latency: 100 * time.Millisecond})
+	a := startDaemon(t, cfg)
+	a.wait(`msg="lease acquired: acting"`)
+	b := startDaemon(t, cfg)
+	b.wait(`msg="standing by: another replica holds the lease"`)
+	c, until := sandboxClient(t, sb), time.Now().Add(time.Minute)
+	for len(commentsByMarker(t, c)) == 0 { // each look takes the 100 ms the sandbox adds to every call
+		if time.Now().After(until) {
+			t.Fatalf("the leader made no comment in a minute:\n%s", strings.Join(a.log, "\n"))
+		}
+	}
+	if err := a.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	b.wait(`msg="lease acquired: acting"`)
+	b.wait(`msg="cycle (done|failed)"`)
+	if err := a.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	a.wait(`msg="lease lost: another replica acts; standing by"`)
+	sb.SetFaults(sandbox.Faults{})
+
+	got := commentsByMarker(t, sandboxClient(t, sb))
+	if len(got) != len(want) {
+		t.Errorf("two replicas made %d distinct comments, one alone %d", len(got), len(want))
+	}
+	// Frozen in the middle of a cycle, the old leader had writes pending when it resumed.
+	refused := false
+	for _, l := range a.log {
+		refused = refused || strings.Contains(l, "the lease is lost")
+	}
+	if !refused {
+		t.Errorf("the resumed leader logged no refused write:\n%s", strings.Join(a.log, "\n"))
+	}
+	b.stop()
+	a.stop()
+}
+
+// leader checks what a replica's /readyz and casebot_leader say about whether it acts.
+func leader(t *testing.T, d *daemon, acts bool) {
+	t.Helper()
+	ready, gauge := "ok", "casebot_leader 1"
+	if !acts {
+		ready, gauge = "standby", "casebot_leader 0"
+	}
+	if code, body := d.get("/readyz"); code != 200 || !strings.HasPrefix(body, ready) {
+		t.Errorf("/readyz: %d %q, want 200 %s…", code, body, ready)
+	}
+	if _, body := d.get("/metrics"); !strings.Contains(body, gauge+"\n") {
+		t.Errorf("/metrics lacks %q", gauge)
+	}
+}
+
+// commentsByMarker counts the CaseComments casebot made by their case and marker (the last
+// line of the text, bot.CommentMarker); it fails the test when one was made twice.
+func commentsByMarker(t *testing.T, c *salesforce.Client) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	for _, rec := range query(t, c, "SELECT ParentId, CommentBody FROM CaseComment") {
+		body, _ := rec["CommentBody"].(string)
+		lines := strings.Split(strings.TrimSpace(body), "\n")
+		k := fmt.Sprint(rec["ParentId"], " ", lines[len(lines)-1])
+		if out[k]++; out[k] == 2 {
+			t.Errorf("two CaseComments on case and marker %s: a write was applied twice", k)
+		}
+	}
+	return out
+}
