@@ -281,6 +281,8 @@ func Diagnose(err error) string {
 	switch {
 	case err == nil:
 		return ""
+	case errors.Is(err, bot.ErrLeaseLost):
+		return "another replica took over the ledger's lease: this one stands by"
 	case errors.As(err, &le):
 		return "the ledger cannot be used: " + le.Err.Error()
 	case errors.As(err, &ce) && errors.As(err, &be) && be.Login:

@@ -477,6 +477,8 @@ func TestDiagnose(t *testing.T) {
 			"Salesforce is unreachable or overloaded: query Case: TRANSPORT: connection refused"},
 		{&CRMError{Err: &bot.Error{Op: "query Case", Code: "INVALID_FIELD"}}, "Salesforce refused to give the cases: query Case: INVALID_FIELD"},
 		{errors.New("boom"), "the last cycle failed: boom"},
+		{&LedgerError{Err: fmt.Errorf("recording 3 outcome(s): %w", bot.ErrLeaseLost)},
+			"another replica took over the ledger's lease: this one stands by"},
 	} {
 		if got := Diagnose(tt.err); got != tt.want {
 			t.Errorf("Diagnose(%v) = %q, want %q", tt.err, got, tt.want)
