@@ -39,6 +39,16 @@ type Case struct {
 	Tasks   []Task   // tasks on the case that carry an effect key (created by casebot)
 }
 
+// Created is when the case was created (its CreatedDate, when read); zero when unknown.
+func (c *Case) Created() time.Time {
+	s, _ := c.Fields["CreatedDate"].(string)
+	t, err := time.Parse(DateTimeLayout, s)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}
+
 // Account is the account of a case.
 type Account struct {
 	ID     string

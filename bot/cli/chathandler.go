@@ -332,12 +332,13 @@ const maxAnswer = 38000
 // whoever asked alone.
 func (h *ChatHandler) Command(ctx context.Context, c bot.Command) (bot.Answer, error) {
 	var out bytes.Buffer
+	var about *bot.Case // the case answered about
 	var err error
 	switch {
 	case c.Name == "why" && len(c.Args) == 2:
-		err = h.src.writeWhy(ctx, &out, c.Args[0], c.Args[1], h.now())
+		about, err = h.src.writeWhy(ctx, &out, c.Args[0], c.Args[1], h.now())
 	case c.Name == "plan" && len(c.Args) == 1:
-		err = h.src.writePlans(ctx, &out, c.Args[0], planDays*24*time.Hour, h.now())
+		about, err = h.src.writePlans(ctx, &out, c.Args[0], planDays*24*time.Hour, h.now())
 	default:
 		return refusal("casebot answers /casebot why CASE STEP and /casebot plan CASE."), nil
 	}
@@ -351,24 +352,18 @@ func (h *ChatHandler) Command(ctx context.Context, c bot.Command) (bot.Answer, e
 		return bot.Answer{}, err
 	}
 	text := "`" + bot.EscapeMrkdwn(asked) + "`\n```\n" + bot.EscapeMrkdwn(strings.TrimRight(out.String(), "\n")) + "\n```"
-	return bot.Answer{Text: bot.Truncate(text, maxAnswer, "\n…\n```"), ThreadTS: h.thread(ctx, c)}, nil
+	return bot.Answer{Text: bot.Truncate(text, maxAnswer, "\n…\n```"), ThreadTS: h.thread(ctx, c.Channel, about)}, nil
 }
 
-// thread is the ts of the thread of the case c names in the channel c was typed in; "" when
-// it has none there (or it cannot be found: the answer then goes to the channel).
-func (h *ChatHandler) thread(ctx context.Context, c bot.Command) string {
-	if h.threads == nil {
+// thread is the ts of the thread of case cs in channel, where a command about it was typed;
+// "" when it has none there (or it cannot be found: the answer then goes to the channel).
+func (h *ChatHandler) thread(ctx context.Context, channel string, cs *bot.Case) string {
+	if h.threads == nil || cs == nil {
 		return ""
 	}
-	found, err := h.src.find(ctx, c.Args[0], h.now())
-	if err != nil || len(found) == 0 {
-		return ""
-	}
-	cs := found[0].c
-	created, _ := time.Parse(bot.DateTimeLayout, fmt.Sprint(cs.Fields["CreatedDate"]))
-	ts, err := h.threads.FindThread(ctx, c.Channel, cs.ID, created)
+	ts, err := h.threads.FindThread(ctx, channel, cs.ID, cs.Created())
 	if err != nil {
-		h.log.Warn("could not find the case's thread to answer in", "case", cs.ID, "channel", c.Channel, "err", err)
+		h.log.Warn("could not find the case's thread to answer in", "case", cs.ID, "channel", channel, "err", err)
 		return ""
 	}
 	return ts

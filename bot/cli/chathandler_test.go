@@ -182,7 +182,7 @@ func press(action bot.Action, step, user, ts string) bot.Press {
 func planOf(t *testing.T, h *ChatHandler) string {
 	t.Helper()
 	var out bytes.Buffer
-	if err := h.src.writePlans(t.Context(), &out, "00001001", planDays*24*time.Hour, pressAt); err != nil {
+	if _, err := h.src.writePlans(t.Context(), &out, "00001001", planDays*24*time.Hour, pressAt); err != nil {
 		t.Fatal(err)
 	}
 	return out.String()

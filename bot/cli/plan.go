@@ -44,7 +44,8 @@ func plan(ctx context.Context, args []string, std IO, w Wiring) error {
 	if *oldDir != "" {
 		return planDiff(ctx, std.Out, src, *oldDir, *caseArg, now)
 	}
-	return src.writePlans(ctx, std.Out, *caseArg, time.Duration(*days)*24*time.Hour, now)
+	_, err = src.writePlans(ctx, std.Out, *caseArg, time.Duration(*days)*24*time.Hour, now)
+	return err
 }
 
 // planDays is how many days ahead a plan shows, unless plan -days says otherwise.
@@ -52,15 +53,16 @@ const planDays = 45
 
 // writePlans writes the plan at now of every open case, or of caseArg's (an id or a case
 // number) when it is not "", with the steps due within horizon: what `casebot plan` prints
-// and `/casebot plan` answers in Slack.
-func (s *source) writePlans(ctx context.Context, out io.Writer, caseArg string, horizon time.Duration, now time.Time) error {
+// and `/casebot plan` answers in Slack. It returns the first case it wrote of; nil when none.
+func (s *source) writePlans(ctx context.Context, out io.Writer, caseArg string, horizon time.Duration, now time.Time) (*bot.Case, error) {
 	fmt.Fprintf(out, "Plan at %s: steps due by %s, and every step due now or blocked. Nothing is written.\n",
 		now.UTC().Format(longLayout), now.Add(horizon).UTC().Format("Mon 2 Jan 2006"))
+	var first *bot.Case
 	shown := 0
 	for _, pb := range s.pbs {
 		css, err := s.cases(ctx, pb, now)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for _, cs := range css {
 			if !matches(cs.c, caseArg) {
@@ -68,16 +70,19 @@ func (s *source) writePlans(ctx context.Context, out io.Writer, caseArg string, 
 			}
 			fmt.Fprintln(out)
 			shown++
+			if first == nil {
+				first = &cs.c
+			}
 			writePlan(out, cs, horizon)
 		}
 	}
 	if shown == 0 {
 		if caseArg != "" {
-			return notFound{fmt.Errorf("case %s is not an open case of any playbook", caseArg)}
+			return nil, notFound{fmt.Errorf("case %s is not an open case of any playbook", caseArg)}
 		}
 		fmt.Fprintln(out, "No open cases.")
 	}
-	return nil
+	return first, nil
 }
 
 // matches reports whether c is the case arg names (an id or a case number); "" matches all.

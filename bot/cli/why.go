@@ -36,18 +36,19 @@ func why(ctx context.Context, args []string, std IO, w Wiring) error {
 		return err
 	}
 	defer src.Close()
-	return src.writeWhy(ctx, std.Out, fs.Arg(0), fs.Arg(1), now)
+	_, err = src.writeWhy(ctx, std.Out, fs.Arg(0), fs.Arg(1), now)
+	return err
 }
 
 // writeWhy writes the story of step stepArg of case caseArg at now: what `casebot why` prints
-// and `/casebot why` answers in Slack.
-func (s *source) writeWhy(ctx context.Context, out io.Writer, caseArg, stepArg string, now time.Time) error {
+// and `/casebot why` answers in Slack. It returns the case it told of.
+func (s *source) writeWhy(ctx context.Context, out io.Writer, caseArg, stepArg string, now time.Time) (*bot.Case, error) {
 	found, err := s.find(ctx, caseArg, now)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(found) == 0 {
-		return notFound{fmt.Errorf("case %s: no playbook applies to it and the ledger has nothing on it", caseArg)}
+		return nil, notFound{fmt.Errorf("case %s: no playbook applies to it and the ledger has nothing on it", caseArg)}
 	}
 	pbName, stepID, qualified := strings.Cut(stepArg, "/")
 	if !qualified {
@@ -68,7 +69,7 @@ func (s *source) writeWhy(ctx context.Context, out io.Writer, caseArg, stepArg s
 			}
 			lists = append(lists, fmt.Sprintf("playbook %s has %s", cs.pb.Name, strings.Join(ids, ", ")))
 		}
-		return notFound{fmt.Errorf("case %s has no step %q: %s", caseArg, stepArg, strings.Join(lists, "; "))}
+		return nil, notFound{fmt.Errorf("case %s has no step %q: %s", caseArg, stepArg, strings.Join(lists, "; "))}
 	}
 	for i, cs := range hits {
 		if i > 0 {
@@ -77,7 +78,7 @@ func (s *source) writeWhy(ctx context.Context, out io.Writer, caseArg, stepArg s
 		step, st, _ := cs.step(stepID)
 		cs.story(out, step, st)
 	}
-	return nil
+	return &hits[0].c, nil
 }
 
 // Patterns of what `why` accepts as a case: a record id, or a case number.

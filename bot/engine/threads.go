@@ -108,7 +108,7 @@ func (t *threads) root(ctx context.Context, c *bot.Case, channel string) (string
 	if r, ok := v.roots[channel]; ok {
 		return r.ts, nil
 	}
-	ts, err := t.chat.FindThread(ctx, channel, c.ID, createdAt(c))
+	ts, err := t.chat.FindThread(ctx, channel, c.ID, c.Created())
 	if err != nil {
 		return "", fmt.Errorf("looking in %s for the case's thread: %w", channel, err)
 	}
@@ -293,15 +293,4 @@ func hashOf(list bot.Checklist) string {
 		fmt.Fprintf(h, "%s\x00%s\x00", b.Action, b.Step)
 	}
 	return fmt.Sprintf("%016x", h.Sum64())
-}
-
-// createdAt is when the case was created; zero when unknown (a thread is then looked for in
-// the whole channel).
-func createdAt(c *bot.Case) time.Time {
-	s, _ := c.Fields["CreatedDate"].(string)
-	t, err := time.Parse(bot.DateTimeLayout, s)
-	if err != nil {
-		return time.Time{}
-	}
-	return t
 }
