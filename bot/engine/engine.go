@@ -103,6 +103,8 @@ type Event struct {
 
 // Report sums up a cycle.
 type Report struct {
+	// At is the time the cycle ran as: the clock's when it began.
+	At                    time.Time
 	Read                  int // playbooks whose cases were read
 	Cases                 int
 	Done, Skipped, Failed int
@@ -220,7 +222,7 @@ func (e *Engine) LastCycle() (time.Time, error) {
 // and retried by later cycles when retryable.
 func (e *Engine) Cycle(ctx context.Context) (Report, error) {
 	start := time.Now()
-	var rep Report
+	rep := Report{At: e.opts.Now()}
 	err := e.cycle(ctx, &rep)
 	end := time.Now()
 	e.metrics.cycle(rep, err, end.Sub(start), end)

@@ -271,6 +271,33 @@ func TestStopLeavesTheRestOfThePhase(t *testing.T) {
 	})
 }
 
+// A replica whose Run was stopped (its lease lost) and that runs again once it won the lease
+// back acts: the stop of the first Run does not cut its cycles short.
+func TestRunAgainAfterAStop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		now := day0.Add(24*time.Hour + 15*time.Hour)
+		eng, _, store, chat := newSOP(t, &now)
+		ctx, cancel := context.WithCancel(t.Context())
+		chat.onPost = func(bot.Message) { cancel() } // the lease is lost mid-cycle
+		if err := eng.Run(ctx, "@every 1m"); err != nil {
+			t.Fatal(err)
+		}
+		chat.onPost = nil
+		ctx, cancel = context.WithCancel(t.Context())
+		defer cancel()
+		rep, err := eng.CycleUntil(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Read == 0 || rep.Cases == 0 {
+			t.Errorf("the cycle after the stop read %d playbooks and %d cases: it did nothing", rep.Read, rep.Cases)
+		}
+		if e := store.get(key("attrition", 3)); e.State != bot.StateDone {
+			t.Errorf("a message left by the stop: %+v, want sent by the next Run", e)
+		}
+	})
+}
+
 // Two steps set the case's status in one phase, merged into one write; Salesforce refuses the
 // value of one of them. Each step's own update is then sent again on its own: the other step
 // succeeds.

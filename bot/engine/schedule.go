@@ -50,6 +50,9 @@ const maxCycle = 10 * time.Minute
 func (e *Engine) CycleUntil(ctx context.Context) (Report, error) {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), maxCycle)
 	defer cancel()
+	// A stop belongs to the context it came with: a replica that lost its lease (its Run
+	// stopped) and won it back runs again.
+	e.stopping.Store(false)
 	stop := context.AfterFunc(ctx, func() { e.stopping.Store(true) })
 	defer stop()
 	return e.Cycle(cctx)
@@ -60,7 +63,7 @@ func (e *Engine) runCycle(ctx context.Context) {
 	start := time.Now()
 	rep, err := e.CycleUntil(ctx)
 	log := e.log.With("cases", rep.Cases, "done", rep.Done, "skipped", rep.Skipped,
-		"failed", rep.Failed, "took", time.Since(start).Round(time.Millisecond))
+		"failed", rep.Failed, "took", time.Since(start).Round(time.Millisecond), "at", rep.At)
 	if !rep.Next.IsZero() {
 		log = log.With("next", rep.Next)
 	}
