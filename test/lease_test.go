@@ -2,10 +2,13 @@ package test
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"casebot/connectors/postgres/pgtest"
 	"casebot/connectors/salesforce"
@@ -128,6 +131,71 @@ func TestLeaseFrozenMidCycle(t *testing.T) {
 	}
 	b.stop()
 	a.stop()
+}
+
+// TestLeaseStandbyLedgerLost: a standby replica that cannot reach the ledger could not take
+// over, so its /readyz says so (503, with the cause) rather than that it stands by.
+func TestLeaseStandbyLedgerLost(t *testing.T) {
+	const lease = 3 * time.Second
+	dsn := pgtest.Start(t).DSN(t)
+	_, cfg, _ := sandboxConfig(t, t.TempDir(), time.Now)
+	usePostgres(t, cfg, dsn, lease.String())
+	a := startDaemon(t, cfg)
+	a.wait(`msg="lease acquired: acting"`)
+	b := startDaemon(t, cfg)
+	b.wait(`msg="standing by: another replica holds the lease"`)
+	leader(t, b, false)
+
+	// The ledger's database goes away under both replicas (its connections ended).
+	db := regexp.MustCompile(`dbname=(\S+)`)
+	conn, err := pgx.Connect(t.Context(), db.ReplaceAllString(dsn, "dbname=postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(t.Context())
+	if _, err := conn.Exec(t.Context(), "DROP DATABASE "+db.FindStringSubmatch(dsn)[1]+" WITH (FORCE)"); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := b.get("/readyz"); code != 503 || !strings.Contains(body, "the ledger cannot be used") {
+		t.Errorf("standby's /readyz without its ledger: %d %q, want 503 naming the ledger", code, body)
+	}
+	for _, d := range []*daemon{a, b} {
+		_ = d.cmd.Process.Kill()
+		go func() {
+			for range d.lines {
+			}
+		}()
+		_ = d.cmd.Wait()
+	}
+}
+
+// TestOnceOutlastsLease runs `casebot once` on a PostgreSQL ledger whose lease is shorter than
+// its cycle (every Salesforce call slowed down): once renews the lease as it goes, so none of
+// its later effects is refused.
+func TestOnceOutlastsLease(t *testing.T) {
+	const lease = time.Second
+	dsn := pgtest.Start(t).DSN(t)
+	sb, cfg, _ := sandboxConfig(t, t.TempDir(), time.Now)
+	usePostgres(t, cfg, dsn, lease.String())
+	const latency = 100 * time.Millisecond
+	sb.SetFaults(sandbox.Faults{Rates: map[sandbox.FaultKind]float64{sandbox.FaultLatency: 1}, Latency: latency})
+	stdout, stderr, code := run(t, "once", "-config", cfg)
+	calls := 0
+	for _, r := range sb.Requests() {
+		if r.APICall {
+			calls++
+		}
+	}
+	if code != 0 || strings.Contains(stderr, "the lease is lost") {
+		t.Fatalf("casebot once past its lease: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if took := time.Duration(calls) * latency; took < 2*lease {
+		t.Errorf("the cycle's %d Salesforce calls took %s, not past the lease's %s: nothing was tested", calls, took, lease)
+	}
+	sb.SetFaults(sandbox.Faults{})
+	if len(commentsByMarker(t, sandboxClient(t, sb))) == 0 {
+		t.Error("once made no CaseComment")
+	}
 }
 
 // leader checks what a replica's /readyz and casebot_leader say about whether it acts.

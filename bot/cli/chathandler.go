@@ -31,12 +31,7 @@ func (d *daemon) listen(ctx context.Context, kicks chan<- struct{}, w Wiring) <-
 	if d.cfg.Slack.AppToken != "" && w.Listen != nil {
 		threads, _ := d.chat.(bot.Threads)
 		h := NewChatHandler(ChatHandlerOptions{CRM: d.set.crm, Store: d.store, Playbooks: d.set.pbs,
-			Approvers: d.cfg.Slack.Approvers, Logger: d.log, Threads: threads, Kick: func() {
-				select {
-				case kicks <- struct{}{}:
-				default: // a kick is waiting already: one cycle serves both
-				}
-			}})
+			Approvers: d.cfg.Slack.Approvers, Logger: d.log, Threads: threads, Kick: func() { kick(kicks) }})
 		l = w.Listen(d.chat, d.cfg.Slack.AppToken.Value(), h)
 	}
 	if l == nil {

@@ -15,9 +15,11 @@ import (
 	"net/mail"
 	"net/url"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"casebot/bot"
@@ -404,18 +406,18 @@ func newDaemon(ctx context.Context, configPath string, now func() time.Time, vir
 	if cfg.Mail.IMAP.Host == "" {
 		return d, nil
 	}
-	if d.intake, d.mailbox, err = newIntake(set, store, chat, mailer, now, w); err != nil {
+	if d.intake, d.mailbox, err = newIntake(set, crm, store, chat, mailer, now, w); err != nil {
 		d.Close()
 		return nil, err
 	}
 	return d, nil
 }
 
-// newIntake builds mail intake over the configured mailbox, with the engine's ledger, Slack
-// and relay.
-func newIntake(set *setup, store bot.Store, chat bot.Chat, mailer bot.Mailer, now func() time.Time, w Wiring) (*intake.Intake, bot.Mailbox, error) {
+// newIntake builds mail intake over the configured mailbox, with the engine's Salesforce,
+// ledger, Slack and relay: guarded by the lease like the engine's.
+func newIntake(set *setup, crm bot.CRM, store bot.Store, chat bot.Chat, mailer bot.Mailer, now func() time.Time, w Wiring) (*intake.Intake, bot.Mailbox, error) {
 	cfg := set.cfg
-	sf, ok := set.crm.(bot.IntakeCRM)
+	sf, ok := crm.(bot.IntakeCRM)
 	if !ok || w.Mailbox == nil {
 		return nil, nil, errors.New("mail.imap: this casebot cannot take in mail")
 	}
@@ -423,7 +425,7 @@ func newIntake(set *setup, store bot.Store, chat bot.Chat, mailer bot.Mailer, no
 	if err != nil {
 		return nil, nil, err
 	}
-	in, err := intake.New(intakeOptions(set, mailbox, sf, store, chat, mailer, now, w))
+	in, err := intake.New(intakeOptions(set, mailbox, crm, sf, store, chat, mailer, now, w))
 	if err != nil {
 		mailbox.Close()
 		return nil, nil, err
@@ -431,15 +433,15 @@ func newIntake(set *setup, store bot.Store, chat bot.Chat, mailer bot.Mailer, no
 	return in, mailbox, nil
 }
 
-// intakeOptions are the options of mail intake over mailbox and sf, which the demo watches.
-func intakeOptions(set *setup, mailbox bot.Mailbox, sf bot.IntakeCRM, store bot.Store, chat bot.Chat, mailer bot.Mailer,
+// intakeOptions are the options of mail intake over mailbox, crm and sf, which the demo watches.
+func intakeOptions(set *setup, mailbox bot.Mailbox, crm bot.CRM, sf bot.IntakeCRM, store bot.Store, chat bot.Chat, mailer bot.Mailer,
 	now func() time.Time, w Wiring) intake.Options {
 	cfg := set.cfg
 	var notify []string
 	if r, ok := cfg.Roles[set.intake.Notify]; ok && r.Slack != "" {
 		notify = []string{r.Slack}
 	}
-	return intake.Options{Mailbox: mailbox, CRM: set.crm, Salesforce: sf, Store: store, Mailer: mailer,
+	return intake.Options{Mailbox: mailbox, CRM: crm, Salesforce: sf, Store: store, Mailer: mailer,
 		Chat: chat, Rules: set.intake, Playbooks: set.pbs, Templates: set.tmpl, Notify: notify,
 		Parse: w.ParseMail, Authenticate: w.AuthenticateMail(cfg.Mail.IMAP),
 		MessageIDDomain: mailDomain(cfg.Mail.SMTP.From), Now: now, Logger: set.log}
@@ -448,14 +450,23 @@ func intakeOptions(set *setup, mailbox bot.Mailbox, sf bot.IntakeCRM, store bot.
 func run(ctx context.Context, args []string, std IO, w Wiring) error {
 	fs := newFlags("run", std)
 	configPath := fs.String("config", "", "config file (required: the daemon runs only on a config written for it)")
+	clockPath := fs.String("clock", "", "read the time from this file (RFC 3339), which a test or demo moves between cycles, against a sandbox on this machine only; default: the system clock")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *configPath == "" {
 		return usageError{errors.New("-config is required; to try casebot against the sandbox: casebot run -config config/example.yaml")}
 	}
+	now := time.Now
+	if *clockPath != "" {
+		c, err := newFileClock(*clockPath)
+		if err != nil {
+			return err
+		}
+		now = c.Now
+	}
 	reg := newRegistry()
-	d, err := newDaemon(ctx, *configPath, time.Now, false, reg, std, w)
+	d, err := newDaemon(ctx, *configPath, now, *clockPath != "", reg, std, w)
 	if err != nil {
 		return err
 	}
@@ -468,7 +479,10 @@ func run(ctx context.Context, args []string, std IO, w Wiring) error {
 		return err
 	}
 	d.log.Info("casebot running", "schedule", d.cfg.Schedule, "mail_intake", d.intake != nil)
-	err = d.lead(ctx, d.lease, func(ctx context.Context) error { return d.act(ctx, w) })
+	// Registered for the whole run: SIGUSR1's default is to end the process, a standby's too.
+	kicks := make(chan struct{}, 1)
+	kickOnSignal(ctx, kicks)
+	err = d.lead(ctx, d.lease, func(ctx context.Context) error { return d.act(ctx, w, kicks) })
 	d.release()
 	stopStatus()
 	<-stopped
@@ -477,8 +491,8 @@ func run(ctx context.Context, args []string, std IO, w Wiring) error {
 }
 
 // act runs the engine, mail intake, the scheduled digests and the Slack listener until ctx is
-// done: what only the replica holding the lease does.
-func (d *daemon) act(ctx context.Context, w Wiring) error {
+// done: what only the replica holding the lease does. A kick runs a cycle now.
+func (d *daemon) act(ctx context.Context, w Wiring, kicks chan struct{}) error {
 	taken := make(chan struct{})
 	if d.intake != nil {
 		go func() {
@@ -493,13 +507,38 @@ func (d *daemon) act(ctx context.Context, w Wiring) error {
 		defer close(digested)
 		d.postDigestsOnSchedule(ctx)
 	}()
-	kicks := make(chan struct{}, 1)
 	listened := d.listen(ctx, kicks, w)
 	err := d.engine.RunKicked(ctx, d.cfg.Schedule, kicks)
 	<-taken
 	<-listened
 	<-digested
 	return err
+}
+
+// kick asks the engine for a cycle now.
+func kick(kicks chan<- struct{}) {
+	select {
+	case kicks <- struct{}{}:
+	default: // a kick is waiting already: one cycle serves both
+	}
+}
+
+// kickOnSignal has SIGUSR1 ask for a cycle now, until ctx ends: an operator's (or a test's)
+// way not to wait for the schedule. A replica standing by ignores it.
+func kickOnSignal(ctx context.Context, kicks chan<- struct{}) {
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	go func() {
+		defer signal.Stop(usr1)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-usr1:
+				kick(kicks)
+			}
+		}
+	}()
 }
 
 func once(ctx context.Context, args []string, std IO, w Wiring) error {
@@ -522,32 +561,31 @@ func once(ctx context.Context, args []string, std IO, w Wiring) error {
 		return err
 	}
 	defer d.Close()
-	if err := d.leadOnce(ctx); err != nil {
-		return err
-	}
 	defer d.release()
-	if d.intake != nil {
-		// The mail first, so that a request is acted on in the same run.
-		in, err := d.intake.Step(ctx)
-		fmt.Fprintf(std.Out, "%d mail(s) read: %d case(s) opened, %d kept on a case, %d quarantined, %d taken in before\n",
-			in.Read, in.Opened, in.Kept, in.Quarantined, in.Known)
-		if err != nil {
-			return fmt.Errorf("mail intake: %w", err)
+	return d.leadOnce(ctx, func(ctx context.Context) error {
+		if d.intake != nil {
+			// The mail first, so that a request is acted on in the same run.
+			in, err := d.intake.Step(ctx)
+			fmt.Fprintf(std.Out, "%d mail(s) read: %d case(s) opened, %d kept on a case, %d quarantined, %d taken in before\n",
+				in.Read, in.Opened, in.Kept, in.Quarantined, in.Known)
+			if err != nil {
+				return fmt.Errorf("mail intake: %w", err)
+			}
 		}
-	}
-	rep, err := d.engine.CycleUntil(ctx)
-	if rep.Read == 0 && err != nil {
-		return err // no case was read: there is nothing to sum up
-	}
-	fmt.Fprintf(std.Out, "%d open case(s): %d effect(s) done, %d skipped, %d failed", rep.Cases, rep.Done, rep.Skipped, rep.Failed)
-	if !rep.Next.IsZero() {
-		fmt.Fprintf(std.Out, "; next due %s", rep.Next.UTC().Format(time.RFC3339))
-	}
-	fmt.Fprintln(std.Out)
-	if err == nil && rep.Failed > 0 {
-		err = fmt.Errorf("%d effect(s) failed (see the log; retryable ones are retried by the next cycle)", rep.Failed)
-	}
-	return err
+		rep, err := d.engine.CycleUntil(ctx)
+		if rep.Read == 0 && err != nil {
+			return err // no case was read: there is nothing to sum up
+		}
+		fmt.Fprintf(std.Out, "%d open case(s): %d effect(s) done, %d skipped, %d failed", rep.Cases, rep.Done, rep.Skipped, rep.Failed)
+		if !rep.Next.IsZero() {
+			fmt.Fprintf(std.Out, "; next due %s", rep.Next.UTC().Format(time.RFC3339))
+		}
+		fmt.Fprintln(std.Out)
+		if err == nil && rep.Failed > 0 {
+			err = fmt.Errorf("%d effect(s) failed (see the log; retryable ones are retried by the next cycle)", rep.Failed)
+		}
+		return err
+	})
 }
 
 // runnable refuses a config the daemon would run wrongly with: parts that do nothing yet,
@@ -579,7 +617,7 @@ func runnable(cfg *config.Config, pbs []*rules.Playbook, in *rules.Intake, virtu
 func virtualClock(cfg *config.Config) error {
 	u, err := url.Parse(cfg.Salesforce.LoginURL)
 	if err != nil || !bot.IsLoopback(u.Hostname()) {
-		return errors.New("-at moves casebot's clock, which only a sandbox on this machine may see: salesforce.login_url is not on loopback")
+		return errors.New("-at and -clock move casebot's clock, which only a sandbox on this machine may see: salesforce.login_url is not on loopback")
 	}
 	return nil
 }

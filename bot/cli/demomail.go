@@ -154,7 +154,7 @@ func startIntake(ctx context.Context, set *setup, store bot.Store, now func() ti
 		}
 	}
 	desk := &mailDesk{store: store, fetched: map[uint32]bot.InboundMessage{}}
-	in, err := intake.New(intakeOptions(set, deskMailbox{mb, desk}, sf, store, desk, desk, now, w))
+	in, err := intake.New(intakeOptions(set, deskMailbox{mb, desk}, set.crm, sf, store, desk, desk, now, w))
 	if err != nil {
 		stop()
 		return nil, nil, nil, err

@@ -117,6 +117,12 @@ type (
 		bot.CRM
 		lease bot.Lease
 	}
+	// guardedSalesforce is a guarded CRM that also takes in mail: intake's cases and logged
+	// mails are writes too.
+	guardedSalesforce struct {
+		guardedCRM
+		bot.IntakeCRM
+	}
 	guardedChat struct {
 		bot.Chat
 		lease bot.Lease
@@ -140,6 +146,17 @@ func (g guardedCRM) Apply(ctx context.Context, ws []bot.Write) ([]bot.WriteResul
 		return nil, errNotLeader
 	}
 	return g.CRM.Apply(ctx, ws)
+}
+
+func (g guardedSalesforce) LogMails(ctx context.Context, ws []bot.MailWrite) []bot.MailResult {
+	if !g.lease.Held() {
+		res := make([]bot.MailResult, len(ws))
+		for i := range res {
+			res[i].Err = errNotLeader
+		}
+		return res
+	}
+	return g.IntakeCRM.LogMails(ctx, ws)
 }
 
 func (g guardedChat) Post(ctx context.Context, m bot.Message) (string, error) {
@@ -192,7 +209,8 @@ func (g guardedCaller) Call(ctx context.Context, key string, c bot.HTTPCall) (ma
 }
 
 // guardEffects returns the engine's connectors guarded by lease; unchanged under a lease
-// always held. A Slack chat stays one that keeps threads.
+// always held. A Slack chat stays one that keeps threads, and a CRM that takes in mail one
+// that does: intake writes through them too.
 func guardEffects(lease bot.Lease, crm bot.CRM, chat bot.Chat, mailer bot.Mailer, caller bot.Caller) (bot.CRM, bot.Chat, bot.Mailer, bot.Caller) {
 	if _, ok := lease.(bot.SoleLease); ok {
 		return crm, chat, mailer, caller
@@ -202,13 +220,18 @@ func guardEffects(lease bot.Lease, crm bot.CRM, chat bot.Chat, mailer bot.Mailer
 	} else {
 		chat = guardedChat{chat, lease}
 	}
-	return guardedCRM{crm, lease}, chat, guardedMailer{mailer, lease}, guardedCaller{caller, lease}
+	if sf, ok := crm.(bot.IntakeCRM); ok {
+		crm = guardedSalesforce{guardedCRM{crm, lease}, sf}
+	} else {
+		crm = guardedCRM{crm, lease}
+	}
+	return crm, chat, guardedMailer{mailer, lease}, guardedCaller{caller, lease}
 }
 
 // leadOnce takes the lease for `casebot once`, which acts only when no replica does: its
-// writes are fenced like a daemon's. It does not renew it: a run longer than the lease has
-// its later effects refused, and retried by the next run or replica.
-func (d *daemon) leadOnce(ctx context.Context) error {
+// writes are fenced like a daemon's. It runs act while it holds it, renewing it every third
+// of its term, so that a cycle longer than the lease keeps acting; losing it stops act.
+func (d *daemon) leadOnce(ctx context.Context, act func(context.Context) error) error {
 	held, err := d.lease.Acquire(ctx)
 	if err != nil {
 		return err
@@ -216,7 +239,14 @@ func (d *daemon) leadOnce(ctx context.Context) error {
 	if !held {
 		return errors.New("another replica holds the lease of the ledger and acts: once runs only when none does")
 	}
-	return nil
+	if _, ok := d.lease.(bot.SoleLease); ok {
+		return act(ctx)
+	}
+	ended, err := d.hold(ctx, d.lease, time.Duration(d.cfg.Store.Lease)/3, act)
+	if !ended && ctx.Err() == nil {
+		return errors.New("the lease was lost (another replica took over, or the ledger was unreachable for its term): this run stopped; the next run or replica does the rest")
+	}
+	return err
 }
 
 // release gives the lease up when the daemon or once ends, so that a standby replica takes

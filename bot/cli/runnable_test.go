@@ -36,11 +36,11 @@ func TestRunnable(t *testing.T) {
 		{"mail intake without intake rules", func(c *config.Config) { c.Mail.IMAP.Host = "imap.example.com" }, false,
 			[]string{"mail.imap", "no intake rules"}},
 		{"a virtual clock against a real org", func(c *config.Config) { c.Salesforce.LoginURL = "https://login.salesforce.com" }, true,
-			[]string{"-at moves casebot's clock"}},
+			[]string{"-at and -clock move casebot's clock"}},
 		{"a real org on the real clock", func(c *config.Config) { c.Salesforce.LoginURL = "https://login.salesforce.com" }, false, nil},
 		{"everything wrong at once", func(c *config.Config) {
 			c.Slack.Print, c.Mail.Print, c.Salesforce.LoginURL = false, false, "https://acme.my.salesforce.com"
-		}, true, []string{"slack.token", "mail.smtp", "-at moves"}},
+		}, true, []string{"slack.token", "mail.smtp", "-at and -clock move"}},
 	} {
 		c := base()
 		tc.change(c)

@@ -20,19 +20,21 @@ import (
 // statusHandler serves /healthz (the process answers), /readyz (the ledger can be written and
 // the last cycle succeeded; otherwise what is wrong, in words) and /metrics (Prometheus) for
 // the daemon.
-// A replica without the lease is ready (it takes over when needed) and says it stands by.
+// A replica without the lease is ready (it takes over when needed) and says it stands by,
+// once it can reach the ledger: one that cannot would not take over.
 func statusHandler(eng *engine.Engine, reg *prometheus.Registry, lease bot.Lease) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if !lease.Held() {
-			fmt.Fprintln(w, "standby: another replica holds the lease")
-			return
-		}
+		// The check reads only: a standby's is not fenced.
 		if err := eng.CheckLedger(r.Context()); err != nil {
 			http.Error(w, "not ready: "+engine.Diagnose(err), http.StatusServiceUnavailable)
+			return
+		}
+		if !lease.Held() {
+			fmt.Fprintln(w, "standby: another replica holds the lease")
 			return
 		}
 		end, err := eng.LastCycle()

@@ -40,6 +40,9 @@ type size struct {
 	killRuns, killsPerRun int // each kill run has one delay kill, the others at requests
 	minKills              int // fewer kills that happened fail the harness: it would pass vacuously
 	faultRuns             []faultRun
+	// replicaRuns run two replicas on PostgreSQL, haltsPerRun kill points each, every other
+	// one a freeze; each must have killed and frozen the acting replica at least once.
+	replicaRuns, haltsPerRun int
 }
 
 type faultRun struct {
@@ -52,11 +55,11 @@ type faultRun struct {
 // backoff; lock_row, Slack 429 and lost answers are eligible for few requests (writes, posts,
 // calls).
 var (
-	small = size{killRuns: 1, killsPerRun: 6, minKills: 5, faultRuns: []faultRun{
+	small = size{killRuns: 1, killsPerRun: 6, minKills: 5, replicaRuns: 1, haltsPerRun: 2, faultRuns: []faultRun{
 		{"faults", map[fault]float64{faultUnavailable: 0.005, faultRequestLimit: 0.01, faultLockRow: 0.05,
 			faultExpiredTwice: 0.01, faultSlackRateLimit: 0.05, faultLostAnswer: 0.03}},
 	}}
-	large = size{killRuns: 6, killsPerRun: 6, minKills: 30, faultRuns: []faultRun{
+	large = size{killRuns: 6, killsPerRun: 6, minKills: 30, replicaRuns: 2, haltsPerRun: 4, faultRuns: []faultRun{
 		{"faults-503", map[fault]float64{faultUnavailable: 0.04}},
 		{"faults-request-limit", map[fault]float64{faultRequestLimit: 0.05}},
 		{"faults-lock-row", map[fault]float64{faultLockRow: 0.15}},
@@ -84,6 +87,11 @@ func TestChaos(t *testing.T) {
 		seed := runSeed(name)
 		runs = append(runs, plan{name: name, seed: seed, kills: planKills(ref, i, sz.killsPerRun, seed)})
 	}
+	for i := range sz.replicaRuns {
+		name := fmt.Sprintf("replicas-%d", i+1)
+		seed := runSeed(name)
+		runs = append(runs, plan{name: name, seed: seed, kills: planHalts(ref, i, sz.haltsPerRun, seed), replicas: true})
+	}
 	for _, f := range sz.faultRuns {
 		runs = append(runs, plan{name: f.name, seed: runSeed(f.name), faults: f.rates, lag: time.Hour})
 	}
@@ -100,6 +108,9 @@ func TestChaos(t *testing.T) {
 					if o.faults[f] == 0 {
 						t.Errorf("%s drew no %s fault: it tested nothing of it", p.name, f)
 					}
+				}
+				if kills, freezes := halts(o); p.replicas && (kills == 0 || freezes == 0) {
+					t.Errorf("%s killed the acting replica %d time(s) and froze it %d time(s): it tested no takeover of either", p.name, kills, freezes)
 				}
 				for _, f := range o.threadFaults {
 					t.Errorf("%s: %s", p.name, f)

@@ -167,27 +167,21 @@ func (w *world) collect(h *history, pre map[string]bool) *outcome {
 	}
 
 	o.requests, o.faults = w.trap.stats()
-	for _, c := range h.cycles {
-		for _, r := range c.children {
-			if r.killed {
-				o.kills = append(o.kills, kill{point: *r.child.point, at: c.at, child: r.child.id})
-			}
-		}
-	}
+	o.kills = h.kills
 	return o
 }
 
 // inWindow reports whether a mail sent again after d was sent in the window the design
-// allows: the relay accepted d, and the casebot that sent it died before recording so. It
-// recorded so at once (before any other request) if it lived on: so it must have been killed
-// with d's DATA as its last request.
+// allows: the relay accepted d, and the casebot that sent it died (or was frozen past its
+// lease) before recording so. It recorded so at once (before any other request) if it lived
+// on: so it must have been halted with d's DATA as its last request.
 func (w *world) inWindow(d delivery) bool {
-	if d.child == nil || !d.child.killed() {
+	if d.child == nil {
 		return false
 	}
 	w.trap.mu.Lock()
 	defer w.trap.mu.Unlock()
-	return d.child.lastSeq == d.seq
+	return d.child.halted() && d.child.lastSeq == d.seq
 }
 
 // existing returns the ids of the records the seed made, which are no effect of casebot.

@@ -78,7 +78,7 @@ func (s *session) Rcpt(to string, _ *gosmtp.RcptOptions) error {
 func (s *session) Data(body io.Reader) error {
 	v := s.relay.trap.enter(s.child, "smtp:data")
 	if v.kill != nil && !v.kill.After {
-		v.child.kill()
+		v.child.halt(v.kill)
 		return &gosmtp.SMTPError{Code: 451, Message: "the sender is gone"}
 	}
 	data, err := io.ReadAll(body)
@@ -97,7 +97,7 @@ func (s *session) Data(body io.Reader) error {
 	s.relay.mails = append(s.relay.mails, d)
 	s.relay.mu.Unlock()
 	if v.kill != nil {
-		v.child.kill() // accepted, and the sender never hears so
+		v.child.halt(v.kill) // accepted, and the sender never hears so (or, frozen, not before the takeover)
 	}
 	s.Reset()
 	return nil

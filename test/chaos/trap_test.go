@@ -16,10 +16,14 @@ import (
 // killPoint is a moment at which the harness SIGKILLs the running casebot: at the Nth request
 // of a kind the run's children make (before the server handles it, or after the server handled
 // it and before the child can read the answer), or a delay after a cycle's first child started.
+// In a replica run a kill point may freeze the acting replica (SIGSTOP) instead.
 type killPoint struct {
 	Kind  string // request kind ("sf:write", "slack:chat.postMessage", "smtp:data", …); "" for a delay kill
 	N     int    // the Nth request of Kind in the run, from 1
-	After bool   // the server handled it; its answer never reaches the child
+	After bool   // the server handled it; its answer never reaches the child (a frozen one: until resumed)
+	// Freeze stops the child with SIGSTOP until the harness resumes it: a request before is
+	// then refused, a request after answered.
+	Freeze bool
 	// A delay kill kills the first child of cycle Cycle (from 0) Delay after it started.
 	Cycle int
 	Delay time.Duration
@@ -33,15 +37,21 @@ func (k killPoint) String() string {
 	if k.After {
 		when = "after"
 	}
+	if k.Freeze {
+		when = "freeze " + when
+	}
 	return fmt.Sprintf("%s %s #%d", when, k.Kind, k.N)
 }
 
-// child is one run of `casebot once`.
+// child is one run of `casebot once`, or one replica (`casebot run`) of a replica run.
 type child struct {
 	id      int // its place among the run's children, from 1
 	cmd     *exec.Cmd
 	started chan struct{} // closed once cmd.Start returned
 	exited  chan struct{} // closed once the process is reaped
+	// A replica's: a freeze point that stopped it hands the harness, here, what to close once
+	// it sent SIGCONT. Nil for a child of once.
+	frozen chan chan struct{}
 
 	// Under the trap's mutex:
 	lastSeq int        // the run's sequence number of the child's latest request
@@ -56,6 +66,31 @@ func (c *child) kill() {
 		_ = c.cmd.Process.Kill() // fails only when it has exited already
 	}
 	<-c.exited
+}
+
+// halt stops the child at kill point p: SIGKILL, returning once it is reaped, or SIGSTOP,
+// returning once the harness resumed it.
+func (c *child) halt(p *killPoint) {
+	if !p.Freeze {
+		c.kill()
+		return
+	}
+	<-c.started
+	if err := c.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		return // it has exited
+	}
+	resumed := make(chan struct{})
+	c.frozen <- resumed
+	<-resumed
+}
+
+// halted reports whether the child was killed, or (a replica) frozen at a kill point: either
+// way it could not record what its last request did. Under the trap's mutex.
+func (c *child) halted() bool {
+	if c.frozen != nil && c.point != nil {
+		return true
+	}
+	return c.cmd.ProcessState != nil && c.killed()
 }
 
 // killed reports whether the child died of SIGKILL (and not of its own accord just before).
@@ -202,7 +237,8 @@ func (tr *trap) stats() (map[string]int, map[fault]int) {
 
 // serve puts next behind the trap: each request of the running child is counted under
 // kind(r) and, at a kill point, the child is killed before next handles it, or after next
-// handled it into a recorder, so that its answer never reaches the child. A request may get
+// handled it into a recorder, so that its answer never reaches the child (a frozen child's
+// request before is cut off once it is resumed, one after is answered then). A request may get
 // one of the faults eligible(r) names: a lost answer is given here, the others are set up by
 // inject before next handles the request.
 func (tr *trap) serve(next http.Handler, kind func(*http.Request) string, eligible func(*http.Request) []fault,
@@ -215,11 +251,15 @@ func (tr *trap) serve(next http.Handler, kind func(*http.Request) string, eligib
 		v := tr.enter(tr.current(), kind(r), can...)
 		switch {
 		case v.kill != nil && !v.kill.After:
-			v.child.kill()
-			return
+			v.child.halt(v.kill)
+			panic(http.ErrAbortHandler) // a killed child is gone; a resumed one finds no answer
 		case v.kill != nil:
-			next.ServeHTTP(httptest.NewRecorder(), r) // the child waits for the answer meanwhile
-			v.child.kill()
+			rec := httptest.NewRecorder()
+			next.ServeHTTP(rec, r) // the child waits for the answer meanwhile
+			v.child.halt(v.kill)
+			maps.Copy(w.Header(), rec.Header())
+			w.WriteHeader(rec.Code)
+			_, _ = w.Write(rec.Body.Bytes())
 			return
 		case v.fault == faultLostAnswer:
 			next.ServeHTTP(httptest.NewRecorder(), r)

@@ -24,6 +24,7 @@ import (
 	"casebot/bot"
 	"casebot/bot/cli"
 	"casebot/config"
+	"casebot/connectors/postgres/pgtest"
 	"casebot/connectors/salesforce"
 	"casebot/connectors/salesforce/sandbox"
 	"casebot/connectors/slack/slacksim"
@@ -58,6 +59,9 @@ type plan struct {
 	// lag is how much later than the reference's a final datetime field may be: retries after
 	// faults come minutes later by design, and a timestamp says when, not what.
 	lag time.Duration
+	// replicas runs two replicas of `casebot run` on a PostgreSQL ledger instead of a child of
+	// once a cycle: its kill points kill or freeze the one that acts (replicas_test.go).
+	replicas bool
 }
 
 // world is one run's servers, all on 127.0.0.1, and the config the child reads.
@@ -76,6 +80,8 @@ type world struct {
 	crm      *salesforce.CRM    // the people's and the harness's view of the sandbox
 	client   *salesforce.Client // the same, for reading what casebot left
 	config   string
+	// clockFile holds the virtual time the replicas of a replica run read (run -clock).
+	clockFile string
 }
 
 func newWorld(t *testing.T, p plan) *world {
@@ -123,7 +129,12 @@ func newWorld(t *testing.T, p plan) *world {
 	}
 	t.Cleanup(func() { w.relay.Close() })
 
-	w.config = writeConfig(t, sfURL, slackURL, servicesURL, w.relay.addr.Port)
+	dsn := ""
+	if p.replicas {
+		dsn = pgtest.Start(t).DSN(t)
+	}
+	w.config = writeConfig(t, sfURL, slackURL, servicesURL, w.relay.addr.Port, dsn)
+	w.clockFile = filepath.Join(filepath.Dir(w.config), "clock")
 	// Retrying quickly and often, the harness's own calls ride out a fault injected for a
 	// child that the child left unused.
 	w.client, err = salesforce.New(salesforce.Options{LoginURL: sfURL, Grant: "client_credentials",
@@ -203,8 +214,9 @@ func (w *world) injectSlack(*http.Request, fault) {
 }
 
 // writeConfig writes the child's config: the example config pointed at the run's servers,
-// with a ledger of its own.
-func writeConfig(t *testing.T, sfURL, slackURL, servicesURL string, smtpPort int) string {
+// with a ledger of its own: a SQLite file, or the PostgreSQL database of dsn, which replicas
+// share under a short lease, their cycles run when the harness kicks them.
+func writeConfig(t *testing.T, sfURL, slackURL, servicesURL string, smtpPort int, dsn string) string {
 	t.Helper()
 	raw, err := os.ReadFile("../../config/example.yaml")
 	if err != nil {
@@ -218,6 +230,13 @@ func writeConfig(t *testing.T, sfURL, slackURL, servicesURL string, smtpPort int
 	dir := t.TempDir()
 	cfg["salesforce"].(map[string]any)["login_url"] = sfURL
 	cfg["store"] = map[string]any{"driver": "sqlite", "path": filepath.Join(dir, "ledger.db")}
+	if dsn != "" {
+		if err := os.WriteFile(filepath.Join(dir, "postgres-dsn"), []byte(dsn), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg["store"] = map[string]any{"driver": "postgres", "dsn_file": "postgres-dsn", "lease": leaseTerm.String()}
+		cfg["schedule"] = "@every 24h"
+	}
 	// slacksim does not limit: unpaced, a run's hundreds of messages take no minutes.
 	cfg["slack"] = map[string]any{"token": slackToken, "api_url": slackURL, "pace": "-1s"}
 	cfg["mail"] = map[string]any{"smtp": map[string]any{"host": "127.0.0.1", "port": smtpPort, "tls": "none",
@@ -327,32 +346,32 @@ type cycleRecord struct {
 // history is what a timeline did.
 type history struct {
 	cycles   []cycleRecord
-	children int // children run
-	failures int // children that exited non-zero without being killed
+	children int // children run: casebot processes started
+	failures int // children that exited non-zero without being killed, or cycles that failed
+	kills    []kill
 }
 
 // timeline runs the demo's timeline with the real binary: people act in the sandbox, then a
-// child runs a cycle at the clock's time (again at the same time when it was killed, as cron
+// cycle runs at the clock's time (again at the same time when its child was killed, as cron
 // would run it, or when it failed), and the clock moves to the earlier of the next due time
-// the child reported and the people's next time, until no case is open.
+// the cycle reported and the people's next time, until no case is open. A cycle is a child of
+// once, or in a replica run the cycle of the replica that acts.
 func (w *world) timeline() *history {
 	t := w.t
 	ctx := context.Background()
-	pbs, err := rules.Load(playbooks.FS, rules.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	people := cli.NewPeople(w.crm)
-	delays := map[int]killPoint{}
-	for _, k := range w.plan.kills {
-		if k.Kind == "" {
-			delays[k.Cycle] = k
+	pbs, people := w.people()
+	h := &history{}
+	attempt := w.onceAttempt(h)
+	if w.plan.replicas {
+		rs := &replicas{w: w, h: h}
+		attempt = func(_ int, now time.Time, _ bool) (result, bool) {
+			w.setClock(now)
+			return rs.cycle(now), false
 		}
 	}
-	h := &history{}
 	for cycle := 0; ; cycle++ {
 		now := w.clock.Now()
-		if now.Sub(cli.DemoStart) > virtualLimit || h.children > maxChildren {
+		if now.Sub(cli.DemoStart) > virtualLimit || h.children > maxChildren || cycle > maxChildren {
 			// What the run did so far is still compared: it shows what is missing.
 			t.Errorf("%s: the cases did not close by %s after %d children; the last said:\n%s", w.plan.name,
 				now.Format(time.RFC3339), h.children, lastWords(h))
@@ -364,17 +383,13 @@ func (w *world) timeline() *history {
 		rec := cycleRecord{at: now}
 		var last result
 		for tries := 0; ; {
-			var delay *killPoint
-			if k, ok := delays[cycle]; ok && len(rec.children) == 0 {
-				delay = &k
-			}
-			h.children++
-			last = w.once(h.children, delay)
+			var killed bool
+			last, killed = attempt(cycle, now, len(rec.children) == 0)
 			if *cycles {
 				w.log(now, last)
 			}
 			rec.children = append(rec.children, last)
-			if last.killed {
+			if killed {
 				continue
 			}
 			if last.code == 0 {
@@ -387,7 +402,7 @@ func (w *world) timeline() *history {
 		}
 		h.cycles = append(h.cycles, rec)
 		if last.code == 0 && last.open == -1 {
-			t.Fatalf("%s: casebot once printed no summary line:\n%s", w.plan.name, last.stdout)
+			t.Fatalf("%s: the cycle reported no open cases:\n%s", w.plan.name, last.stdout)
 		}
 		if last.code == 0 && last.open == 0 {
 			return h
@@ -403,6 +418,39 @@ func (w *world) timeline() *history {
 		}
 		w.clock.Set(next)
 	}
+}
+
+// onceAttempt returns the attempts of a run with a child of once a cycle: the first child of
+// the cycle a delay kill point names is killed after its delay. killed says that the child
+// was killed and is to run again at once.
+func (w *world) onceAttempt(h *history) func(cycle int, now time.Time, first bool) (r result, killed bool) {
+	delays := map[int]killPoint{}
+	for _, k := range w.plan.kills {
+		if k.Kind == "" {
+			delays[k.Cycle] = k
+		}
+	}
+	return func(cycle int, now time.Time, first bool) (result, bool) {
+		var delay *killPoint
+		if k, ok := delays[cycle]; ok && first {
+			delay = &k
+		}
+		h.children++
+		r := w.once(h.children, delay)
+		if r.killed {
+			h.kills = append(h.kills, kill{point: *r.child.point, at: now, child: r.child.id})
+		}
+		return r, r.killed
+	}
+}
+
+// people returns the shipped playbooks and the demo's people, who act on them.
+func (w *world) people() ([]*rules.Playbook, *cli.People) {
+	pbs, err := rules.Load(playbooks.FS, rules.Options{})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return pbs, cli.NewPeople(w.crm)
 }
 
 // log logs what a child did, with its log when it failed.
