@@ -47,8 +47,12 @@ func TestPlanAndWhy(t *testing.T) {
 	at := start.Add(4*24*time.Hour + 3*time.Hour).Format(time.RFC3339) // Fri 6 Nov 11:00 in New York
 	norm := normalizer(sb, dir)
 
+	t.Run("summary", func(t *testing.T) {
+		// Three weeks ahead: the SOP's final notice and hold reminders come due.
+		golden(t, "testdata/plan-summary.golden", norm(casebot(t, "plan", "-config", cfg, "-at", at, "-days", "25")))
+	})
 	t.Run("all cases", func(t *testing.T) {
-		golden(t, "testdata/plan-all.golden", norm(casebot(t, "plan", "-config", cfg, "-at", at)))
+		golden(t, "testdata/plan-all.golden", norm(casebot(t, "plan", "-config", cfg, "-at", at, "-full")))
 	})
 	t.Run("one case", func(t *testing.T) {
 		out := casebot(t, "plan", "-config", cfg, "-at", at, "-case", "00001001", "-days", "14")

@@ -449,7 +449,7 @@ func TestCommands(t *testing.T) {
 		{bot.Command{Name: "why", Args: []string{"00001001", "<@U1>"}},
 			"/casebot why 00001001 &lt;@U1&gt;: case 00001001 has no step \"&lt;@U1&gt;\": playbook termination-sop has case-opened, "},
 		{bot.Command{Name: "plan", Args: []string{"<!here>"}},
-			"/casebot plan &lt;!here&gt;: case &lt;!here&gt; is not an open case of any playbook"},
+			"/casebot plan &lt;!here&gt;: case \"&lt;!here&gt;\": want a case id or a case number"},
 	} {
 		ans, err := h.Command(t.Context(), tc.cmd)
 		if err != nil || !ans.Ephemeral || !strings.HasPrefix(ans.Text, tc.want) {

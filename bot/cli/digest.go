@@ -119,23 +119,38 @@ type digest struct {
 
 // digestLine is one line of a digest about one case.
 type digestLine struct {
-	at   time.Time // when it comes due, or since when it waits or failed: lines go by it
-	num  string    // the case's number, to order lines of the same time
-	step string    // the step's title: the lines left out are counted by it
-	text string    // mrkdwn, every value from the case or the ledger escaped
+	at    time.Time // when it comes due, or since when it waits or failed: lines go by it
+	num   string    // the case's number, to order lines of the same time
+	step  string    // the step's title: the lines left out are counted by it
+	text  string    // every value from the case or the ledger escaped as linesOf was told
+	about string    // the case, as caseLabel names it, not escaped
+	who   string    // of a waiting line, whom it waits on: roles, or onHold; not escaped
 }
+
+// textFormat is how lines are written: mrkdwn for Slack, plain text for a terminal.
+type textFormat struct {
+	esc  func(string) string // makes a value from a case or the ledger safe to show
+	code string              // around a command
+}
+
+var (
+	mrkdwnText = textFormat{esc: bot.EscapeMrkdwn, code: "`"}
+	plainText  = textFormat{esc: func(s string) string { return s }}
+)
 
 // caseLines are the lines of one case, the same for every channel that follows its playbook.
 type caseLines struct{ due, waiting, failed []digestLine }
 
 // linesOf sorts the steps of a case into a digest's sections: those coming due before end,
-// those waiting for a gate (with whom it reminds) or on hold, those failed for good.
-func linesOf(cs caseState, end time.Time) caseLines {
+// those waiting for a gate (with whom it reminds) or on hold, those failed for good, written
+// in f. plan's summary counts the same lines.
+func linesOf(cs caseState, end time.Time, f textFormat) caseLines {
 	var out caseLines
-	who := bot.EscapeMrkdwn(caseLabel(cs.c))
+	esc := f.esc
+	about := caseLabel(cs.c)
 	num, _ := cs.c.Fields["CaseNumber"].(string)
 	line := func(at time.Time, title, text string) digestLine {
-		return digestLine{at: at, num: num, step: title, text: who + ": " + text}
+		return digestLine{at: at, num: num, step: title, text: esc(about) + ": " + text, about: about}
 	}
 	held := false
 	for i, st := range cs.res.Steps {
@@ -148,7 +163,7 @@ func linesOf(cs caseState, end time.Time) caseLines {
 			if !st.At.Before(end) {
 				continue
 			}
-			text := bot.EscapeMrkdwn(title)
+			text := esc(title)
 			if label != labelScheduled {
 				text += " (" + label + ")"
 			}
@@ -168,27 +183,31 @@ func linesOf(cs caseState, end time.Time) caseLines {
 			if since.IsZero() { // first found closed by this evaluation
 				since = cs.now
 			}
-			text := bot.EscapeMrkdwn(title) + ": waits on " + bot.EscapeMrkdwn(strings.Join(r.To, ", ")) +
+			text := esc(title) + ": waits on " + esc(strings.Join(r.To, ", ")) +
 				" for " + humanDuration(cs.now.Sub(since))
 			if what := st.Gate.Waiting(); what != "" {
-				text += " (" + bot.EscapeMrkdwn(clip(what, 120)) + ")"
+				text += " (" + esc(clip(what, 120)) + ")"
 			}
-			out.waiting = append(out.waiting, line(since, title, text))
+			l := line(since, title, text)
+			l.who = strings.Join(r.To, ", ")
+			out.waiting = append(out.waiting, l)
 		case labelHeld:
 			if held { // every step after the hold waits for it: one line says so
 				continue
 			}
 			held = true
-			text := "on hold (" + bot.EscapeMrkdwn(cs.pb.Hold.Label()) + ") for " + humanDuration(cs.now.Sub(st.HeldSince))
-			out.waiting = append(out.waiting, line(st.HeldSince, onHold, text))
+			text := "on hold (" + esc(cs.pb.Hold.Label()) + ") for " + humanDuration(cs.now.Sub(st.HeldSince))
+			l := line(st.HeldSince, onHold, text)
+			l.who = onHold
+			out.waiting = append(out.waiting, l)
 		case labelFailed:
 			n, a, e, ok := cs.failure(st.Step, false)
 			if !ok { // not an effect that failed: a date casebot refuses, which retry does not mend
 				continue
 			}
-			text := fmt.Sprintf("%s: action %d (%s) failed: %s; then `casebot retry %s %s`",
-				bot.EscapeMrkdwn(title), n, a.Kind, bot.EscapeMrkdwn(clip(e.Detail, 160)),
-				bot.EscapeMrkdwn(cmp.Or(num, cs.c.ID)), bot.EscapeMrkdwn(st.Step))
+			text := fmt.Sprintf("%s: action %d (%s) failed: %s; then %scasebot retry %s %s%s",
+				esc(title), n, a.Kind, esc(clip(e.Detail, 160)),
+				f.code, esc(cmp.Or(num, cs.c.ID)), esc(st.Step), f.code)
 			out.failed = append(out.failed, line(e.At, title, text))
 		}
 	}
@@ -270,7 +289,7 @@ func (s *source) digests(ctx context.Context, now time.Time, opts digestOptions,
 			return nil, err
 		}
 		for _, cs := range css {
-			ls := linesOf(cs, end)
+			ls := linesOf(cs, end, mrkdwnText)
 			for _, d := range ds {
 				d.cases++
 				d.due = append(d.due, ls.due...)
@@ -336,18 +355,18 @@ func (d *digest) render() string {
 			n = len(rest)
 		}
 		fmt.Fprintf(&b, "%s\n", dayToken(rest[0].at, d.opts.zone))
-		writeLines(&b, rest[:n], d.opts.lines)
+		writeLines(&b, rest[:n], d.opts.lines, "• ", mrkdwnText)
 		rest = rest[n:]
 	}
 	if len(d.waiting) > 0 {
 		b.WriteString("\n*Waiting on someone*, longest first\n")
 		byTime(d.waiting)
-		writeLines(&b, d.waiting, d.opts.lines)
+		writeLines(&b, d.waiting, d.opts.lines, "• ", mrkdwnText)
 	}
 	if len(d.failed) > 0 {
 		b.WriteString("\n*Failed*, waiting for their cause to be fixed and `casebot retry`\n")
 		byTime(d.failed)
-		writeLines(&b, d.failed, d.opts.lines)
+		writeLines(&b, d.failed, d.opts.lines, "• ", mrkdwnText)
 	}
 	return b.String()
 }
@@ -355,9 +374,7 @@ func (d *digest) render() string {
 // byTime orders lines by their time, then by case number; a case's lines keep their step
 // order.
 func byTime(ls []digestLine) {
-	slices.SortStableFunc(ls, func(a, b digestLine) int {
-		return cmp.Or(a.at.Compare(b.at), cmp.Compare(a.num, b.num))
-	})
+	slices.SortStableFunc(ls, lineOrder)
 }
 
 // dayToken is a day as a Slack date token, which each reader's client shows in their own
@@ -369,16 +386,17 @@ func dayToken(t time.Time, loc *time.Location) string {
 	return fmt.Sprintf("*<!date^%d^{date_short_pretty}|%s>*", noon.Unix(), day.Format("Mon 2 Jan"))
 }
 
-// writeLines writes at most max lines, then one that counts the others by step, the most
-// frequent first: "and 1,234 more: 800 Final notice sent, 434 Attrition confirmed". One line
-// more than max is written rather than counted.
-func writeLines(b *strings.Builder, ls []digestLine, max int) {
+// writeLines writes at most max lines, each after bullet, then one that counts the others by
+// step, the most frequent first: "and 1,234 more: 800 Final notice sent, 434 Attrition
+// confirmed". One line more than max is written rather than counted. The steps' titles are
+// written in f, as the lines' texts are.
+func writeLines(b *strings.Builder, ls []digestLine, max int, bullet string, f textFormat) {
 	shown := min(max, len(ls))
 	if len(ls) == max+1 {
 		shown = len(ls)
 	}
 	for _, l := range ls[:shown] {
-		b.WriteString("• " + l.text + "\n")
+		b.WriteString(bullet + l.text + "\n")
 	}
 	rest := ls[shown:]
 	if len(rest) == 0 {
@@ -393,9 +411,10 @@ func writeLines(b *strings.Builder, ls []digestLine, max int) {
 	})
 	parts := make([]string, len(steps))
 	for i, s := range steps {
-		parts[i] = thousands(count[s]) + " " + bot.EscapeMrkdwn(s)
+		parts[i] = thousands(count[s]) + " " + f.esc(s)
 	}
-	fmt.Fprintf(b, "and %s more: %s\n", thousands(len(rest)), strings.Join(parts, ", "))
+	indent := bullet[:len(bullet)-len(strings.TrimLeft(bullet, " "))] // the bullet's, without its mark
+	fmt.Fprintf(b, "%sand %s more: %s\n", indent, thousands(len(rest)), strings.Join(parts, ", "))
 }
 
 // thousands writes n with commas between thousands: 1,234.

@@ -128,24 +128,8 @@ var berlin = func() *time.Location {
 // days, a gate waiting on its reminder's role, a hold, an effect failed for good.
 func TestDigest(t *testing.T) {
 	now := time.Date(2026, 11, 2, 7, 0, 0, 0, time.UTC) // Mon 2 Nov 08:00 in Berlin
-	acme, globex := digestCase(1, "Acme", "2026-11-02"), digestCase(2, "Globex", "2026-11-03")
-	initech := digestCase(3, "Initech", "2026-10-28")
-	umbrella := digestCase(4, "Umbrella", "2026-11-02")
-	umbrella.Fields["Hold__c"] = true
-	hooli := digestCase(5, "Hooli", "2026-10-28")
-	hooli.Fields["Approved__c"] = true
-	before := now.Add(-4 * 24 * time.Hour)
-	var es []bot.LedgerEntry
-	es = append(es, done(initech, "notice", 1, before)...)
-	es = append(es, done(initech, "tasks", 2, before)...)
-	es = append(es, entry(initech, bot.StepKey("digest", "approval", "gate", initech.ID), "approval", bot.StateMarked, before))
-	es = append(es, entry(umbrella, bot.StepKey("digest", "hold", "start-1", umbrella.ID), "hold", bot.StateMarked, before.Add(24*time.Hour)))
-	failed := entry(hooli, bot.EffectKey("digest", "notice", 1, hooli.ID), "notice", bot.StateFailed, before)
-	failed.Detail, failed.Attempts = "channel_not_found", 1
-	es = append(es, failed)
-	es = append(es, done(hooli, "tasks", 2, before)...)
-	es = append(es, done(hooli, "approval", 1, before)...)
-	src, crm := digestSource(t, []bot.Case{acme, globex, initech, umbrella, hooli}, es...)
+	cases, es := digestStates(now)
+	src, crm := digestSource(t, cases, es...)
 
 	ds, err := src.digests(t.Context(), now, digestOptions{days: 2, lines: 10, zone: berlin}, "")
 	if err != nil {
@@ -189,6 +173,30 @@ func TestDigest(t *testing.T) {
 	if len(only) != 1 || only[0].channel != "#legal" || only[0].key() != "digest/#legal/2026-11-02" {
 		t.Errorf("the digest of channel legal: %v", only)
 	}
+}
+
+// digestStates are five cases of digestPlaybook at now (Mon 2 Nov 08:00 in Berlin) and their
+// ledger entries: steps coming due on two days (Acme, Globex), a gate waiting on its
+// reminder's role (Initech), a hold (Umbrella), an effect failed for good (Hooli).
+func digestStates(now time.Time) ([]bot.Case, []bot.LedgerEntry) {
+	acme, globex := digestCase(1, "Acme", "2026-11-02"), digestCase(2, "Globex", "2026-11-03")
+	initech := digestCase(3, "Initech", "2026-10-28")
+	umbrella := digestCase(4, "Umbrella", "2026-11-02")
+	umbrella.Fields["Hold__c"] = true
+	hooli := digestCase(5, "Hooli", "2026-10-28")
+	hooli.Fields["Approved__c"] = true
+	before := now.Add(-4 * 24 * time.Hour)
+	var es []bot.LedgerEntry
+	es = append(es, done(initech, "notice", 1, before)...)
+	es = append(es, done(initech, "tasks", 2, before)...)
+	es = append(es, entry(initech, bot.StepKey("digest", "approval", "gate", initech.ID), "approval", bot.StateMarked, before))
+	es = append(es, entry(umbrella, bot.StepKey("digest", "hold", "start-1", umbrella.ID), "hold", bot.StateMarked, before.Add(24*time.Hour)))
+	failed := entry(hooli, bot.EffectKey("digest", "notice", 1, hooli.ID), "notice", bot.StateFailed, before)
+	failed.Detail, failed.Attempts = "channel_not_found", 1
+	es = append(es, failed)
+	es = append(es, done(hooli, "tasks", 2, before)...)
+	es = append(es, done(hooli, "approval", 1, before)...)
+	return []bot.Case{acme, globex, initech, umbrella, hooli}, es
 }
 
 // TestDigestTruncates lists at most lines cases a day and counts the rest by step, most first.

@@ -130,10 +130,29 @@ func displayQuery(q bot.CaseQuery) bot.CaseQuery {
 
 // cases reads the cases of a playbook and their ledger entries and evaluates them at now.
 func (s *source) cases(ctx context.Context, pb *rules.Playbook, now time.Time) ([]caseState, error) {
-	cs, err := s.crm.Cases(ctx, displayQuery(pb.Query))
+	return s.casesOf(ctx, pb, "", now)
+}
+
+// casesOf is cases, of the case arg names (an id or a case number) when arg is not "": the
+// query asks Salesforce for that case alone, and only its ledger entries are read and only it
+// is evaluated, whatever the number of open cases.
+func (s *source) casesOf(ctx context.Context, pb *rules.Playbook, arg string, now time.Time) ([]caseState, error) {
+	q := displayQuery(pb.Query)
+	if arg != "" {
+		cond, err := caseCondition(arg)
+		if err != nil {
+			return nil, err
+		}
+		if strings.TrimSpace(q.Where) != "" {
+			cond = "(" + q.Where + ") AND " + cond
+		}
+		q.Where = cond
+	}
+	cs, err := s.crm.Cases(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("playbook %s: reading cases: %w", pb.Name, err)
 	}
+	cs = slices.DeleteFunc(cs, func(c bot.Case) bool { return !matches(c, arg) })
 	ledgers, err := s.ledgers(ctx, cs)
 	if err != nil {
 		return nil, fmt.Errorf("playbook %s: %w", pb.Name, err)
@@ -143,6 +162,29 @@ func (s *source) cases(ctx context.Context, pb *rules.Playbook, now time.Time) (
 		out[i] = evaluate(pb, c, ledgers[c.ID], now)
 	}
 	return out, nil
+}
+
+// caseCondition is the SOQL condition that selects the case arg names: a record id, or a case
+// number as typed, without its leading zeros, or with them up to the usual eight digits.
+func caseCondition(arg string) (string, error) {
+	switch {
+	case caseNumber.MatchString(arg):
+		// Digits only: nothing to escape.
+		nums := []string{arg}
+		if t := strings.TrimLeft(arg, "0"); t != "" && t != arg {
+			nums = append(nums, t)
+		}
+		if len(arg) < 8 {
+			nums = append(nums, strings.Repeat("0", 8-len(arg))+arg)
+		}
+		if len(nums) == 1 {
+			return "CaseNumber = '" + arg + "'", nil
+		}
+		return "CaseNumber IN ('" + strings.Join(nums, "', '") + "')", nil
+	case bot.IsRecordID(arg, ""):
+		return "Id = '" + arg + "'", nil
+	}
+	return "", usageError{fmt.Errorf("case %q: want a case id or a case number", arg)}
 }
 
 func (s *source) ledgers(ctx context.Context, cs []bot.Case) (map[string]bot.Ledger, error) {

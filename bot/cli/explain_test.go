@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -248,7 +249,10 @@ func TestDiffSteps(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Date(2026, 11, 2, 15, 0, 0, 0, time.UTC)
-	got := diffSteps(evaluate(old, testCase(), nil, now), evaluate(cur, testCase(), nil, now))
+	got, steps := diffSteps(evaluate(old, testCase(), nil, now), evaluate(cur, testCase(), nil, now))
+	if want := []string{"update", "tasks", "messages", "extra"}; !slices.Equal(steps, want) {
+		t.Errorf("the steps that change: %q, want %q", steps, want)
+	}
 	want := []string{
 		"update: when !Account.Attrition__c → (none)",
 		"tasks: Thu 5 Nov 2026 09:00 EST → Fri 6 Nov 2026 09:00 EST (at day0 + 3d → day0 + 4bd)",
@@ -258,7 +262,7 @@ func TestDiffSteps(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("diff:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if got := diffSteps(evaluate(old, testCase(), nil, now), evaluate(old, testCase(), nil, now)); len(got) != 0 {
+	if got, _ := diffSteps(evaluate(old, testCase(), nil, now), evaluate(old, testCase(), nil, now)); len(got) != 0 {
 		t.Errorf("the same playbook differs from itself: %q", got)
 	}
 }

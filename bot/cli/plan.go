@@ -1,12 +1,15 @@
 package cli
 
 import (
+	"cmp"
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -14,17 +17,21 @@ import (
 	"casebot/rules"
 )
 
-// plan prints what casebot will do to each open case and why, like `terraform plan`: it
-// evaluates the playbooks at -at and writes nothing anywhere.
+// plan prints what casebot will do to the open cases and why, like `terraform plan`: it
+// evaluates the playbooks at -at and writes nothing anywhere. By default it prints a summary
+// that stays a screen or two whatever the number of cases; -full, the plan of every case, and
+// -case, of one.
 func plan(ctx context.Context, args []string, std IO, w Wiring) error {
 	fs := newFlags("plan", std)
 	rf := addReadFlags(fs, "plan")
-	caseArg := fs.String("case", "", "only this case: its id or its case number")
-	days := fs.Int("days", planDays, "show the steps due within this many days (steps due now or blocked are always shown)")
+	caseArg := fs.String("case", "", "only this case, in full: its id or its case number")
+	full := fs.Bool("full", false, "the plan of every open case in full, instead of the summary (-diff: every changed case)")
+	days := fs.Int("days", planDays, fmt.Sprintf("show the steps due within this many days, in each case's plan (steps due now or blocked are always shown); the summary's default is %d", summaryDays))
 	oldDir := fs.String("diff", "", "compare with the playbooks in this directory: show how the change moves each open case")
 	fs.Usage = func() {
-		fmt.Fprintln(std.Err, "usage: casebot plan [-config FILE] [-case ID_OR_NUMBER] [-at TIME] [-days N] [-diff OLD_DIR]")
-		fmt.Fprintln(std.Err, "Shows, for each open case, the coming steps with their dates and the reasons for them. Reads only.")
+		fmt.Fprintln(std.Err, "usage: casebot plan [-config FILE] [-case ID_OR_NUMBER | -full] [-at TIME] [-days N] [-diff OLD_DIR]")
+		fmt.Fprintln(std.Err, "Sums up the open cases: by state, what comes due in the next days, what waits on whom, what failed.")
+		fmt.Fprintln(std.Err, "With -full or -case, the plan of each case: its coming steps with their dates and the reasons for them. Reads only.")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {
@@ -36,23 +43,44 @@ func plan(ctx context.Context, args []string, std IO, w Wiring) error {
 	if *days < 0 {
 		return usageError{fmt.Errorf("-days %d: want 0 or more", *days)}
 	}
+	if *full && *caseArg != "" {
+		return usageError{errors.New("-full and -case: give one (-case shows one case in full)")}
+	}
+	daysSet := false
+	fs.Visit(func(f *flag.Flag) { daysSet = daysSet || f.Name == "days" })
 	src, now, err := rf.open(ctx, std, w)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
 	if *oldDir != "" {
-		return planDiff(ctx, std.Out, src, *oldDir, *caseArg, now)
+		return planDiff(ctx, std.Out, src, *oldDir, *caseArg, *full, now)
 	}
-	_, err = src.writePlans(ctx, std.Out, *caseArg, time.Duration(*days)*24*time.Hour, now)
-	return err
+	if *full || *caseArg != "" {
+		_, err = src.writePlans(ctx, std.Out, *caseArg, time.Duration(*days)*24*time.Hour, now)
+		return err
+	}
+	zone, err := src.summaryZone()
+	if err != nil {
+		return err
+	}
+	n := summaryDays
+	if daysSet {
+		n = *days
+	}
+	sum, err := src.summarize(ctx, now, n, zone)
+	if err != nil {
+		return err
+	}
+	sum.write(std.Out)
+	return nil
 }
 
 // planDays is how many days ahead a plan shows, unless plan -days says otherwise.
 const planDays = 45
 
 // writePlans writes the plan at now of every open case, or of caseArg's (an id or a case
-// number) when it is not "", with the steps due within horizon: what `casebot plan` prints
+// number, the only case read) when it is not "", with the steps due within horizon: what `casebot plan` prints
 // and `/casebot plan` answers in Slack. It returns the first case it wrote of; nil when none.
 func (s *source) writePlans(ctx context.Context, out io.Writer, caseArg string, horizon time.Duration, now time.Time) (*bot.Case, error) {
 	fmt.Fprintf(out, "Plan at %s: steps due by %s, and every step due now or blocked. Nothing is written.\n",
@@ -60,14 +88,11 @@ func (s *source) writePlans(ctx context.Context, out io.Writer, caseArg string, 
 	var first *bot.Case
 	shown := 0
 	for _, pb := range s.pbs {
-		css, err := s.cases(ctx, pb, now)
+		css, err := s.casesOf(ctx, pb, caseArg, now)
 		if err != nil {
 			return nil, err
 		}
 		for _, cs := range css {
-			if !matches(cs.c, caseArg) {
-				continue
-			}
 			fmt.Fprintln(out)
 			shown++
 			if first == nil {
@@ -294,13 +319,14 @@ func dateProblem(cs caseState, st rules.StepState) string {
 }
 
 // planDiff evaluates each open case against the playbooks in oldDir and the current ones and
-// prints the steps whose date, state, conditions or actions differ.
-func planDiff(ctx context.Context, out io.Writer, src *source, oldDir, caseArg string, now time.Time) error {
+// prints how many cases change, by playbook and step, then the steps whose date, state,
+// conditions or actions differ, case by case: the first diffShown cases, or all with full.
+func planDiff(ctx context.Context, out io.Writer, src *source, oldDir, caseArg string, full bool, now time.Time) error {
 	olds, err := loadPlaybooks([]string{oldDir}, src.tmpl, src.cfg)
 	if err != nil {
 		return fmt.Errorf("the old playbooks in %s: %w", oldDir, err)
 	}
-	var sections [][]string
+	var sections []diffSection
 	for _, cur := range src.pbs {
 		i := slices.IndexFunc(olds, func(p *rules.Playbook) bool { return p.Name == cur.Name })
 		if i < 0 {
@@ -329,54 +355,114 @@ func planDiff(ctx context.Context, out io.Writer, src *source, oldDir, caseArg s
 	fmt.Fprintf(out, "How the open cases change from the playbooks in %s to the current ones, at %s:\n\n", oldDir, now.UTC().Format(longLayout))
 	if len(sections) == 0 {
 		fmt.Fprintf(out, "No open case changes: the playbooks in %s and the current ones do the same to every open case.\n", oldDir)
+		return nil
 	}
-	for i, sec := range sections {
-		if i > 0 {
-			fmt.Fprintln(out)
-		}
-		fmt.Fprintln(out, sec[0])
+	writeDiffCounts(out, sections)
+	more := "casebot plan -diff " + oldDir + " -full"
+	shown := len(sections)
+	if !full && shown > diffShown+1 {
+		shown = diffShown
+	}
+	for _, sec := range sections[:shown] {
+		fmt.Fprintln(out)
+		fmt.Fprintln(out, sec.lines[0])
 		b := block{w: out, indent: "  ", hang: 2}
-		for _, l := range sec[1:] {
+		lines := sec.lines[1:]
+		if !full && len(lines) > diffShown+1 {
+			lines = append(lines[:diffShown:diffShown], fmt.Sprintf("and %s more: %s", plural(len(sec.lines)-1-diffShown, "case"), more))
+		}
+		for _, l := range lines {
 			b.line("", l)
 		}
+	}
+	if rest := len(sections) - shown; rest > 0 {
+		fmt.Fprintln(out)
+		fmt.Fprintf(out, "%s: %s\n", plural(rest, "more changed case"), more)
 	}
 	return nil
 }
 
+// diffShown is how many changed cases plan -diff shows without -full, and how many cases of a
+// playbook added or removed.
+const diffShown = 20
+
+// diffSection is what a playbook change does to one case (or, for a playbook added or removed,
+// to each of its cases): a title, then a line per change.
+type diffSection struct {
+	playbook string
+	lines    []string // the title first
+	steps    []string // the steps that change; none when the case enters or leaves the playbook
+	cases    int      // how many cases it is about: 1, or the cases of a playbook added or removed
+}
+
+// writeDiffCounts writes how many cases change, by playbook, and how many of them each step
+// changes for: "termination-sop: 3 cases: 3 deletion-approval, 3 final-notice, 2 hold-reminder".
+func writeDiffCounts(out io.Writer, sections []diffSection) {
+	var books []string
+	cases := map[string]int{}
+	steps := map[string]map[string]int{}
+	whole := map[string]int{} // cases that enter or leave, or of a playbook added or removed
+	total := 0
+	for _, sec := range sections {
+		if _, ok := steps[sec.playbook]; !ok {
+			books = append(books, sec.playbook)
+			steps[sec.playbook] = map[string]int{}
+		}
+		cases[sec.playbook] += sec.cases
+		total += sec.cases
+		if len(sec.steps) == 0 {
+			whole[sec.playbook] += sec.cases
+		}
+		for _, st := range sec.steps {
+			steps[sec.playbook][st]++
+		}
+	}
+	fmt.Fprintf(out, "%s change:\n", plural(total, "open case"))
+	b := block{w: out, indent: "  ", hang: 2}
+	for _, pb := range books {
+		n := steps[pb]
+		ids := slices.SortedFunc(maps.Keys(n), func(a, b string) int { return cmp.Or(cmp.Compare(n[b], n[a]), cmp.Compare(a, b)) })
+		parts := make([]string, 0, len(ids)+1)
+		for _, id := range ids {
+			parts = append(parts, thousands(n[id])+" "+id)
+		}
+		if whole[pb] > 0 {
+			parts = append(parts, thousands(whole[pb])+" enter or leave the playbook")
+		}
+		b.line("", pb+": "+plural(cases[pb], "case")+": "+strings.Join(parts, ", "))
+	}
+}
+
 // wholePlaybook is the section for a playbook added or removed: the open cases it applies to.
-func wholePlaybook(ctx context.Context, src *source, pb *rules.Playbook, caseArg string, now time.Time, what string) ([][]string, error) {
-	css, err := src.cases(ctx, pb, now)
+func wholePlaybook(ctx context.Context, src *source, pb *rules.Playbook, caseArg string, now time.Time, what string) ([]diffSection, error) {
+	css, err := src.casesOf(ctx, pb, caseArg, now)
 	if err != nil {
 		return nil, err
 	}
 	var lines []string
 	for _, cs := range css {
-		if matches(cs.c, caseArg) {
-			lines = append(lines, caseTitle(cs)+": "+stateCounts(cs))
-		}
+		lines = append(lines, caseTitle(cs)+": "+stateCounts(cs))
 	}
 	if len(lines) == 0 {
 		return nil, nil
 	}
 	head := fmt.Sprintf("Playbook %s %s on %s:", pb.Name, what, plural(len(lines), "open case"))
-	return [][]string{append([]string{head}, lines...)}, nil
+	return []diffSection{{playbook: pb.Name, lines: append([]string{head}, lines...), cases: len(lines)}}, nil
 }
 
 // diffPlaybook returns, for each case old or cur applies to that the change moves, a section:
 // the case's title, then one line per change.
-func diffPlaybook(ctx context.Context, src *source, old, cur *rules.Playbook, caseArg string, now time.Time) ([][]string, error) {
+func diffPlaybook(ctx context.Context, src *source, old, cur *rules.Playbook, caseArg string, now time.Time) ([]diffSection, error) {
 	read := func(p *rules.Playbook) (map[string]caseState, []string, error) {
-		css, err := src.cases(ctx, p, now)
+		css, err := src.casesOf(ctx, p, caseArg, now)
 		if err != nil {
 			return nil, nil, err
 		}
 		m := map[string]caseState{}
 		var ids []string
 		for _, cs := range css {
-			if matches(cs.c, caseArg) {
-				m[cs.c.ID] = cs
-				ids = append(ids, cs.c.ID)
-			}
+			m[cs.c.ID] = cs
+			ids = append(ids, cs.c.ID)
 		}
 		return m, ids, nil
 	}
@@ -389,26 +475,26 @@ func diffPlaybook(ctx context.Context, src *source, old, cur *rules.Playbook, ca
 		return nil, err
 	}
 	for _, id := range oldIDs {
-		if !slices.Contains(ids, id) {
+		if _, ok := after[id]; !ok {
 			ids = append(ids, id)
 		}
 	}
-	var sections [][]string
+	var sections []diffSection
 	for _, id := range ids {
 		b, inOld := before[id]
 		a, inNew := after[id]
-		var sec []string
+		sec := diffSection{playbook: cur.Name, cases: 1}
 		switch {
 		case !inOld:
-			sec = []string{caseTitle(a), fmt.Sprintf("enters playbook %s (applies_to changed): %s", a.pb.Name, stateCounts(a))}
+			sec.lines = []string{caseTitle(a), fmt.Sprintf("enters playbook %s (applies_to changed): %s", a.pb.Name, stateCounts(a))}
 		case !inNew:
-			sec = []string{caseTitle(b), fmt.Sprintf("leaves playbook %s (applies_to changed): it no longer runs", b.pb.Name)}
+			sec.lines = []string{caseTitle(b), fmt.Sprintf("leaves playbook %s (applies_to changed): it no longer runs", b.pb.Name)}
 		default:
-			if lines := diffSteps(b, a); len(lines) > 0 {
-				sec = append([]string{caseTitle(a)}, lines...)
+			if lines, steps := diffSteps(b, a); len(lines) > 0 {
+				sec.lines, sec.steps = append([]string{caseTitle(a)}, lines...), steps
 			}
 		}
-		if sec != nil {
+		if sec.lines != nil {
 			sections = append(sections, sec)
 		}
 	}
@@ -417,20 +503,9 @@ func diffPlaybook(ctx context.Context, src *source, old, cur *rules.Playbook, ca
 
 // stateCounts counts the steps of a case by state: "2 done, 1 due now, 9 scheduled".
 func stateCounts(cs caseState) string {
-	var order []string
-	count := map[string]int{}
-	for _, st := range cs.res.Steps {
-		l := cs.label(st)
-		if count[l] == 0 {
-			order = append(order, l)
-		}
-		count[l]++
-	}
-	parts := make([]string, len(order))
-	for i, l := range order {
-		parts[i] = strconv.Itoa(count[l]) + " " + l
-	}
-	return strings.Join(parts, ", ")
+	var lc labelCounts
+	lc.steps(cs)
+	return lc.String()
 }
 
 // caseTitle names a case on one line: "Case 00001001: Termination: Acme Corp · account Acme
@@ -453,29 +528,34 @@ func caseTitle(cs caseState) string {
 	return s + " · " + cs.loc.String() + " · " + cs.pb.Name
 }
 
-// diffSteps compares the steps of one case under the old and the new playbook. Steps done or
-// skipped under both are history and left out.
-func diffSteps(old, cur caseState) []string {
-	var lines []string
+// diffSteps compares the steps of one case under the old and the new playbook, and returns a
+// line per change and the steps that change. Steps done or skipped under both are history and
+// left out.
+func diffSteps(old, cur caseState) (lines, steps []string) {
 	for i, s := range cur.pb.Steps {
 		st := cur.res.Steps[i]
 		os, ost, ok := old.step(s.ID)
 		if !ok {
 			lines = append(lines, fmt.Sprintf("%s: new step, %s %s", s.ID, cur.label(st), whenOf(st, cur.loc)))
+			steps = append(steps, s.ID)
 			continue
 		}
 		if finished(ost) && finished(st) {
 			continue
 		}
-		lines = append(lines, diffStep(old, cur, os, s, ost, st)...)
+		if ls := diffStep(old, cur, os, s, ost, st); len(ls) > 0 {
+			lines = append(lines, ls...)
+			steps = append(steps, s.ID)
+		}
 	}
 	for i, s := range old.pb.Steps {
 		if _, _, ok := cur.step(s.ID); !ok {
 			st := old.res.Steps[i]
 			lines = append(lines, fmt.Sprintf("%s: step removed (was %s %s)", s.ID, old.label(st), whenOf(st, old.loc)))
+			steps = append(steps, s.ID)
 		}
 	}
-	return lines
+	return lines, steps
 }
 
 func finished(st rules.StepState) bool {

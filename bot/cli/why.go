@@ -86,33 +86,25 @@ var (
 	caseNumber = regexp.MustCompile(`^[0-9]{1,15}$`)
 )
 
-// find evaluates the case arg names under every playbook that applies to it. A case no
-// playbook's query returns any more (closed, say) is looked up by id or number and explained
-// under the playbooks whose ledger entries it has.
+// find evaluates the case arg names under every playbook that applies to it: each playbook's
+// query asks for that case alone, so neither the other open cases nor their ledger entries
+// are read. A case no playbook's query returns any more (closed, say) is looked up by id or
+// number and explained under the playbooks whose ledger entries it has.
 func (s *source) find(ctx context.Context, arg string, now time.Time) ([]caseState, error) {
+	where, err := caseCondition(arg)
+	if err != nil {
+		return nil, err
+	}
 	var out []caseState
 	for _, pb := range s.pbs {
-		css, err := s.cases(ctx, pb, now)
+		css, err := s.casesOf(ctx, pb, arg, now)
 		if err != nil {
 			return nil, err
 		}
-		for _, cs := range css {
-			if matches(cs.c, arg) {
-				out = append(out, cs)
-			}
-		}
+		out = append(out, css...)
 	}
 	if len(out) > 0 {
 		return out, nil
-	}
-	var where string
-	switch {
-	case caseNumber.MatchString(arg):
-		where = "CaseNumber = '" + arg + "'" // digits only: nothing to escape
-	case bot.IsRecordID(arg, ""):
-		where = "Id = '" + arg + "'"
-	default:
-		return nil, usageError{fmt.Errorf("case %q: want a case id or a case number", arg)}
 	}
 	for _, pb := range s.pbs {
 		q := displayQuery(pb.Query)
@@ -403,10 +395,10 @@ func humanDuration(d time.Duration) string {
 	return strings.Join(parts, " ")
 }
 
-// plural writes a count of something: "1 attempt", "3 attempts".
+// plural writes a count of something: "1 attempt", "3 attempts", "1,234 cases".
 func plural(n int, what string) string {
 	if n == 1 {
 		return "1 " + what
 	}
-	return strconv.Itoa(n) + " " + what + "s"
+	return thousands(n) + " " + what + "s"
 }
