@@ -242,8 +242,10 @@ func (e *Engine) cycle(ctx context.Context, rep *Report) error {
 		return &LedgerError{Err: fmt.Errorf("reading unconfirmed effects: %w", err)}
 	}
 	unconfirmed := map[string][]string{} // playbook → cases with claimed effects
+	seen := map[[2]string]bool{}         // a set: a list searched per claim was quadratic
 	for _, c := range claimed {
-		if !slices.Contains(unconfirmed[c.Playbook], c.CaseID) {
+		if k := [2]string{c.Playbook, c.CaseID}; !seen[k] {
+			seen[k] = true
 			unconfirmed[c.Playbook] = append(unconfirmed[c.Playbook], c.CaseID)
 		}
 	}
