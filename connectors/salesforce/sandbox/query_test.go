@@ -243,3 +243,107 @@ func TestQueriesForEarlierAttempts(t *testing.T) {
 		o.do("GET", "/query?q="+url.QueryEscape(q), nil).wantError(t, http.StatusBadRequest, "INVALID_FIELD")
 	}
 }
+
+// TestCursorLifetime: a cursor holds only the pages still to come (and the last fetched, for
+// a retry), is gone once its last page is fetched, and expires after 15 minutes without a
+// fetch, as Salesforce's query locators do; the count bound still drops the oldest.
+func TestCursorLifetime(t *testing.T) {
+	o := newOrg(t, Options{})
+	now := time.Date(2026, 11, 21, 15, 0, 0, 0, time.UTC)
+	o.sb.mu.Lock()
+	o.sb.cursors.now = func() time.Time { return now } // called with mu held
+	o.sb.mu.Unlock()
+	advance := func(d time.Duration) {
+		o.sb.mu.Lock()
+		now = now.Add(d)
+		o.sb.mu.Unlock()
+	}
+	open := func() int {
+		o.sb.mu.Lock()
+		defer o.sb.mu.Unlock()
+		return len(o.sb.cursors.byID)
+	}
+	o.createTasks(450, func(i int) map[string]any { return map[string]any{"Subject": fmt.Sprintf("task %03d", i)} })
+	query := func() queryResult {
+		var page queryResult
+		o.do("GET", "/query?q="+url.QueryEscape("SELECT Id, Subject FROM Task ORDER BY Subject"), nil,
+			"Sforce-Query-Options", "batchSize=200").ok(t, http.StatusOK, &page)
+		return page
+	}
+	fetch := func(next string) queryResult {
+		var page queryResult
+		o.do("GET", next, nil).ok(t, http.StatusOK, &page)
+		return page
+	}
+	invalid := func(next string) {
+		t.Helper()
+		o.do("GET", next, nil).wantError(t, http.StatusBadRequest, "INVALID_QUERY_LOCATOR")
+	}
+
+	// Fetched within 15 minutes, a cursor lives on; its locator may be fetched again.
+	first := query()
+	advance(14 * time.Minute)
+	second := fetch(first.NextRecordsURL)
+	if again := fetch(first.NextRecordsURL); again.Records[0]["Subject"] != "task 200" || again.NextRecordsURL != second.NextRecordsURL {
+		t.Errorf("fetching a locator again: first %v, next %q; want task 200, %q", again.Records[0]["Subject"], again.NextRecordsURL, second.NextRecordsURL)
+	}
+	o.sb.mu.Lock()
+	for id, cur := range o.sb.cursors.byID {
+		if cur.pages[0].data != nil || cur.pages[1].data == nil || cur.pages[2].data == nil {
+			t.Errorf("cursor %s after its second page holds pages %v %v %v; want the second and third only", id,
+				cur.pages[0].data != nil, cur.pages[1].data != nil, cur.pages[2].data != nil)
+		}
+	}
+	o.sb.mu.Unlock()
+
+	// Then 15 minutes without a fetch: expired, and dropped.
+	advance(15 * time.Minute)
+	invalid(second.NextRecordsURL)
+	if n := open(); n != 0 {
+		t.Errorf("%d cursors open after expiry, want 0", n)
+	}
+
+	// A cursor read to its end is gone, and going back is refused.
+	first = query()
+	second = fetch(first.NextRecordsURL)
+	if last := fetch(second.NextRecordsURL); !last.Done || len(last.Records) != 50 || last.Records[49]["Subject"] != "task 449" {
+		t.Fatalf("last page: done %v, %d records", last.Done, len(last.Records))
+	}
+	if n := open(); n != 0 {
+		t.Errorf("%d cursors open after a full read, want 0", n)
+	}
+	invalid(second.NextRecordsURL)
+	invalid(first.NextRecordsURL)
+
+	// A page may start at any offset from the last page fetched on; going back before that
+	// page is refused.
+	first = query()
+	second = fetch(first.NextRecordsURL)
+	third := fetch(second.NextRecordsURL[:len(second.NextRecordsURL)-len("400")] + "420") // any offset
+	if len(third.Records) != 30 || third.Records[0]["Subject"] != "task 420" {
+		t.Errorf("page from 420: %d records from %v", len(third.Records), third.Records[0]["Subject"])
+	}
+	first = query()
+	fetch(first.NextRecordsURL)
+	invalid(first.NextRecordsURL[:len(first.NextRecordsURL)-len("200")] + "100") // on the first page
+
+	// Expired cursors go without a call, by the sweep their timer runs.
+	if n := open(); n != 1 {
+		t.Fatalf("%d cursors open, want 1", n)
+	}
+	advance(15 * time.Minute)
+	o.sb.sweepCursors()
+	if n := open(); n != 0 {
+		t.Errorf("%d cursors open after the sweep, want 0", n)
+	}
+
+	// At most maxCursors are open: the oldest goes first.
+	oldest := query().NextRecordsURL
+	for range maxCursors {
+		query()
+	}
+	invalid(oldest)
+	if n := open(); n != maxCursors {
+		t.Errorf("%d cursors open, want %d", n, maxCursors)
+	}
+}

@@ -31,6 +31,7 @@ type schema struct {
 	objects []*sobject
 	byName  map[string]*sobject // lower-case name
 	byKey   map[string]*sobject // key prefix
+	blobs   map[string][]string // object name → its blob fields (see isBlob), for encoding rows
 }
 
 var _ soql.Schema = (*schema)(nil)
@@ -369,10 +370,15 @@ func newSchema() *schema {
 			LabelPlural: "Email Messages"},
 	}
 	objects = append(objects, contentObjects()...)
-	s := &schema{objects: objects, byName: map[string]*sobject{}, byKey: map[string]*sobject{}}
+	s := &schema{objects: objects, byName: map[string]*sobject{}, byKey: map[string]*sobject{}, blobs: map[string][]string{}}
 	for _, o := range objects {
 		s.byName[strings.ToLower(o.Name)] = o
 		s.byKey[o.KeyPrefix] = o
+		for _, f := range o.Fields {
+			if s.isBlob(o.Name, f.Name) {
+				s.blobs[o.Name] = append(s.blobs[o.Name], f.Name)
+			}
+		}
 	}
 	return s
 }

@@ -210,6 +210,9 @@ func (s *Server) Close() error {
 	if s.httpServer != nil {
 		err = s.httpServer.Close()
 	}
+	s.mu.Lock()
+	s.cursors.close()
+	s.mu.Unlock()
 	return errors.Join(err, s.closeJournal())
 }
 
@@ -382,8 +385,10 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 			// Drop the older half at once, so that a full log costs no copy per request.
 			s.requests = append(s.requests[:0], s.requests[maxLoggedRequests/2:]...)
 		}
-		s.requests = append(s.requests, Request{Time: s.opts.Now(), Method: r.Method,
-			Path: r.URL.Path, Status: rec.status, APICall: rec.apiCall, Fault: rec.fault})
+		// The method and path are cloned: they may share the memory of the request line,
+		// whose query string can be a long SOQL query.
+		s.requests = append(s.requests, Request{Time: s.opts.Now(), Method: strings.Clone(r.Method),
+			Path: strings.Clone(r.URL.Path), Status: rec.status, APICall: rec.apiCall, Fault: rec.fault})
 		if rec.apiCall {
 			s.apiCalls++
 		}

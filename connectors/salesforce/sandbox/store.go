@@ -103,11 +103,14 @@ func (v view) All(object string, withDeleted bool) []soql.Record {
 
 // ByID implements soql.Data.
 func (v view) ByID(id string) (string, soql.Record) {
-	id, ok := normalizeID(id)
-	if !ok {
-		return "", nil
+	e := v.s.byID[id] // most ids given are as stored: no need to normalize them
+	if e == nil {
+		norm, ok := normalizeID(id)
+		if !ok {
+			return "", nil
+		}
+		e = v.s.byID[norm]
 	}
-	e := v.s.byID[id]
 	if e == nil || e.rec["IsDeleted"] == true {
 		return "", nil
 	}

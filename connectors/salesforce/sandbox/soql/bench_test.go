@@ -2,6 +2,8 @@ package soql
 
 import (
 	"fmt"
+	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -78,6 +80,38 @@ func TestExecuteCasebotQueryAtScale(t *testing.T) {
 		if r.Fields[4].Parent == nil {
 			t.Fatalf("%s: no account", d.names[r.ID])
 		}
+	}
+}
+
+// TestRunRowsAsExecute: the rows Run makes one at a time, in reused memory, are those of
+// Execute, with a subquery whose children come sorted and windowed per parent.
+func TestRunRowsAsExecute(t *testing.T) {
+	d := bigData(1000)
+	env := Env{Schema: newTestSchema(), Data: indexed(d), Now: testNow}
+	query := strings.Replace(casebotQuery, "WHERE Casebot_Key__c != null)", "ORDER BY Subject DESC LIMIT 1)", 1)
+	want, err := run(t, env, query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := Parse(query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := Run(q, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows.Len() != len(want.Records) || rows.TotalSize != want.TotalSize || rows.Object != want.Object {
+		t.Fatalf("Run: %d rows, total %d of %s; Execute: %d, %d of %s", rows.Len(), rows.TotalSize, rows.Object,
+			len(want.Records), want.TotalSize, want.Object)
+	}
+	for i := range rows.Len() {
+		if got := rows.Row(i); !reflect.DeepEqual(got, want.Records[i]) {
+			t.Fatalf("row %d: %+v, want %+v", i, got, want.Records[i])
+		}
+	}
+	if tasks := want.Records[0].Fields[5].Children; tasks == nil || tasks.Records[0].Fields[2].Scalar != "Send" {
+		t.Errorf("first case's tasks: %+v, want the one named Send (Subject DESC)", tasks)
 	}
 }
 

@@ -16,6 +16,28 @@ const maxOffset = 2000
 // filtered, sorted, paged and shaped as the SELECT list asks. With env.IncludeDeleted it
 // behaves as queryAll. Errors are *Error, located in the query text.
 func Execute(q *Query, env Env) (*Result, error) {
+	rows, err := Run(q, env)
+	if err != nil {
+		return nil, err
+	}
+	return rows.result(), nil
+}
+
+// Rows is a query's result whose rows are made one at a time, so that a caller writing them
+// out does not hold them all at once.
+type Rows struct {
+	Object    string // the queried object
+	TotalSize int    // as Result's
+	p         *plan
+	recs      []Record // the records of the rows, in order, unless made
+	made      bool     // the rows are made already: rows (an aggregate's, or none for COUNT())
+	rows      []*Row
+	arena     arena // the memory of the last row made
+}
+
+// Run is Execute, with the rows made on demand by Row. env.Data must not change until the
+// last Row has been made.
+func Run(q *Query, env Env) (*Rows, error) {
 	if env.Loc == nil {
 		env.Loc = time.UTC
 	}
@@ -27,7 +49,61 @@ func Execute(q *Query, env Env) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return p.run(env.Data.All(obj.Name, env.IncludeDeleted)), nil
+	return p.rows(env.Data.All(obj.Name, env.IncludeDeleted)), nil
+}
+
+// Len is the number of rows.
+func (r *Rows) Len() int {
+	if r.made {
+		return len(r.rows)
+	}
+	return len(r.recs)
+}
+
+// Row makes row i. The row lives until the next call of Row, which reuses its memory: a
+// caller that keeps rows uses Execute.
+func (r *Rows) Row(i int) *Row {
+	if r.made {
+		return r.rows[i]
+	}
+	r.arena.reset()
+	return r.p.row(&r.arena, r.recs[i], r.p.obj.Name, r.p.out)
+}
+
+// arena hands out the memory of rows, to be reused for the next once one is done with. A
+// nil arena allocates.
+type arena struct {
+	rows   []Row
+	values []Value
+	used   int // of rows
+}
+
+func (a *arena) reset() {
+	a.values = a.values[:0]
+	a.used = 0
+}
+
+func (a *arena) row() *Row {
+	if a == nil {
+		return &Row{}
+	}
+	if a.used == len(a.rows) {
+		// A new slab: rows handed out from the old one stay where they are.
+		a.rows, a.used = make([]Row, max(8, 2*len(a.rows))), 0
+	}
+	a.used++
+	return &a.rows[a.used-1]
+}
+
+func (a *arena) fields(n int) []Value {
+	if a == nil {
+		return make([]Value, n)
+	}
+	if len(a.values)+n > cap(a.values) {
+		a.values = make([]Value, 0, max(64, 2*cap(a.values), n))
+	}
+	a.values = a.values[:len(a.values)+n]
+	return a.values[len(a.values)-n:]
 }
 
 // plan is a query compiled against the schema: names resolved, literals converted, conditions
@@ -68,11 +144,16 @@ type outNode struct {
 }
 
 // childQuery is a compiled subquery with the child records grouped by parent, built once
-// per Execute on first use.
+// per Execute on first use; a parent's children are sorted when it is first asked for.
 type childQuery struct {
 	rel      *ChildRelationship
 	plan     *plan
-	byParent map[string][]Record
+	byParent map[string]*children
+}
+
+type children struct {
+	recs   []Record
+	sorted bool
 }
 
 // accessor reads a field of a record, following parent relationships through Data.ByID.
@@ -251,23 +332,33 @@ func addOutput(nodes *[]*outNode, acc *accessor, src string, ref *FieldRef) erro
 	return nil
 }
 
-// run produces the result from the queried object's records.
-func (p *plan) run(all []Record) *Result {
+// result makes every row.
+func (rows *Rows) result() *Result {
+	res := &Result{Object: rows.Object, TotalSize: rows.TotalSize}
+	if rows.made {
+		res.Records = rows.rows
+		return res
+	}
+	res.Records = make([]*Row, rows.Len())
+	for i, r := range rows.recs {
+		res.Records[i] = rows.p.row(nil, r, rows.p.obj.Name, rows.p.out)
+	}
+	return res
+}
+
+// rows selects, orders and windows the queried object's records.
+func (p *plan) rows(all []Record) *Rows {
 	recs := p.filter(all)
 	if len(p.counts) > 0 {
-		return p.aggregate(recs)
+		res := p.aggregate(recs)
+		return &Rows{Object: res.Object, TotalSize: res.TotalSize, made: true, rows: res.Records}
 	}
 	p.sort(recs)
 	recs = p.window(recs)
-	res := &Result{Object: p.obj.Name, TotalSize: len(recs)}
 	if p.countAll {
-		return res
+		return &Rows{Object: p.obj.Name, TotalSize: len(recs), made: true} // SELECT COUNT() has no rows
 	}
-	res.Records = make([]*Row, len(recs))
-	for i, r := range recs {
-		res.Records[i] = p.row(r, p.obj.Name, p.out)
-	}
-	return res
+	return &Rows{Object: p.obj.Name, TotalSize: len(recs), p: p, recs: recs}
 }
 
 // filter returns the records the WHERE accepts, in a new slice (Data's must not change).
@@ -283,6 +374,9 @@ func (p *plan) filter(all []Record) []Record {
 
 // sort orders by the ORDER BY keys, then by Id so that ties come out the same every time.
 func (p *plan) sort(recs []Record) {
+	if len(recs) < 2 {
+		return
+	}
 	type entry struct {
 		r    Record
 		id   string
@@ -355,9 +449,11 @@ func (p *plan) aggregate(recs []Record) *Result {
 	return res
 }
 
-func (p *plan) row(r Record, object string, nodes []*outNode) *Row {
+// row makes the row of r, in a's memory.
+func (p *plan) row(a *arena, r Record, object string, nodes []*outNode) *Row {
 	id, _ := r["Id"].(string)
-	row := &Row{Object: object, ID: id, Fields: make([]Value, len(nodes))}
+	row := a.row()
+	*row = Row{Object: object, ID: id, Fields: a.fields(len(nodes))}
 	for i, n := range nodes {
 		v := Value{Name: n.name}
 		switch {
@@ -367,12 +463,12 @@ func (p *plan) row(r Record, object string, nodes []*outNode) *Row {
 			v.IsParent = true
 			if pid, _ := r[n.via.Name].(string); pid != "" {
 				if pobj, pr := p.env.Data.ByID(pid); pr != nil {
-					v.Parent = p.row(pr, pobj, n.sub)
+					v.Parent = p.row(a, pr, pobj, n.sub)
 				}
 			}
 		case n.child != nil:
 			v.IsChild = true
-			v.Children = n.child.result(id)
+			v.Children = n.child.result(a, id)
 		}
 		row.Fields[i] = v
 	}
@@ -381,25 +477,39 @@ func (p *plan) row(r Record, object string, nodes []*outNode) *Row {
 
 // result is the subquery's answer for one parent: nil when it has no rows, as Salesforce
 // sends null rather than an empty list.
-func (c *childQuery) result(parentID string) *Result {
+func (c *childQuery) result(a *arena, parentID string) *Result {
 	p := c.plan
 	if c.byParent == nil {
-		recs := p.filter(p.env.Data.All(p.obj.Name, p.env.IncludeDeleted))
-		p.sort(recs)
-		c.byParent = make(map[string][]Record)
-		for _, r := range recs {
+		c.byParent = make(map[string]*children)
+		for _, r := range p.filter(p.env.Data.All(p.obj.Name, p.env.IncludeDeleted)) {
 			if pid, _ := r[c.rel.Field].(string); pid != "" {
-				c.byParent[idKey(pid)] = append(c.byParent[idKey(pid)], r)
+				k := idKey(pid)
+				g := c.byParent[k]
+				if g == nil {
+					g = &children{}
+					c.byParent[k] = g
+				}
+				g.recs = append(g.recs, r)
 			}
 		}
 	}
-	recs := p.window(c.byParent[idKey(parentID)])
+	g := c.byParent[idKey(parentID)]
+	if g == nil {
+		return nil
+	}
+	if !g.sorted {
+		// Sorting each parent's children gives the order sorting them all would: the sort
+		// is total (ties go by Id).
+		p.sort(g.recs)
+		g.sorted = true
+	}
+	recs := p.window(g.recs)
 	if len(recs) == 0 {
 		return nil
 	}
 	res := &Result{Object: p.obj.Name, TotalSize: len(recs), Records: make([]*Row, len(recs))}
 	for i, r := range recs {
-		res.Records[i] = p.row(r, p.obj.Name, p.out)
+		res.Records[i] = p.row(a, r, p.obj.Name, p.out)
 	}
 	return res
 }
