@@ -265,43 +265,18 @@ func busyWorld(b *testing.B, n int) *world {
 	day0 := time.Now().UTC().Truncate(24 * time.Hour)
 	w := &world{day0: day0, now: day0.AddDate(0, 0, 5).Add(15 * time.Hour)}
 	w.sf, w.others, w.any = &busy{}, &busy{}, &busy{}
-	sandboxURL := startSandbox(b)
+	sandboxURL, _ := startSandbox(b)
 	cfg, err := config.Example(b.TempDir())
 	if err != nil {
 		b.Fatal(err)
 	}
-	client, err := salesforce.New(salesforce.Options{LoginURL: sandboxURL, APIVersion: cfg.Salesforce.APIVersion,
-		Grant: string(cfg.Salesforce.Grant), ClientID: cfg.Salesforce.ClientID, ClientSecret: cfg.Salesforce.ClientSecret.Value(),
-		HTTPClient: &http.Client{Transport: timedTransport{http.DefaultTransport, waiting{w.sf, w.any}}, Timeout: time.Minute}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	sf := salesforce.NewCRM(client)
-	var accounts []bot.Write
-	for i := range n {
-		accounts = append(accounts, bot.Write{Op: bot.OpCreate, Object: "Account", Fields: bot.Fields{
-			"Name": fmt.Sprintf("Customer %05d", i), "Type": "Customer - Direct", "Time_Zone__c": "America/New_York",
-			"Customer_Attrition__c": false, "Tenant_Id__c": fmt.Sprintf("tenant-%05d", i)}})
-	}
-	ids := apply(b, sf, accounts)
-	var cases []bot.Write
-	for i, id := range ids {
-		cases = append(cases, bot.Write{Op: bot.OpCreate, Object: "Case", Fields: bot.Fields{
-			"AccountId": id, "Type": "Termination", "Origin": "Email", "Status": "New",
-			"Subject": fmt.Sprintf("Termination: Customer %05d", i), "SuppliedEmail": fmt.Sprintf("it@customer%05d.example", i),
-			"Termination_Confirmed__c": day0.Format(bot.DateLayout), "Contract_End_Date__c": day0.AddDate(0, 0, 40).Format(bot.DateLayout),
-			"Deprovision_Date__c": day0.AddDate(0, 0, 28).Add(22 * time.Hour).Format(bot.DateTimeLayout)}})
-	}
-	apply(b, sf, cases)
+	sf := sandboxCRM(b, sandboxURL, timedTransport{http.DefaultTransport, waiting{w.sf, w.any}})
+	seedTermination(b, sf, n, day0)
 
-	services := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprint(w, `{"guids": ["guid-1", "guid-2"], "caseNumber": "SUP-04101", "deactivatedAt": "2026-11-06T15:00:00Z", "remaining": 26}`)
-	}))
-	b.Cleanup(services.Close)
+	services := standIn(b)
 	eps := map[string]endpoint.Endpoint{}
 	for name := range cfg.Endpoints {
-		eps[name] = endpoint.Endpoint{URL: services.URL}
+		eps[name] = endpoint.Endpoint{URL: services}
 	}
 	caller, err := endpoint.New(endpoint.Options{Endpoints: eps})
 	if err != nil {
@@ -340,9 +315,56 @@ func busyWorld(b *testing.B, n int) *world {
 	return w
 }
 
+// seedTermination creates n accounts and an open case of the termination SOP on each, 200 to
+// a call (sObject Collections): Legal confirmed every case on day0, the contract ends 40 days
+// after and the de-provision date is 28 days after.
+func seedTermination(b *testing.B, crm bot.CRM, n int, day0 time.Time) {
+	b.Helper()
+	var accounts []bot.Write
+	for i := range n {
+		accounts = append(accounts, bot.Write{Op: bot.OpCreate, Object: "Account", Fields: bot.Fields{
+			"Name": fmt.Sprintf("Customer %05d", i), "Type": "Customer - Direct", "Time_Zone__c": "America/New_York",
+			"Customer_Attrition__c": false, "Tenant_Id__c": fmt.Sprintf("tenant-%05d", i)}})
+	}
+	ids := apply(b, crm, accounts)
+	var cases []bot.Write
+	for i, id := range ids {
+		cases = append(cases, bot.Write{Op: bot.OpCreate, Object: "Case", Fields: bot.Fields{
+			"AccountId": id, "Type": "Termination", "Origin": "Email", "Status": "New",
+			"Subject": fmt.Sprintf("Termination: Customer %05d", i), "SuppliedEmail": fmt.Sprintf("it@customer%05d.example", i),
+			"Termination_Confirmed__c": day0.Format(bot.DateLayout), "Contract_End_Date__c": day0.AddDate(0, 0, 40).Format(bot.DateLayout),
+			"Deprovision_Date__c": day0.AddDate(0, 0, 28).Add(22 * time.Hour).Format(bot.DateTimeLayout)}})
+	}
+	apply(b, crm, cases)
+}
+
+// sandboxCRM logs in to the sandbox at url with its demo client credentials, over rt.
+func sandboxCRM(b *testing.B, url string, rt http.RoundTripper) *salesforce.CRM {
+	b.Helper()
+	c, err := salesforce.New(salesforce.Options{LoginURL: url, Grant: salesforce.GrantClientCredentials,
+		ClientID: "casebot-sandbox", ClientSecret: "sandbox-secret", HTTPClient: &http.Client{Transport: rt, Timeout: time.Minute}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return salesforce.NewCRM(c)
+}
+
+// standIn serves every endpoint the playbooks' http actions call with one canned answer (what
+// the provisioning, support and partner services answer that the playbooks read), and returns
+// its URL.
+func standIn(b *testing.B) string {
+	b.Helper()
+	services := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"guids": ["guid-1", "guid-2"], "caseNumber": "SUP-04101", "deactivatedAt": "2026-11-06T15:00:00Z", "remaining": 26}`)
+	}))
+	b.Cleanup(services.Close)
+	return services.URL
+}
+
 // startSandbox runs `casebot sandbox` in a process of its own, so that its work (and its
-// garbage) is not counted as casebot's, and returns its URL.
-func startSandbox(b *testing.B) string {
+// garbage) is not counted as casebot's, and returns its URL and process.
+func startSandbox(b *testing.B) (string, *os.Process) {
 	b.Helper()
 	cmd := exec.CommandContext(b.Context(), binary, "sandbox", "-addr", "127.0.0.1:0", "-data", "", "-services", "")
 	out, err := cmd.StdoutPipe()
@@ -360,11 +382,11 @@ func startSandbox(b *testing.B) string {
 	for sc.Scan() {
 		if url, ok := strings.CutPrefix(sc.Text(), "Salesforce sandbox on "); ok {
 			go io.Copy(io.Discard, out)
-			return url
+			return url, cmd.Process
 		}
 	}
 	b.Fatalf("casebot sandbox did not say where it listens: %v", sc.Err())
-	return ""
+	return "", nil
 }
 
 // apply creates records and returns their ids.

@@ -179,16 +179,8 @@ func intakeWorld(b *testing.B, n int) *mailWorld {
 	b.Helper()
 	ctx := b.Context()
 	dv := dovecot.Start(b)
-	url := startSandbox(b)
-	login := func(rt http.RoundTripper) *salesforce.CRM {
-		c, err := salesforce.New(salesforce.Options{LoginURL: url, Grant: salesforce.GrantClientCredentials,
-			ClientID: "casebot-sandbox", ClientSecret: "sandbox-secret", HTTPClient: &http.Client{Transport: rt, Timeout: time.Minute}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		return salesforce.NewCRM(c)
-	}
-	w := &mailWorld{dv: dv, admin: login(http.DefaultTransport), sf: &countingTransport{next: http.DefaultTransport}}
+	url, _ := startSandbox(b)
+	w := &mailWorld{dv: dv, admin: sandboxCRM(b, url, http.DefaultTransport), sf: &countingTransport{next: http.DefaultTransport}}
 	for from := 0; from < n; from += 200 {
 		var accounts []bot.Write
 		for i := from; i < min(from+200, n); i++ {
@@ -199,7 +191,7 @@ func intakeWorld(b *testing.B, n int) *mailWorld {
 		apply(b, w.admin, accounts)
 	}
 
-	sf := login(w.sf)
+	sf := sandboxCRM(b, url, w.sf)
 	w.crm = openedHook{IntakeCRM: sf, opened: make(chan time.Time, n)}
 	mb, err := imap.New(imap.Options{Addr: dv.Addr(), TLS: "none", Username: dv.User(), Password: dv.Password()})
 	if err != nil {
@@ -481,17 +473,20 @@ func resetPeakRSS() {
 
 // peakRSS is the process's peak resident memory (VmHWM) in bytes; 0 where unknown.
 func peakRSS() int64 {
-	status, err := os.ReadFile("/proc/self/status")
+	kb, _ := statusKB("self", "VmHWM")
+	return kb << 10
+}
+
+// statusKB reads a field in kB of /proc/PROC/status (PROC: a pid or self).
+func statusKB(proc, field string) (int64, error) {
+	status, err := os.ReadFile("/proc/" + proc + "/status")
 	if err != nil {
-		return 0
+		return 0, err
 	}
 	for line := range strings.Lines(string(status)) {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			if err == nil {
-				return kb << 10
-			}
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			return strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
 		}
 	}
-	return 0
+	return 0, fmt.Errorf("no %s in /proc/%s/status", field, proc)
 }
