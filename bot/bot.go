@@ -429,6 +429,14 @@ type Store interface {
 	CaseIDs(ctx context.Context) ([]string, error)
 	// Positions returns where intake stands in every mailbox folder it read.
 	Positions(ctx context.Context) (map[string]MailboxPosition, error)
+	// Generation returns the ledger's generation: every write transaction takes the next one
+	// and stamps the entries it writes with it.
+	Generation(ctx context.Context) (int64, error)
+	// Changes returns the entries written after generation since, as they are now, and the
+	// generation they bring the reader to: a reader that keeps entries reads what changed
+	// instead of reading them again. A generation below since means the ledger was replaced
+	// (restored from a backup, say): what the reader kept is void.
+	Changes(ctx context.Context, since int64) ([]LedgerEntry, int64, error)
 }
 
 // Error is a classified provider error. Connectors return it (wrapped) so the engine can decide

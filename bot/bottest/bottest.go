@@ -436,6 +436,58 @@ func TestStore(t *testing.T, open func(t *testing.T) bot.Store) {
 		}
 	})
 
+	t.Run("Changes", func(t *testing.T) {
+		s := start(t)
+		ctx := t.Context()
+		g0, err := s.Generation(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		changes := func(since int64) (map[string]bot.LedgerEntry, int64) {
+			t.Helper()
+			es, g, err := s.Changes(ctx, since)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := map[string]bot.LedgerEntry{}
+			for _, e := range es {
+				if _, twice := out[e.Key]; twice {
+					t.Errorf("Changes(%d) returned %s twice", since, e.Key)
+				}
+				out[e.Key] = e
+			}
+			return out, g
+		}
+		if got, g := changes(g0); len(got) != 0 || g != g0 {
+			t.Errorf("Changes of an unwritten store = %v at %d, want none at %d", got, g, g0)
+		}
+		a, b, c := entry("c1", "attrition", 1, bot.StateDone), entry("c1", "attrition", 2, bot.StateDone), entry("c2", "attrition", 1, bot.StateDone)
+		record(t, s, a)
+		_, g1 := changes(g0)
+		c = claim(c)
+		record(t, s, b, c)
+		got, g2 := changes(g1)
+		if !(g0 < g1 && g1 < g2) {
+			t.Errorf("generations %d, %d, %d: want each write to take the next", g0, g1, g2)
+		}
+		if want := map[string]bot.LedgerEntry{b.Key: b, c.Key: c}; !maps.EqualFunc(got, want, same) {
+			t.Errorf("Changes(%d) = %v, want the second write's %v", g1, got, want)
+		}
+		if got, _ := changes(g0); len(got) != 3 {
+			t.Errorf("Changes(%d) = %d entries, want the three written since", g0, len(got))
+		}
+		// An entry written again comes as it is now, in its new generation.
+		a2 := a
+		a2.State, a2.Result, a2.Attempts = bot.StateFailed, "", 2
+		record(t, s, a2)
+		if got, g3 := changes(g2); !maps.EqualFunc(got, map[string]bot.LedgerEntry{a.Key: a2}, same) || g3 <= g2 {
+			t.Errorf("Changes(%d) = %v at %d, want %v at a later generation", g2, got, g3, a2)
+		}
+		if g, err := s.Generation(ctx); err != nil || g <= g2 {
+			t.Errorf("Generation = %d, %v; want past %d", g, err, g2)
+		}
+	})
+
 	t.Run("Check", func(t *testing.T) {
 		s := start(t)
 		if err := s.Check(t.Context()); err != nil {

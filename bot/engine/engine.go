@@ -157,6 +157,7 @@ type Engine struct {
 	// is performing and stops.
 	stopping atomic.Bool
 	metrics  *metrics
+	ledger   ledgerCache
 
 	mu      sync.Mutex
 	lastEnd time.Time // when the last cycle ended (wall clock)
@@ -237,6 +238,8 @@ func (e *Engine) cycle(ctx context.Context, rep *Report) error {
 	if err := e.CheckLedger(ctx); err != nil {
 		return err
 	}
+	e.ledger.begin()
+	defer e.ledger.end()
 	claimed, err := e.opts.Store.Claimed(ctx)
 	if err != nil {
 		return &LedgerError{Err: fmt.Errorf("reading unconfirmed effects: %w", err)}
@@ -423,7 +426,7 @@ func (e *Engine) pass(ctx context.Context, p *rules.Playbook, th *threads, q bot
 		}
 		cases = append(cases, more...)
 	}
-	ledgers, err := e.opts.Store.Entries(ctx, ids)
+	ledgers, err := e.ledger.entries(ctx, e.opts.Store, ids)
 	if err != nil {
 		return nil, &LedgerError{Err: fmt.Errorf("reading the ledger: %w", err)}
 	}

@@ -329,6 +329,15 @@ type memStore struct {
 	writes  int // write transactions attempted
 	// crashOnDone, when set, kills the process at the write that records this key done.
 	crashOnDone string
+	read        int // case ledgers read by Entries
+}
+
+// Entries counts the cases whose ledger is read whole.
+func (s *memStore) Entries(ctx context.Context, ids []string) (map[string]bot.Ledger, error) {
+	s.mu.Lock()
+	s.read += len(ids)
+	s.mu.Unlock()
+	return s.Store.Entries(ctx, ids)
 }
 
 var _ bot.Store = (*memStore)(nil)

@@ -271,6 +271,44 @@ func TestStopLeavesTheRestOfThePhase(t *testing.T) {
 	})
 }
 
+// The engine keeps its cases' ledgers between cycles and reads what was written since: a
+// case's ledger is read whole once, and a write by someone else (casebot retry, another
+// process) is seen by the next cycle.
+func TestLedgerKeptBetweenCycles(t *testing.T) {
+	now := day0.Add(24*time.Hour + 15*time.Hour)
+	eng, crm, store, _ := newSOP(t, &now)
+	refuse := true
+	crm.check = func(w bot.Write) error {
+		if w.Object == "Account" && refuse {
+			return &bot.Error{Op: "update Account", Code: "FIELD_CUSTOM_VALIDATION_EXCEPTION", Message: "locked account"}
+		}
+		return nil
+	}
+	cycle(t, eng)
+	k := key("attrition", 1)
+	if e := store.get(k); e.State != bot.StateFailed || e.Retryable {
+		t.Fatalf("%+v, want failed for good", e)
+	}
+	cycle(t, eng)
+	if store.read != 1 {
+		t.Errorf("the case's ledger was read whole %d times in two cycles, want once", store.read)
+	}
+	// casebot retry, in another process: the failed entry due again.
+	e := store.get(k)
+	e.Retryable, e.RetryAt, e.Attempts = true, time.Time{}, 0
+	if err := store.Record(t.Context(), e); err != nil {
+		t.Fatal(err)
+	}
+	refuse = false
+	cycle(t, eng)
+	if e := store.get(k); e.State != bot.StateDone {
+		t.Errorf("after the retry written by another process: %+v, want done", e)
+	}
+	if store.read != 1 {
+		t.Errorf("the case's ledger was read whole %d times, want once", store.read)
+	}
+}
+
 // A replica whose Run was stopped (its lease lost) and that runs again once it won the lease
 // back acts: the stop of the first Run does not cut its cycles short.
 func TestRunAgainAfterAStop(t *testing.T) {

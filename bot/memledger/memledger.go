@@ -21,6 +21,8 @@ type Store struct {
 	entries   map[string]bot.LedgerEntry
 	payloads  map[string]string
 	positions map[string]bot.MailboxPosition
+	gen       int64            // the generation of the last write
+	gens      map[string]int64 // the generation each entry was written in, by key
 }
 
 var _ bot.Store = (*Store)(nil)
@@ -48,6 +50,29 @@ func (s *Store) Entries(ctx context.Context, ids []string) (map[string]bot.Ledge
 	return out, nil
 }
 
+// Generation returns the generation of the last write.
+func (s *Store) Generation(ctx context.Context) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.gen, ctx.Err()
+}
+
+// Changes returns the entries written after generation since.
+func (s *Store) Changes(ctx context.Context, since int64) ([]bot.LedgerEntry, int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err
+	}
+	var es []bot.LedgerEntry
+	for k, g := range s.gens {
+		if g > since {
+			es = append(es, s.entries[k])
+		}
+	}
+	return es, s.gen, nil
+}
+
 // Record writes all entries or, like a transaction, none.
 func (s *Store) Record(ctx context.Context, es ...bot.LedgerEntry) error {
 	s.mu.Lock()
@@ -59,9 +84,11 @@ func (s *Store) Record(ctx context.Context, es ...bot.LedgerEntry) error {
 		return fmt.Errorf("record %d ledger entries: %w", len(es), err)
 	}
 	if s.entries == nil {
-		s.entries, s.payloads = map[string]bot.LedgerEntry{}, map[string]string{}
+		s.entries, s.payloads, s.gens = map[string]bot.LedgerEntry{}, map[string]string{}, map[string]int64{}
 	}
+	s.gen++
 	for _, e := range es {
+		s.gens[e.Key] = s.gen
 		if e.Payload != "" {
 			s.payloads[e.Key], e.Payload = e.Payload, ""
 		}

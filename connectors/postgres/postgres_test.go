@@ -53,8 +53,8 @@ func TestConcurrentOpen(t *testing.T) {
 	s := open(t, dsn)
 	defer s.Close()
 	var versions, version int
-	if err := s.pool.QueryRow(t.Context(), `SELECT count(*), max(version) FROM schema_version`).Scan(&versions, &version); err != nil || versions != 1 || version != 2 {
-		t.Errorf("schema_version holds %d rows, the highest %d (%v); want one, 2", versions, version, err)
+	if err := s.pool.QueryRow(t.Context(), `SELECT count(*), max(version) FROM schema_version`).Scan(&versions, &version); err != nil || versions != 1 || version != 3 {
+		t.Errorf("schema_version holds %d rows, the highest %d (%v); want one, 3", versions, version, err)
 	}
 }
 
@@ -66,7 +66,7 @@ func TestNewerSchema(t *testing.T) {
 	}
 	s.Close()
 	_, err := Open(t.Context(), dsn)
-	if err == nil || !strings.Contains(err.Error(), "schema is version 99, newer than this casebot knows (2)") {
+	if err == nil || !strings.Contains(err.Error(), "schema is version 99, newer than this casebot knows (3)") {
 		t.Errorf("Open of a newer schema: error %v", err)
 	}
 }
@@ -109,8 +109,8 @@ func TestOpenReadOnly(t *testing.T) {
 		t.Error("a read-only store's connection could delete the ledger")
 	}
 	for _, tt := range []struct{ version, want string }{
-		{"0", "schema is version 0, older than this casebot's (2)"},
-		{"3", "schema is version 3, newer than this casebot knows (2)"},
+		{"0", "schema is version 0, older than this casebot's (3)"},
+		{"4", "schema is version 4, newer than this casebot knows (3)"},
 	} {
 		if _, err := w.pool.Exec(t.Context(), `UPDATE schema_version SET version = `+tt.version); err != nil {
 			t.Fatal(err)

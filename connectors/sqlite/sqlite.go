@@ -362,13 +362,37 @@ func nullTime(t time.Time) sql.NullString {
 // upsert inserts rows entries, or replaces those whose key exists. An entry without a claim
 // time keeps the one stored.
 func upsert(rows int) string {
-	return `INSERT INTO ledger (` + columns + `)
-	VALUES ` + strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?), ", rows-1) + `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	const row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT gen FROM generation))"
+	return `INSERT INTO ledger (` + columns + `, gen)
+	VALUES ` + strings.Repeat(row+", ", rows-1) + row + `
 	ON CONFLICT (case_id, key) DO UPDATE SET
 		playbook = excluded.playbook, step = excluded.step,
 		state = excluded.state, result = excluded.result, detail = excluded.detail,
 		attempts = excluded.attempts, at = excluded.at, retryable = excluded.retryable,
-		retry_at = excluded.retry_at, claimed_at = COALESCE(excluded.claimed_at, ledger.claimed_at)`
+		retry_at = excluded.retry_at, claimed_at = COALESCE(excluded.claimed_at, ledger.claimed_at),
+		gen = excluded.gen`
+}
+
+// Generation returns the ledger's generation.
+func (s *Store) Generation(ctx context.Context) (int64, error) {
+	var g int64
+	if err := s.db.QueryRowContext(ctx, `SELECT gen FROM generation`).Scan(&g); err != nil {
+		return 0, fmt.Errorf("read the ledger's generation: %w", err)
+	}
+	return g, nil
+}
+
+// Changes returns the entries written after generation since. The generation is read first:
+// SQLite has one writer at a time, so every entry of a generation up to it is committed.
+func (s *Store) Changes(ctx context.Context, since int64) ([]bot.LedgerEntry, int64, error) {
+	g, err := s.Generation(ctx)
+	if err != nil || g <= since {
+		return nil, g, err
+	}
+	var es []bot.LedgerEntry
+	err = s.query(ctx, "read the ledger's changes", func(e bot.LedgerEntry) { es = append(es, e) },
+		`SELECT `+columns+` FROM ledger WHERE gen > ? AND gen <= ?`, since, g)
+	return es, g, err
 }
 
 // upsertPayloads writes the payloads of rows claims.
@@ -402,6 +426,9 @@ func (s *Store) Record(ctx context.Context, es ...bot.LedgerEntry) error {
 		return fmt.Errorf("record %d ledger entries: begin: %w", len(es), err)
 	}
 	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `UPDATE generation SET gen = gen + 1`); err != nil {
+		return fmt.Errorf("record %d ledger entries: take a generation: %w", len(es), err)
+	}
 	one, many := tx.StmtContext(ctx, s.one), tx.StmtContext(ctx, s.many)
 	args := make([]any, 0, 12*min(len(es), rowsPerInsert))
 	var payloads []any

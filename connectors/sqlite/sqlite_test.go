@@ -77,8 +77,8 @@ func TestDurable(t *testing.T) {
 		t.Errorf("entry after reopening = %+v, want %+v", g, e)
 	}
 	var version int
-	if err := s.db.QueryRowContext(t.Context(), `SELECT version FROM schema_version`).Scan(&version); err != nil || version != 5 {
-		t.Errorf("schema version %d (%v), want 5", version, err)
+	if err := s.db.QueryRowContext(t.Context(), `SELECT version FROM schema_version`).Scan(&version); err != nil || version != 6 {
+		t.Errorf("schema version %d (%v), want 6", version, err)
 	}
 }
 
@@ -90,7 +90,7 @@ func TestNewerSchema(t *testing.T) {
 	}
 	s.Close()
 	_, err := Open(t.Context(), path)
-	if err == nil || !strings.Contains(err.Error(), "schema is version 99, newer than this casebot knows (5)") {
+	if err == nil || !strings.Contains(err.Error(), "schema is version 99, newer than this casebot knows (6)") {
 		t.Errorf("Open of a newer schema: error %v", err)
 	}
 }
@@ -209,8 +209,8 @@ func TestOpenReadOnlyRefuses(t *testing.T) {
 	for _, tt := range []struct {
 		name, setup, want string
 	}{
-		{"older", `UPDATE schema_version SET version = 2`, "schema is version 2, older than this casebot's (5): casebot once or casebot run upgrades it"},
-		{"newer", `UPDATE schema_version SET version = 6`, "schema is version 6, newer than this casebot knows (5)"},
+		{"older", `UPDATE schema_version SET version = 2`, "schema is version 2, older than this casebot's (6): casebot once or casebot run upgrades it"},
+		{"newer", `UPDATE schema_version SET version = 7`, "schema is version 7, newer than this casebot knows (6)"},
 		{"not a ledger", `DROP TABLE schema_version`, "read schema version (is it a casebot ledger?)"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
