@@ -14,6 +14,9 @@ type Lease interface {
 	// Held says whether the lease is held and not yet due to expire by this process's clock:
 	// false once a pause outlasted it, before any renewal is tried.
 	Held() bool
+	// Until is when the lease expires by this process's clock unless renewed; zero for a
+	// lease that never expires.
+	Until() time.Time
 	// Release gives the lease up if held, so that another replica takes over at once rather
 	// than when it expires. This replica writes nothing more after it.
 	Release(ctx context.Context) error
@@ -37,4 +40,5 @@ type SoleLease struct{}
 
 func (SoleLease) Acquire(context.Context) (bool, error) { return true, nil }
 func (SoleLease) Held() bool                            { return true }
+func (SoleLease) Until() time.Time                      { return time.Time{} }
 func (SoleLease) Release(context.Context) error         { return nil }

@@ -493,6 +493,10 @@ func run(ctx context.Context, args []string, std IO, w Wiring) error {
 // act runs the engine, mail intake, the scheduled digests and the Slack listener until ctx is
 // done: what only the replica holding the lease does. A kick runs a cycle now.
 func (d *daemon) act(ctx context.Context, w Wiring, kicks chan struct{}) error {
+	select {
+	case <-kicks: // asked for while standing by: the cycle act begins with serves it
+	default:
+	}
 	taken := make(chan struct{})
 	if d.intake != nil {
 		go func() {
@@ -524,7 +528,7 @@ func kick(kicks chan<- struct{}) {
 }
 
 // kickOnSignal has SIGUSR1 ask for a cycle now, until ctx ends: an operator's (or a test's)
-// way not to wait for the schedule. A replica standing by ignores it.
+// way not to wait for the schedule. act drops a kick a replica got while it stood by.
 func kickOnSignal(ctx context.Context, kicks chan<- struct{}) {
 	usr1 := make(chan os.Signal, 1)
 	signal.Notify(usr1, syscall.SIGUSR1)

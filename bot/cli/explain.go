@@ -165,26 +165,31 @@ func (s *source) casesOf(ctx context.Context, pb *rules.Playbook, arg string, no
 }
 
 // caseCondition is the SOQL condition that selects the case arg names: a record id, or a case
-// number as typed, without its leading zeros, or with them up to the usual eight digits.
+// number as typed or with any number of leading zeros up to ten digits (an org's auto-number
+// has the width its admin gave it), or both for digits that are also a record id.
 func caseCondition(arg string) (string, error) {
-	switch {
-	case caseNumber.MatchString(arg):
+	var conds []string
+	if caseNumber.MatchString(arg) {
 		// Digits only: nothing to escape.
+		t := strings.TrimLeft(arg, "0")
 		nums := []string{arg}
-		if t := strings.TrimLeft(arg, "0"); t != "" && t != arg {
-			nums = append(nums, t)
+		for n := t; len(n) <= max(10, len(arg)); n = "0" + n {
+			if n != arg && n != "" {
+				nums = append(nums, n)
+			}
 		}
-		if len(arg) < 8 {
-			nums = append(nums, strings.Repeat("0", 8-len(arg))+arg)
-		}
-		if len(nums) == 1 {
-			return "CaseNumber = '" + arg + "'", nil
-		}
-		return "CaseNumber IN ('" + strings.Join(nums, "', '") + "')", nil
-	case bot.IsRecordID(arg, ""):
-		return "Id = '" + arg + "'", nil
+		conds = append(conds, "CaseNumber IN ('"+strings.Join(nums, "', '")+"')")
 	}
-	return "", usageError{fmt.Errorf("case %q: want a case id or a case number", arg)}
+	if bot.IsRecordID(arg, "") {
+		conds = append(conds, "Id = '"+arg+"'")
+	}
+	switch len(conds) {
+	case 0:
+		return "", usageError{fmt.Errorf("case %q: want a case id or a case number", arg)}
+	case 1:
+		return conds[0], nil
+	}
+	return "(" + strings.Join(conds, " OR ") + ")", nil
 }
 
 func (s *source) ledgers(ctx context.Context, cs []bot.Case) (map[string]bot.Ledger, error) {

@@ -491,3 +491,20 @@ func TestPlanMissingFromWhom(t *testing.T) {
 		t.Errorf("verdict = %q, want it to say who is told", got)
 	}
 }
+
+// A case is asked for by its number at any width the org gives it, or by id; nothing else
+// reaches the SOQL.
+func TestCaseCondition(t *testing.T) {
+	for _, tt := range []struct{ arg, want string }{
+		{"1026", "CaseNumber IN ('1026', '01026', '001026', '0001026', '00001026', '000001026', '0000001026')"},
+		{"00001026", "CaseNumber IN ('00001026', '1026', '01026', '001026', '0001026', '000001026', '0000001026')"},
+		{"500Sb000000000OIAQ", "Id = '500Sb000000000OIAQ'"},
+		{"123456789012345", "(CaseNumber IN ('123456789012345') OR Id = '123456789012345')"},
+		{"1' OR Name != '", ""},
+	} {
+		got, err := caseCondition(tt.arg)
+		if got != tt.want || (err == nil) != (tt.want != "") {
+			t.Errorf("caseCondition(%q) = %q, %v; want %q", tt.arg, got, err, tt.want)
+		}
+	}
+}

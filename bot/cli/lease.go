@@ -52,10 +52,11 @@ func (d *daemon) lead(ctx context.Context, lease bot.Lease, act func(context.Con
 			d.log.Warn("lease: cannot reach the ledger; standing by", "error", err)
 		case held:
 			d.log.Info("lease acquired: acting")
-			if ended, err := d.hold(ctx, lease, every, act); ended || ctx.Err() != nil {
+			ended, err := d.hold(ctx, lease, every, act)
+			if ended || ctx.Err() != nil {
 				return err
 			}
-			d.log.Warn("lease lost: another replica acts; standing by")
+			d.log.Warn("lease lost: another replica acts; standing by", "error", err)
 			standby = true
 		case standby:
 			d.log.Info("standing by: another replica holds the lease")
@@ -70,7 +71,7 @@ func (d *daemon) lead(ctx context.Context, lease bot.Lease, act func(context.Con
 }
 
 // hold runs act until the lease is lost or ctx is done, and waits for act to stop. ended says
-// that act stopped by itself, with err. A failed renewal keeps acting while the lease is not
+// that act stopped by itself; err is act's error however it stopped. A failed renewal keeps acting while the lease is not
 // due to expire: the database may be back before then.
 func (d *daemon) hold(ctx context.Context, lease bot.Lease, every time.Duration, act func(context.Context) error) (ended bool, err error) {
 	actx, stop := context.WithCancel(ctx)
@@ -98,15 +99,28 @@ func (d *daemon) hold(ctx context.Context, lease bot.Lease, every time.Duration,
 		}
 		if !held {
 			stop()
-			<-done
-			return false, nil
+			return false, <-done
 		}
 	}
 }
 
 // errNotLeader is what an effect attempted without the lease returns: retryable, so that the
 // replica that holds the lease performs it (its recovery asks the provider first).
-var errNotLeader = &bot.Error{Op: "act", Code: "lease_lost", Message: bot.ErrLeaseLost.Error(), Retryable: true}
+var errNotLeader = &bot.Error{Op: "act", Code: "lease_lost", Message: "this replica no longer holds the lease: nothing was sent", Retryable: true}
+
+// bounded returns ctx ending when the lease does unless renewed, and whether the lease is
+// held: a call, with the retries a connector makes within it, ends with the lease instead of
+// sending a request that could land after a takeover.
+func bounded(ctx context.Context, lease bot.Lease) (context.Context, context.CancelFunc, bool) {
+	if !lease.Held() {
+		return ctx, func() {}, false
+	}
+	if until := lease.Until(); !until.IsZero() {
+		c, cancel := context.WithDeadline(ctx, until)
+		return c, cancel, true
+	}
+	return ctx, func() {}, true
+}
 
 // The guarded connectors refuse the engine's writes to Salesforce, Slack, mail and HTTP while
 // the lease is not held by this process's clock. The database refuses ledger writes after a
@@ -142,69 +156,87 @@ type (
 )
 
 func (g guardedCRM) Apply(ctx context.Context, ws []bot.Write) ([]bot.WriteResult, error) {
-	if !g.lease.Held() {
+	ctx, cancel, held := bounded(ctx, g.lease)
+	if !held {
 		return nil, errNotLeader
 	}
+	defer cancel()
 	return g.CRM.Apply(ctx, ws)
 }
 
 func (g guardedSalesforce) LogMails(ctx context.Context, ws []bot.MailWrite) []bot.MailResult {
-	if !g.lease.Held() {
+	ctx, cancel, held := bounded(ctx, g.lease)
+	if !held {
 		res := make([]bot.MailResult, len(ws))
 		for i := range res {
 			res[i].Err = errNotLeader
 		}
 		return res
 	}
+	defer cancel()
 	return g.IntakeCRM.LogMails(ctx, ws)
 }
 
 func (g guardedChat) Post(ctx context.Context, m bot.Message) (string, error) {
-	if !g.lease.Held() {
+	ctx, cancel, held := bounded(ctx, g.lease)
+	if !held {
 		return "", errNotLeader
 	}
+	defer cancel()
 	return g.Chat.Post(ctx, m)
 }
 
 func (g guardedThreads) Post(ctx context.Context, m bot.Message) (string, error) {
-	if !g.lease.Held() {
+	ctx, cancel, held := bounded(ctx, g.lease)
+	if !held {
 		return "", errNotLeader
 	}
+	defer cancel()
 	return g.Threads.Post(ctx, m)
 }
 
 func (g guardedThreads) PostRoot(ctx context.Context, channel string, c bot.Checklist) (string, error) {
-	if !g.lease.Held() {
+	ctx, cancel, held := bounded(ctx, g.lease)
+	if !held {
 		return "", errNotLeader
 	}
+	defer cancel()
 	return g.Threads.PostRoot(ctx, channel, c)
 }
 
 func (g guardedThreads) Update(ctx context.Context, channel, ts string, c bot.Checklist) error {
-	if !g.lease.Held() {
+	ctx, cancel, held := bounded(ctx, g.lease)
+	if !held {
 		return errNotLeader
 	}
+	defer cancel()
 	return g.Threads.Update(ctx, channel, ts, c)
 }
 
 func (g guardedThreads) Reply(ctx context.Context, threadTS string, m bot.Message) (string, error) {
-	if !g.lease.Held() {
+	ctx, cancel, held := bounded(ctx, g.lease)
+	if !held {
 		return "", errNotLeader
 	}
+	defer cancel()
 	return g.Threads.Reply(ctx, threadTS, m)
 }
 
 func (g guardedMailer) Send(ctx context.Context, m bot.Mail) (string, error) {
-	if !g.lease.Held() {
+	ctx, cancel, held := bounded(ctx, g.lease)
+	if !held {
 		return "", errNotLeader
 	}
+	defer cancel()
 	return g.Mailer.Send(ctx, m)
 }
 
 func (g guardedCaller) Call(ctx context.Context, key string, c bot.HTTPCall) (map[string]any, error) {
-	if !g.lease.Held() {
+	ctx, cancel, held := bounded(ctx, g.lease)
+	if !held {
 		return nil, errNotLeader
 	}
+	defer cancel()
 	return g.Caller.Call(ctx, key, c)
 }
 
@@ -244,7 +276,7 @@ func (d *daemon) leadOnce(ctx context.Context, act func(context.Context) error) 
 	}
 	ended, err := d.hold(ctx, d.lease, time.Duration(d.cfg.Store.Lease)/3, act)
 	if !ended && ctx.Err() == nil {
-		return errors.New("the lease was lost (another replica took over, or the ledger was unreachable for its term): this run stopped; the next run or replica does the rest")
+		return errors.Join(errors.New("the lease was lost (another replica took over, or the ledger was unreachable for its term): this run stopped; the next run or replica does the rest"), err)
 	}
 	return err
 }

@@ -51,6 +51,15 @@ func (l *fakeLease) Held() bool {
 	return l.held && (l.ttl == 0 || time.Now().Before(l.until))
 }
 
+func (l *fakeLease) Until() time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.ttl == 0 {
+		return time.Time{}
+	}
+	return l.until
+}
+
 func (l *fakeLease) Release(context.Context) error { return nil }
 
 func (l *fakeLease) set(held, lose bool) {
@@ -175,7 +184,7 @@ func TestIntakeGuarded(t *testing.T) {
 	defer mb.Close()
 
 	rep, err := in.Step(t.Context())
-	if err == nil || !strings.Contains(err.Error(), bot.ErrLeaseLost.Error()) {
+	if err == nil || !strings.Contains(err.Error(), errNotLeader.Message) {
 		t.Errorf("Step without the lease: %+v, %v; want the lease's refusal", rep, err)
 	}
 	if n := sf.count(); n != 0 {
@@ -296,5 +305,34 @@ func TestOnceStopsWhenLeaseLost(t *testing.T) {
 	}
 	if err == nil || !strings.Contains(err.Error(), "lease was lost") {
 		t.Errorf("once after losing the lease: %v, want it said", err)
+	}
+}
+
+// blockingCRM's Apply waits for its context: a call whose connector retries for a long time.
+type blockingCRM struct{ bot.CRM }
+
+func (blockingCRM) Apply(ctx context.Context, _ []bot.Write) ([]bot.WriteResult, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// A guarded call ends when the lease expires unless renewed, with its connector's retries:
+// a request sent later could land after another replica took over.
+func TestGuardedCallEndsWithTheLease(t *testing.T) {
+	lease := &fakeLease{ttl: 200 * time.Millisecond}
+	if held, _ := lease.Acquire(t.Context()); !held {
+		t.Fatal("the lease was not taken")
+	}
+	crm, _, _, _ := guardEffects(lease, blockingCRM{}, nil, nil, nil)
+	start := time.Now()
+	_, err := crm.Apply(t.Context(), []bot.Write{{Op: bot.OpUpdate, Object: "Case", ID: "500000000000001AAA"}})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Apply past the lease: %v, want its deadline", err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("Apply went on for %v past a lease of 200ms", took)
+	}
+	if _, err := crm.Apply(t.Context(), nil); !errors.Is(err, errNotLeader) {
+		t.Errorf("Apply once the lease expired: %v, want %v", err, errNotLeader)
 	}
 }

@@ -52,7 +52,7 @@ func (e *Engine) CycleUntil(ctx context.Context) (Report, error) {
 	defer cancel()
 	// A stop belongs to the context it came with: a replica that lost its lease (its Run
 	// stopped) and won it back runs again.
-	e.stopping.Store(false)
+	e.stopping.Store(ctx.Err() != nil) // not left to AfterFunc's goroutine for a ctx done already
 	stop := context.AfterFunc(ctx, func() { e.stopping.Store(true) })
 	defer stop()
 	return e.Cycle(cctx)

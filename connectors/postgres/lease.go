@@ -115,6 +115,13 @@ func (l *Lease) Held() bool {
 	return !l.until.IsZero() && time.Now().Before(l.until)
 }
 
+// Until is when the lease expires by this process's clock unless renewed.
+func (l *Lease) Until() time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.until
+}
+
 // fenced queues the lease check before a write's statements in b, when the store is fenced:
 // the batch runs as one transaction, so a refused check writes nothing.
 func (s *Store) fenced(b *pgx.Batch) {

@@ -31,7 +31,8 @@ const (
 // show the records as they were then, whatever was written in between. It holds only the
 // pages not yet fetched and the last one fetched (for a retry of its locator): Salesforce
 // asks clients to use each query locator once, and going back further is refused as an
-// invalid locator. A cursor whose last page was fetched is gone.
+// invalid locator. A cursor whose last page was fetched is gone, so that finished reads hold
+// no memory: a retry of the final page's locator is refused.
 type cursor struct {
 	id    string
 	total int // records in the result
