@@ -439,6 +439,20 @@ type Store interface {
 	Changes(ctx context.Context, since int64) ([]LedgerEntry, int64, error)
 }
 
+// ReadChanges is Store.Changes over a store's two reads: its generation first, then the
+// entries written after since up to it. Writes take generations one after the other and
+// commit in that order, so every entry of a generation up to the one read is committed and
+// seen by the read after.
+func ReadChanges(ctx context.Context, since int64, generation func(context.Context) (int64, error),
+	entries func(ctx context.Context, since, through int64) ([]LedgerEntry, error)) ([]LedgerEntry, int64, error) {
+	g, err := generation(ctx)
+	if err != nil || g <= since {
+		return nil, g, err
+	}
+	es, err := entries(ctx, since, g)
+	return es, g, err
+}
+
 // Error is a classified provider error. Connectors return it (wrapped) so the engine can decide
 // whether to try again without knowing the provider.
 type Error struct {

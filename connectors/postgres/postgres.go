@@ -281,18 +281,13 @@ func (s *Store) Generation(ctx context.Context) (int64, error) {
 	return g, nil
 }
 
-// Changes returns the entries written after generation since. The generation is read first:
-// writes take generations one after the other and commit in that order, so every entry of a
-// generation up to it is committed and visible to the statement after.
+// Changes returns the entries written after generation since (bot.ReadChanges).
 func (s *Store) Changes(ctx context.Context, since int64) ([]bot.LedgerEntry, int64, error) {
-	g, err := s.Generation(ctx)
-	if err != nil || g <= since {
-		return nil, g, err
-	}
-	var es []bot.LedgerEntry
-	err = s.query(ctx, "read the ledger's changes", func(e bot.LedgerEntry) { es = append(es, e) },
-		`SELECT `+columns+` FROM ledger WHERE gen > $1 AND gen <= $2`, since, g)
-	return es, g, err
+	return bot.ReadChanges(ctx, since, s.Generation, func(ctx context.Context, since, through int64) (es []bot.LedgerEntry, err error) {
+		err = s.query(ctx, "read the ledger's changes", func(e bot.LedgerEntry) { es = append(es, e) },
+			`SELECT `+columns+` FROM ledger WHERE gen > $1 AND gen <= $2`, since, through)
+		return es, err
+	})
 }
 
 // upsertClaims writes the payloads of a batch of claims.
