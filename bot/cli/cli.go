@@ -459,7 +459,7 @@ func run(ctx context.Context, args []string, std IO, w Wiring) error {
 	}
 	now := time.Now
 	if *clockPath != "" {
-		c, err := newFileClock(*clockPath)
+		c, err := newFileClock(*clockPath, std.Err)
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"sync"
@@ -14,14 +15,16 @@ import (
 // apart); a file being rewritten that does not parse leaves the time read last.
 type fileClock struct {
 	path string
+	warn io.Writer // told once when the file stops giving a time, and again after it gave one
 
-	mu sync.Mutex
-	t  time.Time
+	mu      sync.Mutex
+	t       time.Time
+	failing bool
 }
 
 // newFileClock returns the clock of the time in path, which must hold one now.
-func newFileClock(path string) (*fileClock, error) {
-	c := &fileClock{path: path}
+func newFileClock(path string, warn io.Writer) (*fileClock, error) {
+	c := &fileClock{path: path, warn: warn}
 	if err := c.read(); err != nil {
 		return nil, usageError{fmt.Errorf("-clock: %w", err)}
 	}
@@ -32,7 +35,11 @@ func newFileClock(path string) (*fileClock, error) {
 func (c *fileClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	_ = c.read()
+	err := c.read()
+	if err != nil && !c.failing {
+		fmt.Fprintf(c.warn, "casebot: -clock: %v; the time stays %s\n", err, c.t.Format(time.RFC3339Nano))
+	}
+	c.failing = err != nil
 	return c.t
 }
 

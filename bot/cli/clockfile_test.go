@@ -3,6 +3,7 @@ package cli
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -17,15 +18,16 @@ func TestFileClock(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := newFileClock(path); err == nil {
+	var warned strings.Builder
+	if _, err := newFileClock(path, &warned); err == nil {
 		t.Error("a clock without its file was made")
 	}
 	write("yesterday")
-	if _, err := newFileClock(path); err == nil {
+	if _, err := newFileClock(path, &warned); err == nil {
 		t.Error("a clock of a file without a time was made")
 	}
 	write("2026-11-02T13:00:00Z\n")
-	c, err := newFileClock(path)
+	c, err := newFileClock(path, &warned)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,5 +44,9 @@ func TestFileClock(t *testing.T) {
 		if got := c.Now(); !got.Equal(step.want) {
 			t.Errorf("file %q: %v, want %v", step.file, got, step.want)
 		}
+		c.Now() // a file that stays unreadable is told once
+	}
+	if n := strings.Count(warned.String(), "-clock:"); n != 1 {
+		t.Errorf("the unreadable file was told %d times, want once:\n%s", n, warned.String())
 	}
 }
