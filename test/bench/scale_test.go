@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,9 +38,12 @@ import (
 //   - idle: a second cycle at the same time, which must find nothing due (0 effects done);
 //   - plain: a plain client (net/http, its own login, records decoded as json.RawMessage)
 //     replays the idle cycle's queries through the same proxy, following nextRecordsUrl;
+//   - daemon: `casebot run` on the same config and virtual time (a clock file), its schedule a
+//     day apart: after its first cycle, three cycles kicked with SIGUSR1, each timed as it logs
+//     it; the engine keeps its cases' ledgers between a daemon's cycles;
 //   - the sandbox's resident memory after the idle cycle, and after 100 idle cycles' worth of
-//     the same queries (the idle cycle, the plain replay and 98 more replays, straight to the
-//     sandbox).
+//     the same queries (the idle cycle, the daemon's four, the plain replay and 94 more
+//     replays, straight to the sandbox).
 func BenchmarkScale(b *testing.B) {
 	for _, n := range []int{1000, 10000, 50000} {
 		b.Run(fmt.Sprintf("cases=%d", n), func(b *testing.B) {
@@ -76,6 +81,7 @@ func scale(b *testing.B, n int) {
 		b.Fatalf("the second cycle at the same time was not idle: %s", idle.summary)
 	}
 	rssFirst := vmRSS(b, sandbox.Pid)
+	daemon := runDaemon(b, cfgPath, at, proxy)
 
 	var queries []string
 	firstData := time.Time{}
@@ -100,7 +106,7 @@ func scale(b *testing.B, n int) {
 		b.Fatalf("the plain client made %d requests through the proxy, read %d pages", got, plainPages)
 	}
 	direct := newPlainClient(b, sandboxURL)
-	for range 98 {
+	for range 100 - 2 - 1 - daemonCycles { // the idle once, the plain replay, the daemon's cycles
 		direct.replay(b, queries)
 	}
 	rss100 := vmRSS(b, sandbox.Pid)
@@ -118,6 +124,13 @@ func scale(b *testing.B, n int) {
 		return byKind, data, writes
 	}
 	ik, idata, _ := count(idleCalls)
+	daemonTook, daemonData := percentile(daemon.took, 50), make([]int, len(daemon.calls))
+	for i, calls := range daemon.calls {
+		dk, data, _ := count(calls)
+		daemonData[i] = data
+		b.Logf("cases=%d daemon idle cycle %d: took %v; %v", n, i+1, daemon.took[i], dk)
+	}
+	slices.Sort(daemonData)
 	bk, bdata, bwrites := count(busyCalls)
 	b.Logf("cases=%d busy: %s; %v, %d records written; wall %.2fs, peak RSS %.0f MB (floor %.0f MB)", n, busy.summary, bk,
 		bwrites, busy.wall.Seconds(), busy.rssMB, busy.floorMB)
@@ -137,6 +150,11 @@ func scale(b *testing.B, n int) {
 	b.ReportMetric(idleCycle.Seconds()/plainTook.Seconds(), "idle-vs-plain")
 	b.ReportMetric(idle.wall.Seconds()/plainTook.Seconds(), "idle-wall-vs-plain")
 	b.ReportMetric(idle.rssMB, "idle-rss-MB")
+
+	b.ReportMetric(daemonTook.Seconds(), "daemon-idle-s/op")
+	b.ReportMetric(float64(daemonData[len(daemonData)/2]), "daemon-idle-calls/op")
+	b.ReportMetric(daemon.rssMB, "daemon-idle-rss-MB")
+	b.ReportMetric(daemonTook.Seconds()/plainTook.Seconds(), "daemon-vs-plain")
 
 	b.ReportMetric(float64(bdata), "busy-calls/op")
 	b.ReportMetric(float64(bk[kindQuery]), "busy-query/op")
@@ -300,6 +318,7 @@ func scaleConfig(b *testing.B, proxy, services string) string {
 		{"  path: casebot.db", "  path: " + filepath.Join(dir, "casebot.db")},
 		{"http://127.0.0.1:8091", services},
 		{"listen: 127.0.0.1:9090", "listen: 127.0.0.1:0"},
+		{`schedule: "@every 1m"`, `schedule: "@every 24h"`}, // run's cycles: its first, then the kicked ones
 	} {
 		if !strings.Contains(cfg, r[0]) {
 			b.Fatalf("config/example.yaml has no %q any more", r[0])
@@ -354,6 +373,113 @@ func runOnce(b *testing.B, cfg, at string) onceRun {
 	}
 	if r.rssMB <= floor*1.05 {
 		b.Logf("casebot once: peak RSS %.0f MB is no more than the benchmark's own %.0f MB: read it as at most that", r.rssMB, floor)
+	}
+	return r
+}
+
+// daemonCycles is how many idle cycles runDaemon kicks.
+const daemonCycles = 3
+
+var (
+	cycleLog = regexp.MustCompile(`msg="cycle (done|failed)"`)
+	doneLog  = regexp.MustCompile(` done=(\d+) `)
+	tookLog  = regexp.MustCompile(` took=(\S+)`)
+)
+
+// daemonRun is what the kicked cycles of a `casebot run` took and called.
+type daemonRun struct {
+	took  []time.Duration // each cycle's, as it logs it (took=)
+	calls [][]proxied     // each cycle's calls through the proxy
+	rssMB float64         // the daemon's VmRSS after them
+}
+
+// runDaemon runs `casebot run -config cfg` at the time at (a clock file): after its first
+// cycle, it kicks daemonCycles cycles one after another (SIGUSR1), each of which must be idle
+// (0 effects done, none failed), then stops it (SIGTERM) and waits for it. A cycle's calls are
+// those from its kick to the next kick, or to the daemon's end.
+func runDaemon(b *testing.B, cfg, at string, proxy *countingProxy) daemonRun {
+	b.Helper()
+	clock := filepath.Join(b.TempDir(), "clock")
+	if err := os.WriteFile(clock, []byte(at+"\n"), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.CommandContext(b.Context(), binary, "run", "-config", cfg, "-clock", clock)
+	cmd.Stdout = io.Discard // Slack and mail, printed: an idle cycle prints none
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	lines, exited := make(chan string, 64), make(chan error, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+		exited <- cmd.Wait() // once the log is read to the end, as Wait closes the pipe
+	}()
+	b.Cleanup(func() { // a failed run's daemon; one stopped already takes no harm
+		cmd.Process.Kill()
+		for range lines {
+		}
+	})
+	var log []string
+	cycle := func() string { // the log line of the end of the next cycle
+		timeout := time.After(10 * time.Minute)
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					b.Fatalf("casebot run ended before its cycle was done:\n%s", strings.Join(log, "\n"))
+				}
+				log = append(log[max(0, len(log)-29):], l)
+				if !cycleLog.MatchString(l) {
+					continue
+				}
+				if m := doneLog.FindStringSubmatch(l); m == nil || m[1] != "0" || !strings.Contains(l, " failed=0 ") || strings.Contains(l, "cycle failed") {
+					b.Fatalf("a cycle of casebot run at the idle once's time was not idle: %s", l)
+				}
+				return l
+			case <-timeout:
+				b.Fatalf("casebot run logged no cycle's end in 10 minutes:\n%s", strings.Join(log, "\n"))
+			}
+		}
+	}
+	cycle() // its first: its login, every case's ledger read whole
+	var r daemonRun
+	marks := []int{}
+	for range daemonCycles {
+		marks = append(marks, proxy.mark())
+		if err := cmd.Process.Signal(syscall.SIGUSR1); err != nil {
+			b.Fatal(err)
+		}
+		m := tookLog.FindStringSubmatch(cycle())
+		if m == nil {
+			b.Fatalf("casebot run logged a cycle without took=:\n%s", log[len(log)-1])
+		}
+		took, err := time.ParseDuration(m[1])
+		if err != nil {
+			b.Fatal(err)
+		}
+		r.took = append(r.took, took)
+	}
+	r.rssMB = vmRSS(b, cmd.Process.Pid)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		b.Fatal(err)
+	}
+	for l := range lines {
+		log = append(log[max(0, len(log)-29):], l)
+	}
+	if err := <-exited; err != nil {
+		b.Fatalf("casebot run, stopped: %v\n%s", err, strings.Join(log, "\n"))
+	}
+	marks = append(marks, proxy.mark())
+	for i := range daemonCycles {
+		r.calls = append(r.calls, proxy.since(marks[i])[:marks[i+1]-marks[i]])
 	}
 	return r
 }
