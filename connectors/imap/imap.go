@@ -155,6 +155,20 @@ type conn struct {
 // UIDVALIDITY is not after.UIDValidity), oldest first, at most limit, read with BODY.PEEK[]
 // so that they stay unseen.
 func (c *Client) Fetch(ctx context.Context, folder string, after bot.MailboxPosition, limit int) ([]bot.InboundMessage, uint32, error) {
+	kept := c.conn != nil
+	msgs, validity, err := c.fetchAfter(ctx, folder, after, limit)
+	var e *bot.Error
+	if kept && errors.As(err, &e) && e.Code == codeNetwork {
+		// The server dropped the kept connection during the call (a kick that SELECT
+		// outran): reading changes nothing, so it is read again on a new connection.
+		c.logger.DebugContext(ctx, "imap connection lost during a fetch, reconnecting", "addr", c.addr, "err", err)
+		return c.fetchAfter(ctx, folder, after, limit)
+	}
+	return msgs, validity, err
+}
+
+// fetchAfter is Fetch on the connection at hand.
+func (c *Client) fetchAfter(ctx context.Context, folder string, after bot.MailboxPosition, limit int) ([]bot.InboundMessage, uint32, error) {
 	op := "fetch mail from " + folder
 	cn, validity, err := c.open(ctx, op, folder)
 	if err != nil {
