@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"context"
 	"fmt"
 	"io/fs"
 	"path"
@@ -24,6 +25,30 @@ func Migrations(fsys fs.FS, pattern string) ([]string, error) {
 		}
 	}
 	return names, nil
+}
+
+// ApplyMigrations applies the migrations of names (as Migrations lists them) after version
+// current, read from fsys, and records version len(names), each statement through exec in the
+// store's migration transaction. setVersion inserts the version, its one argument, in the
+// store's placeholder syntax.
+func ApplyMigrations(ctx context.Context, fsys fs.ReadFileFS, names []string, current int,
+	exec func(ctx context.Context, sql string, args ...any) error, setVersion string) error {
+	for _, name := range names[current:] {
+		text, err := fsys.ReadFile(name)
+		if err != nil {
+			return fmt.Errorf("read migration: %w", err)
+		}
+		if err := exec(ctx, string(text)); err != nil {
+			return fmt.Errorf("apply migration %s: %w", name, err)
+		}
+	}
+	if err := exec(ctx, `DELETE FROM schema_version`); err != nil {
+		return fmt.Errorf("record schema version: %w", err)
+	}
+	if err := exec(ctx, setVersion, len(names)); err != nil {
+		return fmt.Errorf("record schema version: %w", err)
+	}
+	return nil
 }
 
 // CompareSchema says what is wrong with a database whose schema is version current for a

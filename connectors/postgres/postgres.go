@@ -118,20 +118,12 @@ func (s *Store) migrate(ctx context.Context) error {
 	if current == len(names) {
 		return tx.Commit(ctx)
 	}
-	for _, name := range names[current:] {
-		text, err := migrations.ReadFile(name)
-		if err != nil {
-			return fmt.Errorf("read migration: %w", err)
-		}
-		if _, err := tx.Exec(ctx, string(text)); err != nil {
-			return fmt.Errorf("apply migration %s: %w", name, err)
-		}
+	exec := func(ctx context.Context, sql string, args ...any) error {
+		_, err := tx.Exec(ctx, sql, args...)
+		return err
 	}
-	if _, err := tx.Exec(ctx, `DELETE FROM schema_version`); err != nil {
-		return fmt.Errorf("record schema version: %w", err)
-	}
-	if _, err := tx.Exec(ctx, `INSERT INTO schema_version (version) VALUES ($1)`, len(names)); err != nil {
-		return fmt.Errorf("record schema version: %w", err)
+	if err := bot.ApplyMigrations(ctx, migrations, names, current, exec, `INSERT INTO schema_version (version) VALUES ($1)`); err != nil {
+		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("commit migration: %w", err)

@@ -206,20 +206,12 @@ func (s *Store) migrate(ctx context.Context) error {
 	if current > len(names) {
 		return bot.CompareSchema(current, len(names))
 	}
-	for _, name := range names[current:] {
-		text, err := migrations.ReadFile(name)
-		if err != nil {
-			return fmt.Errorf("read migration: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, string(text)); err != nil {
-			return fmt.Errorf("apply migration %s: %w", name, err)
-		}
+	exec := func(ctx context.Context, query string, args ...any) error {
+		_, err := tx.ExecContext(ctx, query, args...)
+		return err
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM schema_version`); err != nil {
-		return fmt.Errorf("record schema version: %w", err)
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (?)`, len(names)); err != nil {
-		return fmt.Errorf("record schema version: %w", err)
+	if err := bot.ApplyMigrations(ctx, migrations, names, current, exec, `INSERT INTO schema_version (version) VALUES (?)`); err != nil {
+		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit schema version: %w", err)
