@@ -155,13 +155,25 @@ type (
 	}
 )
 
-func (g guardedCRM) Apply(ctx context.Context, ws []bot.Write) ([]bot.WriteResult, error) {
-	ctx, cancel, held := bounded(ctx, g.lease)
+// guard runs call, bounded by the lease, or refuses it when the lease is not held.
+func guard[T any](ctx context.Context, lease bot.Lease, call func(context.Context) (T, error)) (T, error) {
+	ctx, cancel, held := bounded(ctx, lease)
 	if !held {
-		return nil, errNotLeader
+		var zero T
+		return zero, errNotLeader
 	}
 	defer cancel()
-	return g.CRM.Apply(ctx, ws)
+	return call(ctx)
+}
+
+// guardErr is guard for a call that returns only an error.
+func guardErr(ctx context.Context, lease bot.Lease, call func(context.Context) error) error {
+	_, err := guard(ctx, lease, func(ctx context.Context) (struct{}, error) { return struct{}{}, call(ctx) })
+	return err
+}
+
+func (g guardedCRM) Apply(ctx context.Context, ws []bot.Write) ([]bot.WriteResult, error) {
+	return guard(ctx, g.lease, func(ctx context.Context) ([]bot.WriteResult, error) { return g.CRM.Apply(ctx, ws) })
 }
 
 func (g guardedSalesforce) LogMails(ctx context.Context, ws []bot.MailWrite) []bot.MailResult {
@@ -178,66 +190,31 @@ func (g guardedSalesforce) LogMails(ctx context.Context, ws []bot.MailWrite) []b
 }
 
 func (g guardedChat) Post(ctx context.Context, m bot.Message) (string, error) {
-	ctx, cancel, held := bounded(ctx, g.lease)
-	if !held {
-		return "", errNotLeader
-	}
-	defer cancel()
-	return g.Chat.Post(ctx, m)
+	return guard(ctx, g.lease, func(ctx context.Context) (string, error) { return g.Chat.Post(ctx, m) })
 }
 
 func (g guardedThreads) Post(ctx context.Context, m bot.Message) (string, error) {
-	ctx, cancel, held := bounded(ctx, g.lease)
-	if !held {
-		return "", errNotLeader
-	}
-	defer cancel()
-	return g.Threads.Post(ctx, m)
+	return guard(ctx, g.lease, func(ctx context.Context) (string, error) { return g.Threads.Post(ctx, m) })
 }
 
 func (g guardedThreads) PostRoot(ctx context.Context, channel string, c bot.Checklist) (string, error) {
-	ctx, cancel, held := bounded(ctx, g.lease)
-	if !held {
-		return "", errNotLeader
-	}
-	defer cancel()
-	return g.Threads.PostRoot(ctx, channel, c)
+	return guard(ctx, g.lease, func(ctx context.Context) (string, error) { return g.Threads.PostRoot(ctx, channel, c) })
 }
 
 func (g guardedThreads) Update(ctx context.Context, channel, ts string, c bot.Checklist) error {
-	ctx, cancel, held := bounded(ctx, g.lease)
-	if !held {
-		return errNotLeader
-	}
-	defer cancel()
-	return g.Threads.Update(ctx, channel, ts, c)
+	return guardErr(ctx, g.lease, func(ctx context.Context) error { return g.Threads.Update(ctx, channel, ts, c) })
 }
 
 func (g guardedThreads) Reply(ctx context.Context, threadTS string, m bot.Message) (string, error) {
-	ctx, cancel, held := bounded(ctx, g.lease)
-	if !held {
-		return "", errNotLeader
-	}
-	defer cancel()
-	return g.Threads.Reply(ctx, threadTS, m)
+	return guard(ctx, g.lease, func(ctx context.Context) (string, error) { return g.Threads.Reply(ctx, threadTS, m) })
 }
 
 func (g guardedMailer) Send(ctx context.Context, m bot.Mail) (string, error) {
-	ctx, cancel, held := bounded(ctx, g.lease)
-	if !held {
-		return "", errNotLeader
-	}
-	defer cancel()
-	return g.Mailer.Send(ctx, m)
+	return guard(ctx, g.lease, func(ctx context.Context) (string, error) { return g.Mailer.Send(ctx, m) })
 }
 
 func (g guardedCaller) Call(ctx context.Context, key string, c bot.HTTPCall) (map[string]any, error) {
-	ctx, cancel, held := bounded(ctx, g.lease)
-	if !held {
-		return nil, errNotLeader
-	}
-	defer cancel()
-	return g.Caller.Call(ctx, key, c)
+	return guard(ctx, g.lease, func(ctx context.Context) (map[string]any, error) { return g.Caller.Call(ctx, key, c) })
 }
 
 // guardEffects returns the engine's connectors guarded by lease; unchanged under a lease
